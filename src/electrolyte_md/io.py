@@ -1,0 +1,125 @@
+"""Small file helpers: atomic writes and running external programs with logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from electrolyte_md.errors import ElectrolyteMDError
+
+logger = logging.getLogger(__name__)
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename.
+
+    A killed process leaves either the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_copy(src: Path | str, dst: Path | str) -> None:
+    """Copy a file so that ``dst`` appears whole or not at all."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def find_program(name: str) -> str:
+    """Absolute path of an executable, looked up next to the running Python first.
+
+    The AmberTools and Packmol wheels install their programs into the environment's
+    ``bin/``, which is not always on ``PATH`` (e.g. when Snakemake calls a venv's Python
+    directly), so that directory is searched before ``PATH``.
+    """
+    import sys
+
+    beside_python = Path(sys.executable).parent / name
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which(name)
+    if found is None:
+        raise ElectrolyteMDError(
+            f"program '{name}' not found beside {sys.executable} or on PATH; "
+            "install the pinned environment (make venv)"
+        )
+    return found
+
+
+def run_program(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    error: type[ElectrolyteMDError],
+    what: str,
+    stdin_path: Path | None = None,
+    log_path: Path | None = None,
+) -> str:
+    """Run an external program, keep its output, raise ``error`` if it fails.
+
+    Parameters
+    ----------
+    args
+        Program and arguments; the program is resolved with :func:`find_program`.
+    cwd
+        Working directory (scratch files of antechamber and friends land here).
+    error
+        Exception class raised on a non-zero exit.
+    what
+        Human description used in the error message ("antechamber for NMP").
+    stdin_path
+        File fed to standard input (Packmol reads its input this way).
+    log_path
+        Where to write the combined output; by default ``cwd/<program>.log``.
+
+    Returns
+    -------
+    str
+        The program's combined standard output and error.
+    """
+    program = find_program(args[0])
+    log_path = log_path or Path(cwd) / f"{Path(args[0]).name}.log"
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(program).parent}{os.pathsep}{env.get('PATH', '')}"
+    logger.info("running %s in %s", " ".join([program, *args[1:]]), cwd)
+    stdin = open(stdin_path) if stdin_path is not None else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        proc = subprocess.run(
+            [program, *args[1:]],
+            cwd=cwd,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            check=False,
+        )
+    finally:
+        if stdin_path is not None:
+            stdin.close()
+    Path(log_path).write_text(proc.stdout)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
+        raise error(f"{what} failed (exit {proc.returncode}); see {log_path}:\n{tail}")
+    return proc.stdout
