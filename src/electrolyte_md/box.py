@@ -136,7 +136,11 @@ def compute_composition(
     remaining = n_solvent_molecules
     names = list(solvents)
     for i, s in enumerate(names):
-        n = remaining if i == len(names) - 1 else round(n_solvent_molecules * mole_weight[s] / weight_sum)
+        n = (
+            remaining
+            if i == len(names) - 1
+            else round(n_solvent_molecules * mole_weight[s] / weight_sum)
+        )
         counts[s] = n
         remaining -= n
     solvent_volume = sum(
@@ -269,6 +273,57 @@ def pack_box(
             for line in (workdir / "packed.pdb").read_text().splitlines()
             if line.startswith(("ATOM", "HETATM", "TER"))
         ]
-        cryst = f"CRYST1{length:9.3f}{length:9.3f}{length:9.3f}{90.0:7.2f}{90.0:7.2f}{90.0:7.2f} P 1           1"
+        edges = f"{length:9.3f}" * 3
+        cryst = f"CRYST1{edges}{90.0:7.2f}{90.0:7.2f}{90.0:7.2f} P 1           1"
         (workdir / "box.pdb").write_text("\n".join([cryst, *packed, "END"]) + "\n")
         atomic_copy(workdir / "box.pdb", out_pdb)
+
+
+def composition_for_system(
+    system: str,
+    system_spec: dict,
+    salts_spec: dict,
+    species_spec: dict,
+    infos: dict,
+) -> Composition:
+    """:func:`compute_composition` from configuration blocks and built species records.
+
+    Parameters
+    ----------
+    system
+        System name.
+    system_spec
+        ``systems.<system>`` of the configuration.
+    salts_spec
+        ``salts`` of the configuration.
+    species_spec
+        ``species`` of the configuration (for densities).
+    infos
+        Species name -> :class:`~electrolyte_md.structures.SpeciesInfo` of every species
+        in the system.
+    """
+    salts = [
+        SaltSpec(
+            name=salt,
+            cation=salts_spec[salt]["cation"],
+            anion=salts_spec[salt]["anion"],
+            concentration_mol_per_l=float(concentration),
+            density_g_per_cm3=float(salts_spec[salt]["density_g_per_cm3"]),
+        )
+        for salt, concentration in system_spec.get("salts", {}).items()
+    ]
+    return compute_composition(
+        system,
+        solvents={s: float(v) for s, v in system_spec["solvents"].items()},
+        n_solvent_molecules=int(system_spec["n_solvent_molecules"]),
+        salts=salts,
+        additives={a: int(n) for a, n in system_spec.get("additives", {}).items()},
+        molar_mass={n: i.molar_mass_g_per_mol for n, i in infos.items()},
+        charge={n: i.formal_charge for n, i in infos.items()},
+        n_atoms={n: i.n_atoms for n, i in infos.items()},
+        density={
+            n: float(s["density_g_per_cm3"])
+            for n, s in species_spec.items()
+            if "density_g_per_cm3" in s
+        },
+    )

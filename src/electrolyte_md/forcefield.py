@@ -127,7 +127,7 @@ def _antechamber(sdf: Path, info: SpeciesInfo, workdir: Path, charge_method: str
     args = [
         "antechamber",
         "-i",
-        str(sdf),
+        str(Path(sdf).resolve()),
         "-fi",
         "mdl",
         "-o",
@@ -335,7 +335,10 @@ class SystemSummary:
 
 
 def _tleap_script(
-    params: list[SpeciesParameters], scaled_mol2: dict[str, Path], frcmods: dict[str, Path], box: float
+    params: list[SpeciesParameters],
+    scaled_mol2: dict[str, Path],
+    frcmods: dict[str, Path],
+    box: float,
 ) -> str:
     lines = ["source leaprc.gaff2"]
     for extra in sorted({f for p in params for f in p.extra_frcmods}):
@@ -429,7 +432,9 @@ def build_system(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = {name: SpeciesParameters.from_json(Path(d) / "ff.json") for name, d in param_dirs.items()}
+    params = {
+        name: SpeciesParameters.from_json(Path(d) / "ff.json") for name, d in param_dirs.items()
+    }
     cryst = next(
         (line for line in Path(box_pdb).read_text().splitlines() if line.startswith("CRYST1")), None
     )
@@ -451,14 +456,20 @@ def build_system(
             factor = float(charge_scale.get(name, 1.0))
             charges = [atom.charge * factor for atom in mol2.read_atoms(src)]
             scaled[p.residue] = work / f"{p.residue}.mol2"
-            mol2.write_with_charges(src, scaled[p.residue], mol2.integral_charges(charges, p.net_charge_e * factor))
+            mol2.write_with_charges(
+                src, scaled[p.residue], mol2.integral_charges(charges, p.net_charge_e * factor)
+            )
             frcmods[p.residue] = work / f"{p.residue}.frcmod"
             shutil.copyfile(Path(param_dirs[name]) / "ff.frcmod", frcmods[p.residue])
         (work / "build.leap").write_text(
             _tleap_script(list(params.values()), scaled, frcmods, box_angstrom)
         )
         output = run_program(
-            ["tleap", "-f", "build.leap"], cwd=work, error=ParameterizationError, what="tleap"
+            ["tleap", "-f", "build.leap"],
+            cwd=work,
+            error=ParameterizationError,
+            what="tleap",
+            log_path=work / "tleap.log",
         )
         if not (work / "system.prmtop").exists() or "FATAL" in output:
             tail = "\n".join(output.strip().splitlines()[-15:])
@@ -466,7 +477,9 @@ def build_system(
         prmtop = app.AmberPrmtopFile(str(work / "system.prmtop"))
         inpcrd = app.AmberInpcrdFile(str(work / "system.inpcrd"))
         n_box_atoms = sum(
-            1 for line in Path(box_pdb).read_text().splitlines() if line.startswith(("ATOM", "HETATM"))
+            1
+            for line in Path(box_pdb).read_text().splitlines()
+            if line.startswith(("ATOM", "HETATM"))
         )
         if prmtop.topology.getNumAtoms() != n_box_atoms:
             raise ParameterizationError(

@@ -91,7 +91,8 @@ def run_program(
     stdin_path
         File fed to standard input (Packmol reads its input this way).
     log_path
-        Where to write the combined output; by default ``cwd/<program>.log``.
+        Where to copy the combined output; it always goes to this module's logger,
+        which the workflow scripts send to the rule's log file.
 
     Returns
     -------
@@ -99,7 +100,6 @@ def run_program(
         The program's combined standard output and error.
     """
     program = find_program(args[0])
-    log_path = log_path or Path(cwd) / f"{Path(args[0]).name}.log"
     env = dict(os.environ)
     env["PATH"] = f"{Path(program).parent}{os.pathsep}{env.get('PATH', '')}"
     logger.info("running %s in %s", " ".join([program, *args[1:]]), cwd)
@@ -118,8 +118,10 @@ def run_program(
     finally:
         if stdin_path is not None:
             stdin.close()
-    Path(log_path).write_text(proc.stdout)
+    logger.info("output of %s:\n%s", what, proc.stdout)
+    if log_path is not None:
+        atomic_write_text(log_path, proc.stdout)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
-        raise error(f"{what} failed (exit {proc.returncode}); see {log_path}:\n{tail}")
+        raise error(f"{what} failed (exit {proc.returncode}):\n{tail}")
     return proc.stdout

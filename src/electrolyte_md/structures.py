@@ -128,9 +128,12 @@ def _octahedral_center(mol: Chem.Mol) -> int | None:
         return None
     for atom in mol.GetAtoms():
         neighbours = atom.GetNeighbors()
-        if len(neighbours) == 6 and all(n.GetDegree() == 1 for n in neighbours):
-            if len({n.GetAtomicNum() for n in neighbours}) == 1:
-                return atom.GetIdx()
+        if (
+            len(neighbours) == 6
+            and all(n.GetDegree() == 1 for n in neighbours)
+            and len({n.GetAtomicNum() for n in neighbours}) == 1
+        ):
+            return atom.GetIdx()
     return None
 
 

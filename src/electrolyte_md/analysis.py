@@ -1,0 +1,788 @@
+"""Radial distribution functions and first-shell coordination numbers.
+
+The main entry point is :class:`RDFCoordination`, an MDAnalysis
+:class:`~MDAnalysis.analysis.base.AnalysisBase` that histograms
+center-ligand distances under the minimum-image convention and derives from
+them g(r), the running coordination number n(r), the first peak, the first
+minimum (the shell cutoff) and the coordination number with a block-averaged
+standard error.  :func:`rdf_table`, :func:`plot_rdf` and :func:`summarize`
+turn its ``results`` into a table, a figure and a JSON-ready dictionary.
+
+All lengths are in ångström, volumes in Å^3 and densities in Å^-3.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from MDAnalysis.analysis.base import AnalysisBase, Results
+from MDAnalysis.core.groups import AtomGroup
+from MDAnalysis.exceptions import NoDataError
+from MDAnalysis.lib.distances import capped_distance
+from MDAnalysis.lib.mdamath import box_volume, triclinic_vectors
+
+from electrolyte_md.errors import AnalysisError
+
+__all__ = ["RDFCoordination", "plot_rdf", "rdf_table", "summarize"]
+
+#: Smoothing window (bins) of the running mean used only to locate extrema.
+SMOOTHING_WINDOW_BINS = 3
+#: A first peak must reach at least this fraction of the largest smoothed g(r).
+PEAK_MIN_FRACTION_OF_MAX = 0.25
+#: A first peak must reach at least this smoothed g(r) (the ideal-gas value).
+PEAK_MIN_HEIGHT = 1.0
+#: The search for the first minimum stops once smoothed g(r) has risen above the
+#: lowest value found so far by more than this fraction of the smoothed peak height.
+MIN_RISE_TOLERANCE_FRACTION = 0.02
+
+# Slack when comparing lengths that should be equal but went through float32
+# coordinates or a division by the bin width.
+_LENGTH_SLACK_ANGSTROM = 1e-6
+_BIN_COUNT_SLACK = 1e-6
+
+
+def _half_min_width_angstrom(dimensions: np.ndarray) -> float:
+    """Half the smallest perpendicular width of a periodic box.
+
+    Parameters
+    ----------
+    dimensions : numpy.ndarray
+        ``[A, B, C, alpha, beta, gamma]`` in Å and degrees.
+
+    Returns
+    -------
+    float
+        Half the smallest distance between opposite faces of the box, in Å.  For an
+        orthorhombic box this is half the smallest edge; it is the largest radius at
+        which the minimum-image convention still sees every neighbour exactly once.
+    """
+    a, b, c = triclinic_vectors(dimensions).astype(np.float64)
+    volume = abs(float(np.dot(a, np.cross(b, c))))
+    areas = [np.linalg.norm(np.cross(b, c)), np.linalg.norm(np.cross(c, a))]
+    areas.append(np.linalg.norm(np.cross(a, b)))
+    return 0.5 * min(volume / float(area) for area in areas)
+
+
+def _describe_group(group: AtomGroup) -> str:
+    """Short human-readable description of an atom group for error messages."""
+    parts = []
+    for attr in ("names", "resnames"):
+        try:
+            values = np.unique(getattr(group, attr))
+        except (NoDataError, AttributeError):  # topology lacks this attribute
+            continue
+        shown = ",".join(str(v) for v in values[:4]) + ("..." if len(values) > 4 else "")
+        parts.append(f"{attr[:-1]} {shown}")
+    parts.append(f"{group.n_atoms} atom{'' if group.n_atoms == 1 else 's'}")
+    return " ".join(parts[:1]) + (" (" + ", ".join(parts[1:]) + ")" if len(parts) > 1 else "")
+
+
+def _running_mean(values: np.ndarray, window: int = SMOOTHING_WINDOW_BINS) -> np.ndarray:
+    """Centred running mean; at the ends it averages over the bins available."""
+    kernel = np.ones(window)
+    total = np.convolve(values, kernel, mode="same")
+    n_used = np.convolve(np.ones_like(values), kernel, mode="same")
+    return total / n_used
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal up to floating-point rounding (flat tops and bottoms of smoothed g)."""
+    return abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+
+
+def _find_first_peak(smoothed: np.ndarray) -> int | None:
+    """Index of the first qualifying local maximum of ``smoothed`` (plateau centre)."""
+    n = len(smoothed)
+    if n < 3:
+        return None
+    threshold = max(PEAK_MIN_HEIGHT, PEAK_MIN_FRACTION_OF_MAX * float(np.max(smoothed)))
+    i = 1
+    while i < n - 1:
+        if smoothed[i] > smoothed[i - 1] and not _same(smoothed[i], smoothed[i - 1]):
+            # Walk over a flat top (equal values), then require a fall after it.
+            j = i
+            while j + 1 < n and _same(smoothed[j + 1], smoothed[i]):
+                j += 1
+            if j + 1 < n and smoothed[j + 1] < smoothed[i] and smoothed[i] >= threshold:
+                return (i + j) // 2
+            i = j + 1
+        else:
+            i += 1
+    return None
+
+
+def _find_first_minimum(smoothed: np.ndarray, peak_index: int) -> int | None:
+    """Index of the first minimum of ``smoothed`` after ``peak_index`` (plateau centre)."""
+    n = len(smoothed)
+    tolerance = MIN_RISE_TOLERANCE_FRACTION * float(smoothed[peak_index])
+    flat = 1e-12 * max(float(smoothed[peak_index]), 1.0)
+    lowest_index = peak_index
+    lowest = float(smoothed[peak_index])
+    stop = None
+    for k in range(peak_index + 1, n):
+        if smoothed[k] < lowest - flat:
+            lowest, lowest_index = float(smoothed[k]), k
+        elif smoothed[k] > lowest + tolerance:
+            stop = k
+            break
+    if stop is None or lowest_index == peak_index:
+        return None
+    # Centre of the flat bottom (runs of equal lowest values, e.g. an empty gap
+    # between two crystal shells), so the cutoff sits away from both shells.
+    end = lowest_index
+    while end + 1 < stop and smoothed[end + 1] <= lowest + flat:
+        end += 1
+    return (lowest_index + end) // 2
+
+
+class RDFCoordination(AnalysisBase):
+    r"""Radial distribution function g(r) and coordination number of ligands around centers.
+
+    For every analysed frame the distances between the ``center`` and ``ligand``
+    atoms closer than the histogram range are found with
+    :func:`MDAnalysis.lib.distances.capped_distance` under the minimum-image
+    convention and histogrammed; the box volume is recorded.  Pairs of an atom
+    with itself are never counted, and neither are pairs inside one residue when
+    ``exclude_same_residue`` is true (e.g. the two oxygens of one molecule in an
+    O-O RDF).
+
+    Parameters
+    ----------
+    center : MDAnalysis.core.groups.AtomGroup
+        Atoms around which the ligands are counted (e.g. Li).
+    ligand : MDAnalysis.core.groups.AtomGroup
+        Atoms counted around each center (e.g. carbonyl O).  May be the same group
+        as ``center`` or overlap it.
+    r_max_angstrom : float, optional
+        Outer radius of the histogram in Å.  Default: half the smallest box width
+        (the edge for orthorhombic boxes) over the analysed frames.  A value larger
+        than half the smallest box width of the current frame or of any analysed
+        frame raises :class:`~electrolyte_md.errors.AnalysisError`, because the
+        minimum-image convention would miss neighbours beyond it.  The histogram
+        covers ``floor(r_max / bin_width)`` whole bins, so the effective range
+        (``results.r_max_angstrom``) is ``r_max`` rounded down to a bin edge.
+    bin_width_angstrom : float, default 0.05
+        Width of the histogram bins in Å.
+    exclude_same_residue : bool, default True
+        Leave out pairs of atoms that belong to the same residue, both from the
+        counts and from the ideal-gas pair count used to normalise g(r).
+    cutoff_angstrom : float, optional
+        First-shell cutoff in Å to use instead of the automatically located first
+        minimum of g(r).
+    n_blocks : int, default 5
+        Number of contiguous blocks of frames used for the block-averaged standard
+        error of the coordination number.
+    verbose : bool, default False
+        Show MDAnalysis' progress bar.
+
+    Raises
+    ------
+    AnalysisError
+        If a group is empty, the groups come from different universes, the system
+        has no periodic box, or an argument is out of range (also raised from
+        :meth:`run` if a frame has no box or a box too small for ``r_max``, or when
+        no first peak / first minimum can be located and no ``cutoff_angstrom`` was
+        given).
+
+    Notes
+    -----
+    **Normalisation.**  With :math:`N_c` centers, :math:`N_l` ligands, :math:`N_x`
+    excluded (self and, optionally, same-residue) center-ligand pairs, the mean box
+    volume :math:`\langle V\rangle` and :math:`F` frames,
+
+    .. math::
+
+        g(r_k) = \frac{H_k}{F\,N_c\,\rho_\mathrm{eff}\,\tfrac{4}{3}\pi
+                 (r_{k+1}^3 - r_k^3)},\qquad
+        \rho_\mathrm{eff} = \frac{N_c N_l - N_x}{N_c \langle V\rangle},
+
+    where :math:`H_k` is the number of counted pairs in bin :math:`k` summed over the
+    frames.  For distinct groups without shared residues
+    :math:`\rho_\mathrm{eff} = N_l/\langle V\rangle`, the average ligand density; for
+    ``center is ligand`` with one atom per residue it is
+    :math:`(N-1)/\langle V\rangle`, so g(r) tends to 1 for an ideal gas in both cases.
+
+    **Running coordination number.**  ``cn_r`` is computed from the counts, not by
+    integrating g(r): the number of counted ligands within r per center atom,
+    averaged over frames, with the counts assumed uniform inside a bin (linear
+    interpolation of the cumulative count between bin edges).  ``cn_r[k]`` is its
+    value at ``bin_centers_angstrom[k]``; ``coordination_number`` is the same
+    function evaluated at the cutoff.
+
+    **Locating the first peak and minimum.**  g(r) is smoothed with a centred
+    running mean over 3 bins, used only for locating.  The first peak is the first
+    local maximum of the smoothed g(r) (the centre of a flat top) whose height is
+    >= 1 and >= 0.25 times the maximum of the smoothed g(r); its reported position
+    and height are those of the highest raw g(r) bin within one bin of it.  The first
+    minimum is then the lowest smoothed value found walking outward from the peak
+    until the smoothed g(r) rises again by more than 2 % of the smoothed peak height
+    (the centre of the flat bottom if several bins share the lowest value, e.g. an
+    empty gap between crystal shells).  If no peak or no such rise exists within
+    ``r_max`` the minimum is undefined.  The cutoff is the minimum's bin centre
+    (``cutoff_source == "first minimum"``) or ``cutoff_angstrom``
+    (``cutoff_source == "user"``).
+
+    **Standard error.**  The per-frame coordination number at the cutoff is
+    averaged within ``n_blocks`` contiguous blocks of frames (sizes differing by at
+    most one frame); the error is the standard deviation of the block means
+    (ddof=1) divided by sqrt(n_blocks).  It is NaN with fewer frames than blocks.
+
+    Attributes
+    ----------
+    results.bin_edges_angstrom : numpy.ndarray
+        Bin edges, shape ``(n_bins + 1,)``, from 0 to ``r_max_angstrom``.
+    results.bin_centers_angstrom : numpy.ndarray
+        Bin centres, shape ``(n_bins,)``.
+    results.g_r : numpy.ndarray
+        Radial distribution function at the bin centres.
+    results.cn_r : numpy.ndarray
+        Running coordination number at the bin centres.
+    results.first_peak_angstrom, results.first_peak_height : float
+        Position and g(r) of the first peak (NaN if none was found and a user cutoff
+        was given).
+    results.first_min_angstrom : float
+        Position of the first minimum of g(r), the automatic shell cutoff (NaN if
+        none was found and a user cutoff was given).
+    results.cutoff_angstrom : float
+        Shell cutoff actually used: ``first_min_angstrom`` or ``cutoff_angstrom``.
+    results.cutoff_source : str
+        ``"first minimum"`` or ``"user"``.
+    results.coordination_number : float
+        ``cn_r`` at the cutoff.
+    results.coordination_number_sem : float
+        Block-averaged standard error of the coordination number (NaN if
+        ``n_frames < n_blocks``).
+    results.coordination_number_per_frame : numpy.ndarray
+        Coordination number at the cutoff in each analysed frame.
+    results.n_frames : int
+        Number of analysed frames.
+    results.n_blocks : int
+        Number of blocks used for the standard error.
+    results.mean_volume_angstrom3 : float
+        Mean box volume over the analysed frames.
+    results.ligand_density_per_angstrom3 : float
+        ``N_l / <V>``.
+    results.effective_ligand_density_per_angstrom3 : float
+        ``rho_eff`` of the normalisation above (ligands seen by one center).
+    results.r_max_angstrom, results.bin_width_angstrom : float
+        Histogram range and bin width actually used.
+
+    Examples
+    --------
+    >>> li = u.select_atoms("name Li")  # doctest: +SKIP
+    >>> o = u.select_atoms("resname NMP and name O")  # doctest: +SKIP
+    >>> rdf = RDFCoordination(li, o).run()  # doctest: +SKIP
+    >>> rdf.results.coordination_number  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        center: AtomGroup,
+        ligand: AtomGroup,
+        r_max_angstrom: float | None = None,
+        bin_width_angstrom: float = 0.05,
+        exclude_same_residue: bool = True,
+        cutoff_angstrom: float | None = None,
+        n_blocks: int = 5,
+        verbose: bool = False,
+    ) -> None:
+        for label, group in (("center", center), ("ligand", ligand)):
+            if not isinstance(group, AtomGroup):
+                raise AnalysisError(
+                    f"RDF {label} must be an MDAnalysis AtomGroup, got {type(group).__name__}"
+                )
+            if group.n_atoms == 0:
+                raise AnalysisError(
+                    f"RDF {label} group is empty: the selection matched no atoms; "
+                    "check the selection string against the topology's atom names"
+                )
+        if center.universe is not ligand.universe:
+            raise AnalysisError("RDF center and ligand groups belong to different universes")
+        super().__init__(center.universe.trajectory, verbose=verbose)
+
+        self._pair_label = f"{_describe_group(center)} - {_describe_group(ligand)}"
+        dimensions = center.universe.dimensions
+        if dimensions is None or not np.all(np.asarray(dimensions[:3]) > 0):
+            raise AnalysisError(
+                f"RDF {self._pair_label}: the system has no periodic box dimensions; "
+                "the minimum-image RDF needs a box (set universe.dimensions or read a "
+                "trajectory with unit-cell information)"
+            )
+        if not (math.isfinite(bin_width_angstrom) and bin_width_angstrom > 0):
+            raise AnalysisError(f"bin_width_angstrom must be > 0, got {bin_width_angstrom}")
+        half_width = _half_min_width_angstrom(dimensions)
+        if r_max_angstrom is not None:
+            if not (math.isfinite(r_max_angstrom) and r_max_angstrom >= bin_width_angstrom):
+                raise AnalysisError(
+                    f"r_max_angstrom must be at least one bin width ({bin_width_angstrom} Å), "
+                    f"got {r_max_angstrom}"
+                )
+            self._check_r_max(r_max_angstrom, half_width, "the current frame")
+        if cutoff_angstrom is not None:
+            if not (math.isfinite(cutoff_angstrom) and cutoff_angstrom > 0):
+                raise AnalysisError(f"cutoff_angstrom must be > 0, got {cutoff_angstrom}")
+            if r_max_angstrom is not None and cutoff_angstrom > r_max_angstrom:
+                raise AnalysisError(
+                    f"cutoff_angstrom ({cutoff_angstrom} Å) exceeds r_max_angstrom "
+                    f"({r_max_angstrom} Å)"
+                )
+        if isinstance(n_blocks, bool) or not isinstance(n_blocks, int | np.integer):
+            raise AnalysisError(f"n_blocks must be an integer, got {n_blocks!r}")
+        if n_blocks < 2:
+            raise AnalysisError(f"n_blocks must be >= 2 for a standard error, got {n_blocks}")
+
+        self.center = center
+        self.ligand = ligand
+        self.r_max_angstrom = None if r_max_angstrom is None else float(r_max_angstrom)
+        self.bin_width_angstrom = float(bin_width_angstrom)
+        self.exclude_same_residue = bool(exclude_same_residue)
+        self.cutoff_angstrom = None if cutoff_angstrom is None else float(cutoff_angstrom)
+        self.n_blocks = int(n_blocks)
+
+        # Excluded center-ligand pairs: self pairs always, same-residue pairs if asked.
+        n_self = len(np.intersect1d(center.ix, ligand.ix))
+        if self.exclude_same_residue:
+            n_res = center.universe.residues.n_residues
+            per_res_center = np.bincount(center.resindices, minlength=n_res)
+            per_res_ligand = np.bincount(ligand.resindices, minlength=n_res)
+            n_excluded = int(np.dot(per_res_center, per_res_ligand))
+        else:
+            n_excluded = n_self
+        self._n_norm_pairs = center.n_atoms * ligand.n_atoms - n_excluded
+        if self._n_norm_pairs <= 0:
+            raise AnalysisError(
+                f"RDF {self._pair_label}: every center-ligand pair is excluded "
+                "(self or same-residue pairs); nothing to count"
+            )
+        self._n_excluded_pairs = n_excluded
+
+    def _check_r_max(self, r_max: float, half_width: float, where: str) -> None:
+        """Raise if ``r_max`` exceeds the minimum-image limit ``half_width``."""
+        if r_max > half_width + _LENGTH_SLACK_ANGSTROM:
+            raise AnalysisError(
+                f"RDF {self._pair_label}: r_max_angstrom = {r_max:g} Å exceeds half the "
+                f"smallest box width ({half_width:g} Å) in {where}; the minimum-image "
+                f"convention breaks beyond it. Use r_max_angstrom <= {half_width:g} "
+                "or leave it unset for the automatic value"
+            )
+
+    def _n_bins_for(self, r_max: float) -> int:
+        return int(math.floor(r_max / self.bin_width_angstrom + _BIN_COUNT_SLACK))
+
+    def _prepare(self) -> None:
+        self._frame_histograms: list[np.ndarray] = []
+        self._volumes_angstrom3 = np.zeros(self.n_frames)
+        if self.exclude_same_residue:
+            self._center_res = self.center.resindices
+            self._ligand_res = self.ligand.resindices
+        self._center_ix = self.center.ix
+        self._ligand_ix = self.ligand.ix
+
+    def _single_frame(self) -> None:
+        dimensions = self._ts.dimensions
+        if dimensions is None or not np.all(np.asarray(dimensions[:3]) > 0):
+            raise AnalysisError(
+                f"RDF {self._pair_label}: frame {self._ts.frame} has no periodic box dimensions"
+            )
+        half_width = _half_min_width_angstrom(dimensions)
+        if self.r_max_angstrom is None:
+            n_bins = self._n_bins_for(half_width)
+        else:
+            self._check_r_max(self.r_max_angstrom, half_width, f"frame {self._ts.frame}")
+            n_bins = self._n_bins_for(self.r_max_angstrom)
+        r_search = n_bins * self.bin_width_angstrom
+
+        pairs, distances = capped_distance(
+            self.center.positions,
+            self.ligand.positions,
+            max_cutoff=r_search,
+            box=dimensions,
+            return_distances=True,
+        )
+        i_center, j_ligand = pairs[:, 0], pairs[:, 1]
+        keep = self._center_ix[i_center] != self._ligand_ix[j_ligand]
+        if self.exclude_same_residue:
+            keep &= self._center_res[i_center] != self._ligand_res[j_ligand]
+        bins = np.floor(distances[keep] / self.bin_width_angstrom).astype(np.int64)
+        bins = bins[(bins >= 0) & (bins < n_bins)]
+        self._frame_histograms.append(np.bincount(bins, minlength=n_bins).astype(np.int64))
+        self._volumes_angstrom3[self._frame_index] = box_volume(dimensions)
+
+    def _conclude(self) -> None:
+        if self.n_frames == 0 or not self._frame_histograms:
+            raise AnalysisError(f"RDF {self._pair_label}: no frames were analysed")
+        bw = self.bin_width_angstrom
+        n_bins = min(len(h) for h in self._frame_histograms)
+        if n_bins < 1:
+            raise AnalysisError(
+                f"RDF {self._pair_label}: the box is smaller than two bin widths ({bw} Å)"
+            )
+        hist = np.stack([h[:n_bins] for h in self._frame_histograms])  # (n_frames, n_bins)
+        self._frame_histograms = []
+        n_frames = hist.shape[0]
+        n_center = self.center.n_atoms
+
+        edges = np.arange(n_bins + 1, dtype=np.float64) * bw
+        centers = 0.5 * (edges[:-1] + edges[1:])
+        r_max = float(edges[-1])
+        shell_volumes = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+        mean_volume = float(np.mean(self._volumes_angstrom3))
+        rho_eff = self._n_norm_pairs / (n_center * mean_volume)
+
+        total = hist.sum(axis=0).astype(np.float64)
+        g_r = total / (n_frames * n_center * rho_eff * shell_volumes)
+        cumulative = np.concatenate(([0.0], np.cumsum(total))) / (n_frames * n_center)
+        cn_r = cumulative[:-1] + 0.5 * (cumulative[1:] - cumulative[:-1])
+
+        smoothed = _running_mean(g_r)
+        peak_index = _find_first_peak(smoothed)
+        min_index = None
+        first_peak = first_peak_height = first_min = math.nan
+        if peak_index is not None:
+            lo, hi = max(peak_index - 1, 0), min(peak_index + 2, n_bins)
+            raw_index = lo + int(np.argmax(g_r[lo:hi]))
+            first_peak, first_peak_height = float(centers[raw_index]), float(g_r[raw_index])
+            min_index = _find_first_minimum(smoothed, peak_index)
+            if min_index is not None:
+                first_min = float(centers[min_index])
+
+        if self.cutoff_angstrom is not None:
+            if self.cutoff_angstrom > r_max + _LENGTH_SLACK_ANGSTROM:
+                raise AnalysisError(
+                    f"RDF {self._pair_label}: cutoff_angstrom ({self.cutoff_angstrom:g} Å) "
+                    f"exceeds the histogram range r_max = {r_max:g} Å"
+                )
+            cutoff, source = min(self.cutoff_angstrom, r_max), "user"
+        elif peak_index is None:
+            raise AnalysisError(
+                f"RDF {self._pair_label}: no first peak of g(r) (smoothed g >= "
+                f"{PEAK_MIN_HEIGHT:g} and >= {PEAK_MIN_FRACTION_OF_MAX:g} x max) within "
+                f"r_max = {r_max:g} Å, so no shell cutoff can be located; pass "
+                "cutoff_angstrom=... to set the cutoff yourself"
+            )
+        elif min_index is None:
+            raise AnalysisError(
+                f"RDF {self._pair_label}: g(r) has a first peak at {first_peak:g} Å but no "
+                f"first minimum within r_max = {r_max:g} Å; pass cutoff_angstrom=... to set "
+                "the shell cutoff yourself (or raise r_max_angstrom if the box allows)"
+            )
+        else:
+            cutoff, source = first_min, "first minimum"
+
+        # Per-frame coordination number at the cutoff, by the same in-bin interpolation.
+        k = min(int(math.floor(cutoff / bw)), n_bins - 1)
+        fraction = (cutoff - edges[k]) / bw
+        below = hist[:, :k].sum(axis=1)
+        per_frame_cn = (below + fraction * hist[:, k]) / n_center
+        coordination_number = float(np.interp(cutoff, edges, cumulative))
+        if n_frames >= self.n_blocks:
+            block_means = np.array(
+                [block.mean() for block in np.array_split(per_frame_cn, self.n_blocks)]
+            )
+            sem = float(np.std(block_means, ddof=1) / math.sqrt(self.n_blocks))
+        else:
+            sem = math.nan
+
+        res = self.results
+        res.bin_edges_angstrom = edges
+        res.bin_centers_angstrom = centers
+        res.g_r = g_r
+        res.cn_r = cn_r
+        res.first_peak_angstrom = first_peak
+        res.first_peak_height = first_peak_height
+        res.first_min_angstrom = first_min
+        res.cutoff_angstrom = float(cutoff)
+        res.cutoff_source = source
+        res.coordination_number = coordination_number
+        res.coordination_number_sem = sem
+        res.coordination_number_per_frame = per_frame_cn
+        res.n_frames = int(n_frames)
+        res.n_blocks = self.n_blocks
+        res.mean_volume_angstrom3 = mean_volume
+        res.ligand_density_per_angstrom3 = self.ligand.n_atoms / mean_volume
+        res.effective_ligand_density_per_angstrom3 = float(rho_eff)
+        res.r_max_angstrom = r_max
+        res.bin_width_angstrom = bw
+
+
+def _as_results(results: Results | RDFCoordination) -> Results:
+    """Accept either a finished :class:`RDFCoordination` or its ``results``."""
+    if isinstance(results, RDFCoordination):
+        results = results.results
+    if not hasattr(results, "g_r"):
+        raise AnalysisError("RDF results are incomplete: was RDFCoordination.run() called?")
+    return results
+
+
+def rdf_table(results: Results | RDFCoordination) -> pd.DataFrame:
+    """Tabulate g(r) and the running coordination number.
+
+    Parameters
+    ----------
+    results : MDAnalysis.analysis.base.Results or RDFCoordination
+        ``RDFCoordination(...).run().results`` (or the analysis itself).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``r_angstrom`` (bin centres, Å), ``g_r`` and ``cn_r``, one row per bin.
+    """
+    res = _as_results(results)
+    return pd.DataFrame(
+        {
+            "r_angstrom": np.asarray(res.bin_centers_angstrom, dtype=float),
+            "g_r": np.asarray(res.g_r, dtype=float),
+            "cn_r": np.asarray(res.cn_r, dtype=float),
+        }
+    )
+
+
+def plot_rdf(results: Results | RDFCoordination, path: str | os.PathLike[str], title: str) -> None:
+    """Plot g(r) and the running coordination number and save them as a PNG.
+
+    g(r) is drawn against the left axis, the running coordination number against
+    a twin right axis, and the shell cutoff as a dashed vertical line.  The figure
+    is rendered with the Agg canvas (no pyplot, no global backend change), written
+    at 150 dpi to a temporary file in the target directory and moved into place
+    with :func:`os.replace`, so ``path`` is never left half-written.
+
+    Parameters
+    ----------
+    results : MDAnalysis.analysis.base.Results or RDFCoordination
+        ``RDFCoordination(...).run().results`` (or the analysis itself).
+    path : str or os.PathLike
+        Output PNG file; its directory must exist.
+    title : str
+        Figure title.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    res = _as_results(results)
+    target = Path(path)
+    fig = Figure(figsize=(6.4, 4.4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    r = np.asarray(res.bin_centers_angstrom)
+    (line_g,) = ax.plot(r, res.g_r, color="tab:blue", lw=1.5, label="g(r)")
+    ax.set_xlabel("r (Å)")
+    ax.set_ylabel("g(r)")
+    ax.set_xlim(0.0, float(res.r_max_angstrom))
+    ax.set_ylim(bottom=0.0)
+    ax_cn = ax.twinx()
+    (line_cn,) = ax_cn.plot(r, res.cn_r, color="tab:orange", lw=1.5, label="running CN n(r)")
+    ax_cn.set_ylabel("running coordination number n(r)")
+    ax_cn.set_ylim(bottom=0.0)
+    cn_text = f"CN = {res.coordination_number:.2f}"
+    if math.isfinite(res.coordination_number_sem):
+        cn_text += f" ± {res.coordination_number_sem:.2f}"
+    line_cut = ax.axvline(
+        res.cutoff_angstrom,
+        color="0.3",
+        ls="--",
+        lw=1.0,
+        label=f"cutoff {res.cutoff_angstrom:.2f} Å ({res.cutoff_source}); {cn_text}",
+    )
+    handles = [line_g, line_cn, line_cut]
+    ax.legend(handles, [h.get_label() for h in handles], loc="best", fontsize="small")
+    ax.set_title(title)
+    fig.tight_layout()
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            fig.savefig(handle, format="png", dpi=150)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _json_float(value: float) -> float | None:
+    """Plain float, or None for NaN/inf (strict JSON has no NaN)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, Any]:
+    """Summarise an RDF analysis as a JSON-serialisable dictionary.
+
+    Parameters
+    ----------
+    results : MDAnalysis.analysis.base.Results or RDFCoordination
+        ``RDFCoordination(...).run().results`` (or the analysis itself).
+    pair_name : str
+        Label of the pair, e.g. ``"Li-O(NMP)"``.
+
+    Returns
+    -------
+    dict
+        Keys ``pair``, ``first_peak_angstrom``, ``first_peak_height``,
+        ``cutoff_angstrom``, ``cutoff_source``, ``coordination_number``,
+        ``coordination_number_sem``, ``n_frames``, ``r_max_angstrom`` and
+        ``bin_width_angstrom``.  Values are built-in ``str``/``int``/``float``;
+        undefined values (NaN, e.g. the SEM with fewer frames than blocks) become
+        ``None`` so the dictionary is valid strict JSON.
+    """
+    res = _as_results(results)
+    return {
+        "pair": str(pair_name),
+        "first_peak_angstrom": _json_float(res.first_peak_angstrom),
+        "first_peak_height": _json_float(res.first_peak_height),
+        "cutoff_angstrom": _json_float(res.cutoff_angstrom),
+        "cutoff_source": str(res.cutoff_source),
+        "coordination_number": _json_float(res.coordination_number),
+        "coordination_number_sem": _json_float(res.coordination_number_sem),
+        "n_frames": int(res.n_frames),
+        "r_max_angstrom": _json_float(res.r_max_angstrom),
+        "bin_width_angstrom": _json_float(res.bin_width_angstrom),
+    }
+
+
+def analyze_pair(
+    topology: str | os.PathLike[str],
+    trajectory: str | os.PathLike[str],
+    pair_name: str,
+    center_selection: str,
+    ligand_selection: str,
+    *,
+    out_csv: str | os.PathLike[str],
+    out_json: str | os.PathLike[str],
+    out_png: str | os.PathLike[str],
+    skip_ps: float = 0.0,
+    bin_width_angstrom: float = 0.05,
+    r_max_angstrom: float | None = None,
+    cutoff_angstrom: float | None = None,
+    n_blocks: int = 5,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """RDF and coordination number of one pair in one trajectory, written to files.
+
+    Parameters
+    ----------
+    topology, trajectory
+        Files MDAnalysis can read (e.g. an Amber prmtop and an OpenMM DCD).
+    pair_name
+        Label of the pair ("Li-P"), used in the outputs.
+    center_selection, ligand_selection
+        MDAnalysis selection strings of centre and ligand atoms.
+    out_csv, out_json, out_png
+        g(r) and n(r) table, :func:`summarize` record, and figure.
+    skip_ps
+        Trajectory time (ps) left out at the start.
+    bin_width_angstrom, r_max_angstrom, cutoff_angstrom, n_blocks
+        Passed to :class:`RDFCoordination`.
+
+    Returns
+    -------
+    dict
+        The record written to ``out_json``, with the selections and frames used added.
+    """
+    import json
+
+    import MDAnalysis
+
+    universe = MDAnalysis.Universe(str(topology), str(trajectory))
+    groups = {}
+    for role, selection in (("center", center_selection), ("ligand", ligand_selection)):
+        try:
+            groups[role] = universe.select_atoms(selection)
+        except Exception as error:  # MDAnalysis raises several types for bad selections
+            raise AnalysisError(
+                f"pair '{pair_name}': cannot parse {role} selection {selection!r}: {error}"
+            ) from error
+        if len(groups[role]) == 0:
+            raise AnalysisError(
+                f"pair '{pair_name}': {role} selection {selection!r} matches no atom in "
+                f"{topology}; check residue names and elements in the configuration"
+            )
+    dt_ps = universe.trajectory.dt
+    start = math.ceil(skip_ps / dt_ps - 1e-9) if skip_ps > 0 else 0
+    if start >= universe.trajectory.n_frames:
+        raise AnalysisError(
+            f"pair '{pair_name}': skip_ps = {skip_ps} leaves no frame of {trajectory} "
+            f"({universe.trajectory.n_frames} frames, {dt_ps:g} ps apart)"
+        )
+    rdf = RDFCoordination(
+        groups["center"],
+        groups["ligand"],
+        r_max_angstrom=r_max_angstrom,
+        bin_width_angstrom=bin_width_angstrom,
+        cutoff_angstrom=cutoff_angstrom,
+        n_blocks=n_blocks,
+    ).run(start=start)
+    table = rdf_table(rdf)
+    fd, tmp = tempfile.mkstemp(dir=Path(out_csv).parent, suffix=".tmp")
+    os.close(fd)
+    table.to_csv(tmp, index=False, float_format="%.6g")
+    os.replace(tmp, out_csv)
+    plot_rdf(rdf, out_png, title or pair_name)
+    record = summarize(rdf, pair_name)
+    record.update(
+        center_selection=center_selection,
+        ligand_selection=ligand_selection,
+        n_center_atoms=len(groups["center"]),
+        n_ligand_atoms=len(groups["ligand"]),
+        first_frame=start,
+        frame_interval_ps=float(dt_ps),
+    )
+    fd, tmp = tempfile.mkstemp(dir=Path(out_json).parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(record, handle, indent=2, allow_nan=False)
+    os.replace(tmp, out_json)
+    return record
+
+
+def coordination_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (temperature, replica, pair), plus replica means when there are several.
+
+    Parameters
+    ----------
+    records
+        Dicts from :func:`analyze_pair`, each with ``temperature_kelvin`` and ``replica``
+        added by the caller.
+    """
+    columns = [
+        "temperature_kelvin",
+        "replica",
+        "pair",
+        "first_peak_angstrom",
+        "first_peak_height",
+        "cutoff_angstrom",
+        "cutoff_source",
+        "coordination_number",
+        "coordination_number_sem",
+        "n_frames",
+    ]
+    rows = pd.DataFrame([{c: r.get(c) for c in columns} for r in records], columns=columns)
+    rows = rows.sort_values(["pair", "temperature_kelvin", "replica"]).reset_index(drop=True)
+    rows["replica"] = rows["replica"].astype(str)
+    means = []
+    for (pair, temperature), group in rows.groupby(["pair", "temperature_kelvin"], sort=True):
+        if len(group) < 2:
+            continue
+        cn = group["coordination_number"].astype(float)
+        means.append(
+            {
+                "temperature_kelvin": temperature,
+                "replica": "mean",
+                "pair": pair,
+                "first_peak_angstrom": group["first_peak_angstrom"].astype(float).mean(),
+                "first_peak_height": group["first_peak_height"].astype(float).mean(),
+                "cutoff_angstrom": group["cutoff_angstrom"].astype(float).mean(),
+                "cutoff_source": "mean over replicas",
+                "coordination_number": cn.mean(),
+                # spread between independent replicas: the honest error bar
+                "coordination_number_sem": cn.std(ddof=1) / math.sqrt(len(cn)),
+                "n_frames": int(group["n_frames"].sum()),
+            }
+        )
+    if means:
+        rows = pd.concat([rows, pd.DataFrame(means, columns=columns)], ignore_index=True)
+    return rows

@@ -1,0 +1,159 @@
+"""Checks of the workflow configuration that a JSON schema cannot express.
+
+The schema (``workflow/schemas/config.schema.yaml``) catches wrong keys, types and
+signs. :func:`check_config` then checks the chemistry: every SMILES parses, names refer
+to defined species, salts are cation + anion, every box is neutral before and after
+charge scaling, and the parameter models fit their species. Each problem is reported
+with the configuration file it came from; all problems are reported at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from electrolyte_md.errors import ConfigError, StructureError
+from electrolyte_md.structures import parse_smiles
+
+
+def system_species(config: Mapping[str, Any], system: str) -> list[str]:
+    """Species of a system in packing order: solvents, salt ions, additives (no repeats)."""
+    spec = config["systems"][system]
+    names: list[str] = list(spec["solvents"])
+    for salt in spec.get("salts", {}):
+        for ion in (config["salts"][salt]["cation"], config["salts"][salt]["anion"]):
+            if ion not in names:
+                names.append(ion)
+    for additive in spec.get("additives", {}):
+        if additive not in names:
+            names.append(additive)
+    return names
+
+
+def _check_species(config: Mapping[str, Any], problems: list[str]) -> dict[str, int]:
+    charges: dict[str, int] = {}
+    residues: dict[str, str] = {}
+    for name, spec in config["species"].items():
+        try:
+            mol = parse_smiles(spec["smiles"], species=name)
+        except StructureError as error:
+            problems.append(str(error).replace(" in the configuration", ""))
+            continue
+        from rdkit import Chem
+
+        charge = Chem.GetFormalCharge(mol)
+        charges[name] = charge
+        residue = spec["residue"]
+        if residue in residues:
+            problems.append(
+                f"species '{name}' and '{residues[residue]}' share residue name '{residue}'"
+            )
+        residues[residue] = name
+        parameters = spec.get("parameters", {})
+        model = parameters.get("model", "gaff2_am1bcc")
+        n_heavy = mol.GetNumAtoms()
+        if model == "ion_jc_tip3p" and (n_heavy != 1 or mol.GetAtomWithIdx(0).GetTotalNumHs()):
+            problems.append(f"species '{name}': model ion_jc_tip3p needs a monatomic ion")
+        if model != "ion_jc_tip3p" and n_heavy == 1 and not mol.GetAtomWithIdx(0).GetTotalNumHs():
+            problems.append(f"species '{name}' is monatomic: use parameters.model ion_jc_tip3p")
+        if model == "gaff2_fixed_charges":
+            fixed = parameters.get("charges")
+            if not fixed:
+                problems.append(f"species '{name}': gaff2_fixed_charges needs 'charges'")
+                continue
+            elements = [a.GetSymbol() for a in Chem.AddHs(mol).GetAtoms()]
+            missing = sorted(set(elements) - set(fixed))
+            if missing:
+                problems.append(f"species '{name}': no fixed charge for element(s) {missing}")
+                continue
+            total = sum(fixed[e] for e in elements)
+            if abs(total - charge) > 1e-6:
+                problems.append(
+                    f"species '{name}': fixed charges sum to {total:+.4f} e but the SMILES "
+                    f"has formal charge {charge:+d}"
+                )
+    return charges
+
+
+def _check_systems(config: Mapping[str, Any], charges: dict[str, int], problems: list[str]) -> None:
+    species = config["species"]
+    salts = config.get("salts", {})
+    scale = config["forcefield"].get("charge_scale", {})
+    for name in scale:
+        if name not in species:
+            problems.append(f"forcefield.charge_scale names unknown species '{name}'")
+    for salt, spec in salts.items():
+        for role in ("cation", "anion"):
+            if spec[role] not in species:
+                problems.append(f"salt '{salt}': {role} '{spec[role]}' is not a defined species")
+        cation, anion = charges.get(spec["cation"]), charges.get(spec["anion"])
+        if cation is not None and cation <= 0:
+            problems.append(f"salt '{salt}': cation '{spec['cation']}' has charge {cation:+d}")
+        if anion is not None and anion >= 0:
+            problems.append(f"salt '{salt}': anion '{spec['anion']}' has charge {anion:+d}")
+        if scale.get(spec["cation"], 1.0) != scale.get(spec["anion"], 1.0):
+            problems.append(
+                f"salt '{salt}': charge_scale of '{spec['cation']}' and '{spec['anion']}' "
+                "differ, so the box would not be neutral"
+            )
+    for system, spec in config["systems"].items():
+        for solvent in spec["solvents"]:
+            if solvent not in species:
+                problems.append(f"system '{system}': solvent '{solvent}' is not a defined species")
+            elif "density_g_per_cm3" not in species[solvent]:
+                problems.append(
+                    f"system '{system}': solvent '{solvent}' needs density_g_per_cm3 "
+                    "to size the box"
+                )
+            elif charges.get(solvent, 0) != 0:
+                problems.append(f"system '{system}': solvent '{solvent}' is charged")
+        for salt in spec.get("salts", {}):
+            if salt not in salts:
+                problems.append(f"system '{system}': salt '{salt}' is not defined under salts")
+        net = 0.0
+        for additive, count in spec.get("additives", {}).items():
+            if additive not in species:
+                problems.append(
+                    f"system '{system}': additive '{additive}' is not a defined species"
+                )
+                continue
+            if "density_g_per_cm3" not in species[additive]:
+                problems.append(f"system '{system}': additive '{additive}' needs density_g_per_cm3")
+            net += count * charges.get(additive, 0) * scale.get(additive, 1.0)
+        if abs(net) > 1e-9:
+            problems.append(
+                f"system '{system}': the box is not neutral: the additives carry {net:+g} e"
+            )
+
+
+def _check_md(config: Mapping[str, Any], problems: list[str]) -> None:
+    from electrolyte_md.md import MDProtocol
+
+    try:
+        MDProtocol(**config["md"]["protocol"])
+    except (TypeError, ValueError) as error:
+        problems.append(f"md.protocol: {error}")
+
+
+def check_config(config: Mapping[str, Any], source: str = "the configuration") -> None:
+    """Check a schema-valid configuration for chemical and physical consistency.
+
+    Parameters
+    ----------
+    config
+        The configuration after schema validation (defaults filled in).
+    source
+        The configuration file(s), named in the error message.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, one per line.
+    """
+    problems: list[str] = []
+    charges = _check_species(config, problems)
+    _check_systems(config, charges, problems)
+    _check_md(config, problems)
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(f"invalid configuration in {source}:\n{listing}")

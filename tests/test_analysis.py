@@ -1,0 +1,285 @@
+"""Tests of electrolyte_md.analysis on small lattices and ideal gases with known answers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import MDAnalysis
+import numpy as np
+import pytest
+from MDAnalysis.coordinates.memory import MemoryReader
+
+from electrolyte_md.analysis import RDFCoordination, plot_rdf, rdf_table, summarize
+from electrolyte_md.errors import AnalysisError
+
+BIN_WIDTH_ANGSTROM = 0.05
+
+
+def make_universe(
+    frames_angstrom: np.ndarray,
+    box_angstrom: float | np.ndarray,
+    atom_resindex: np.ndarray | None = None,
+) -> MDAnalysis.Universe:
+    """Universe of ``frames_angstrom`` (n_frames x n_atoms x 3) in a cubic box.
+
+    Each atom is its own residue unless ``atom_resindex`` says otherwise;
+    ``box_angstrom`` is one edge length or one per frame.
+    """
+    frames = np.asarray(frames_angstrom, dtype=np.float32)
+    if frames.ndim == 2:
+        frames = frames[None]
+    n_frames, n_atoms, _ = frames.shape
+    if atom_resindex is None:
+        atom_resindex = np.arange(n_atoms)
+    n_residues = int(np.max(atom_resindex)) + 1
+    u = MDAnalysis.Universe.empty(
+        n_atoms, n_residues=n_residues, atom_resindex=atom_resindex, trajectory=True
+    )
+    edges = np.broadcast_to(np.asarray(box_angstrom, dtype=float), (n_frames,))
+    dimensions = np.zeros((n_frames, 6))
+    dimensions[:, :3] = edges[:, None]
+    dimensions[:, 3:] = 90.0
+    u.load_new(frames, format=MemoryReader, dimensions=dimensions)
+    return u
+
+
+def cubic_sites(n_per_edge: int, spacing_angstrom: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sites ``spacing * (i, j, k)`` of a simple cubic lattice and their ``(i, j, k)``."""
+    grid = np.arange(n_per_edge)
+    ijk = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), axis=-1).reshape(-1, 3)
+    return ijk * spacing_angstrom, ijk
+
+
+def test_fcc_lattice_same_group_twelve_neighbours():
+    a = 4.0
+    n_cells = 4
+    corners, _ = cubic_sites(n_cells, a)
+    basis = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]) * a
+    positions = (corners[:, None, :] + basis[None]).reshape(-1, 3) + 0.1
+    u = make_universe(positions, n_cells * a)
+    rdf = RDFCoordination(u.atoms, u.atoms, bin_width_angstrom=BIN_WIDTH_ANGSTROM).run()
+    res = rdf.results
+
+    assert res.n_frames == 1
+    assert res.r_max_angstrom == pytest.approx(n_cells * a / 2)
+    assert len(res.bin_edges_angstrom) == len(res.g_r) + 1 == len(res.cn_r) + 1
+    assert abs(res.first_peak_angstrom - a / math.sqrt(2)) <= BIN_WIDTH_ANGSTROM
+    assert res.first_peak_height > 1.0
+    assert a / math.sqrt(2) < res.first_min_angstrom < a
+    assert res.cutoff_source == "first minimum"
+    assert res.cutoff_angstrom == res.first_min_angstrom
+    assert res.coordination_number == pytest.approx(12.0, abs=1e-9)
+    assert math.isnan(res.coordination_number_sem)  # 1 frame < 5 blocks
+    # Running CN counts whole shells: 12 + 6 within a, 12 + 6 + 24 within a*sqrt(3/2).
+    table = rdf_table(res)
+    assert list(table.columns) == ["r_angstrom", "g_r", "cn_r"]
+    assert table.loc[table.r_angstrom.between(a + 0.1, 4.8), "cn_r"].eq(18).all()
+    assert table.loc[table.r_angstrom.between(5.0, 5.5), "cn_r"].eq(42).all()
+    assert table.cn_r.iloc[0] == 0.0
+    # Same group, one atom per residue: normalised by N(N-1) pairs.
+    n = u.atoms.n_atoms
+    assert res.effective_ligand_density_per_angstrom3 == pytest.approx((n - 1) / (n_cells * a) ** 3)
+    assert res.ligand_density_per_angstrom3 == pytest.approx(n / (n_cells * a) ** 3)
+
+
+def test_rock_salt_distinct_groups_six_neighbours():
+    a = 4.0  # conventional cell; Na-Cl nearest distance a/2
+    n_sites = 8
+    positions, ijk = cubic_sites(n_sites, a / 2)
+    sodium = ijk.sum(axis=1) % 2 == 0
+    u = make_universe(positions + 0.3, n_sites * a / 2)
+    na, cl = u.atoms[sodium], u.atoms[~sodium]
+    res = RDFCoordination(na, cl, r_max_angstrom=7.0).run().results
+
+    assert abs(res.first_peak_angstrom - a / 2) <= BIN_WIDTH_ANGSTROM
+    assert a / 2 < res.cutoff_angstrom < a / 2 * math.sqrt(3)
+    assert res.coordination_number == pytest.approx(6.0, abs=1e-9)
+    assert res.r_max_angstrom == pytest.approx(7.0)
+    assert res.ligand_density_per_angstrom3 == pytest.approx(cl.n_atoms / (n_sites * a / 2) ** 3)
+    assert res.effective_ligand_density_per_angstrom3 == res.ligand_density_per_angstrom3
+
+
+def test_ideal_gas_distinct_groups_g_is_one_and_cn_follows_density():
+    rng = np.random.default_rng(20240611)
+    box = 20.0
+    n_center, n_ligand, n_frames = 40, 200, 40
+    frames = rng.uniform(0.0, box, size=(n_frames, n_center + n_ligand, 3))
+    u = make_universe(frames, box)
+    center, ligand = u.atoms[:n_center], u.atoms[n_center:]
+    rdf = RDFCoordination(center, ligand, cutoff_angstrom=4.0).run()
+    res = rdf.results
+
+    assert res.n_frames == n_frames
+    assert res.r_max_angstrom == pytest.approx(box / 2)
+    assert res.mean_volume_angstrom3 == pytest.approx(box**3, rel=1e-6)
+    density = n_ligand / box**3
+    assert res.ligand_density_per_angstrom3 == pytest.approx(density)
+    r = res.bin_centers_angstrom
+    far = r >= 3.0
+    assert np.mean(res.g_r[far]) == pytest.approx(1.0, abs=0.02)
+    for radius in (4.0, 6.0, 8.0):
+        k = int(np.argmin(np.abs(r - radius)))
+        ideal = density * 4.0 / 3.0 * math.pi * r[k] ** 3
+        assert res.cn_r[k] == pytest.approx(ideal, rel=0.03)
+    assert res.cutoff_source == "user"
+    assert res.coordination_number == pytest.approx(
+        density * 4.0 / 3.0 * math.pi * 4.0**3, rel=0.03
+    )
+    # With 40 frames the block SEM exists and is small compared with the CN.
+    assert 0.0 < res.coordination_number_sem < 0.05 * res.coordination_number
+    assert np.mean(res.coordination_number_per_frame) == pytest.approx(res.coordination_number)
+
+
+def test_ideal_gas_of_diatomics_same_group_normalisation_excludes_partner():
+    # 10 rigid diatomics (bond 1 Å) in a 10 Å box: around one atom there are N - 2
+    # atoms of other molecules, so g -> 1 only if the own molecule is excluded from
+    # the normaliser (N * N pairs would give g ~ 0.9 here).
+    rng = np.random.default_rng(7)
+    box, n_mol, n_frames = 10.0, 10, 600
+    first = rng.uniform(0.0, box, size=(n_frames, n_mol, 3))
+    direction = rng.normal(size=(n_frames, n_mol, 3))
+    direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+    frames = np.stack([first, first + direction], axis=2).reshape(n_frames, 2 * n_mol, 3)
+    u = make_universe(frames, box, atom_resindex=np.repeat(np.arange(n_mol), 2))
+    res = RDFCoordination(u.atoms, u.atoms, cutoff_angstrom=2.0).run().results
+
+    n = 2 * n_mol
+    assert res.effective_ligand_density_per_angstrom3 == pytest.approx((n - 2) / box**3)
+    r = res.bin_centers_angstrom
+    assert np.mean(res.g_r[(r >= 1.5) & (r <= 5.0)]) == pytest.approx(1.0, abs=0.02)
+    # The bonded partner at 1 Å is never counted.
+    k = int(np.argmin(np.abs(r - 1.0)))
+    assert res.g_r[k] < 2.0
+
+
+def test_user_cutoff_gives_cn_at_that_distance():
+    a = 4.0
+    positions, ijk = cubic_sites(8, a / 2)
+    sodium = ijk.sum(axis=1) % 2 == 0
+    u = make_universe(positions, 8 * a / 2)
+    na, cl = u.atoms[sodium], u.atoms[~sodium]
+    # Cl shells around Na: 6 at 2.0 Å, 8 at 2*sqrt(3) = 3.46 Å, 24 at 2*sqrt(5) = 4.47 Å.
+    res = RDFCoordination(na, cl, cutoff_angstrom=5.0).run().results
+    assert res.cutoff_source == "user"
+    assert res.cutoff_angstrom == 5.0
+    assert res.coordination_number == pytest.approx(38.0, abs=1e-9)
+    assert abs(res.first_min_angstrom - 2.75) < 0.5  # automatic minimum still reported
+
+
+def test_same_residue_pair_is_not_counted():
+    # Atom 0 (residue 0) has atom 1 of its own residue at 1 Å and atom 2 of another
+    # residue at 2 Å.
+    positions = np.array([[5.0, 5.0, 5.0], [6.0, 5.0, 5.0], [5.0, 7.0, 5.0]])
+    u = make_universe(positions, 12.0, atom_resindex=np.array([0, 0, 1]))
+    center, ligand = u.atoms[[0]], u.atoms[[1, 2]]
+    excluded = RDFCoordination(center, ligand, cutoff_angstrom=3.0).run().results
+    assert excluded.coordination_number == pytest.approx(1.0, abs=1e-12)
+    assert excluded.cn_r[excluded.bin_centers_angstrom < 1.9].max() == 0.0
+    assert excluded.effective_ligand_density_per_angstrom3 == pytest.approx(1 / 12.0**3)
+    kept = RDFCoordination(center, ligand, cutoff_angstrom=3.0, exclude_same_residue=False)
+    assert kept.run().results.coordination_number == pytest.approx(2.0, abs=1e-12)
+
+
+def test_block_standard_error_matches_hand_calculation():
+    # One center; in frame f, k_f of 4 ligands sit at 1.5 Å and the rest at 8 Å.
+    counts = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])
+    near = np.array([[1.5, 0, 0], [-1.5, 0, 0], [0, 1.5, 0], [0, -1.5, 0]])
+    far = np.array([[8.0, 0, 0], [-8.0, 0, 0], [0, 8.0, 0], [0, -8.0, 0]])
+    frames = []
+    for k in counts:
+        ligands = np.where(np.arange(4)[:, None] < k, near, far)
+        frames.append(np.vstack([[0.0, 0.0, 0.0], ligands]) + 10.0)
+    u = make_universe(np.array(frames), 20.0)
+    res = RDFCoordination(u.atoms[[0]], u.atoms[1:], cutoff_angstrom=3.0).run().results
+    np.testing.assert_allclose(res.coordination_number_per_frame, counts)
+    assert res.coordination_number == pytest.approx(counts.mean())
+    block_means = counts.reshape(5, 2).mean(axis=1)
+    expected = np.std(block_means, ddof=1) / math.sqrt(5)
+    assert res.coordination_number_sem == pytest.approx(expected, rel=1e-12)
+    three = RDFCoordination(u.atoms[[0]], u.atoms[1:], cutoff_angstrom=3.0, n_blocks=10)
+    assert three.run().results.coordination_number_sem == pytest.approx(
+        np.std(counts, ddof=1) / math.sqrt(10)
+    )
+
+
+def test_default_r_max_uses_smallest_box_over_frames():
+    positions = np.array([[[1.0, 1.0, 1.0], [3.0, 1.0, 1.0]]] * 3)
+    u = make_universe(positions, np.array([16.0, 14.0, 15.0]))
+    res = RDFCoordination(u.atoms[[0]], u.atoms[[1]], cutoff_angstrom=2.5).run().results
+    assert res.r_max_angstrom == pytest.approx(7.0)
+    assert res.mean_volume_angstrom3 == pytest.approx(np.mean([16.0**3, 14.0**3, 15.0**3]))
+    assert res.coordination_number == pytest.approx(1.0)
+
+
+def test_empty_selection_names_the_group():
+    u = make_universe(np.zeros((3, 3)), 10.0)
+    with pytest.raises(AnalysisError, match="ligand group is empty"):
+        RDFCoordination(u.atoms, u.atoms[[]])
+    with pytest.raises(AnalysisError, match="center group is empty"):
+        RDFCoordination(u.atoms[[]], u.atoms)
+
+
+def test_r_max_beyond_half_box_is_refused():
+    u = make_universe(np.random.default_rng(0).uniform(0, 10, (4, 3)), 10.0)
+    with pytest.raises(AnalysisError, match=r"exceeds half the smallest box width \(5 Å\)"):
+        RDFCoordination(u.atoms, u.atoms, r_max_angstrom=6.0)
+    # A later, smaller frame is caught during run().
+    frames = np.random.default_rng(0).uniform(0, 8, (2, 4, 3))
+    u2 = make_universe(frames, np.array([12.0, 9.0]))
+    rdf = RDFCoordination(u2.atoms, u2.atoms, r_max_angstrom=5.0, cutoff_angstrom=2.0)
+    with pytest.raises(AnalysisError, match="minimum-image.*frame 1|frame 1.*minimum-image"):
+        rdf.run()
+
+
+def test_missing_box_is_refused():
+    u = MDAnalysis.Universe.empty(2, trajectory=True)
+    u.atoms.positions = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    with pytest.raises(AnalysisError, match="no periodic box"):
+        RDFCoordination(u.atoms, u.atoms)
+
+
+def test_no_structure_asks_for_cutoff():
+    # Two atoms only: g(r) is a lone spike with no minimum after it.
+    u = make_universe(np.array([[1.0, 1.0, 1.0], [2.0, 1.0, 1.0]]), 10.0)
+    rdf = RDFCoordination(u.atoms[[0]], u.atoms[[1]], r_max_angstrom=1.2)
+    with pytest.raises(AnalysisError, match="cutoff_angstrom"):
+        rdf.run()
+
+
+def test_plot_and_summary(tmp_path):
+    rng = np.random.default_rng(3)
+    positions, ijk = cubic_sites(6, 2.0)
+    sodium = ijk.sum(axis=1) % 2 == 0
+    frames = positions[None] + rng.normal(scale=0.1, size=(6, len(positions), 3))
+    u = make_universe(frames, 12.0)
+    rdf = RDFCoordination(u.atoms[sodium], u.atoms[~sodium]).run()
+
+    png = tmp_path / "na_cl.png"
+    plot_rdf(rdf.results, png, "Na-Cl")
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000
+    assert [p.name for p in tmp_path.iterdir()] == ["na_cl.png"]  # no temp file left
+
+    summary = summarize(rdf.results, "Na-Cl")
+    assert set(summary) == {
+        "pair",
+        "first_peak_angstrom",
+        "first_peak_height",
+        "cutoff_angstrom",
+        "cutoff_source",
+        "coordination_number",
+        "coordination_number_sem",
+        "n_frames",
+        "r_max_angstrom",
+        "bin_width_angstrom",
+    }
+    assert json.loads(json.dumps(summary, allow_nan=False)) == summary
+    assert summary["pair"] == "Na-Cl"
+    assert summary["n_frames"] == 6
+    assert summary["coordination_number"] == pytest.approx(6.0, abs=1e-9)
+    assert summary["coordination_number_sem"] == pytest.approx(0.0, abs=1e-12)
+    assert summary["bin_width_angstrom"] == BIN_WIDTH_ANGSTROM
+    # Fewer frames than blocks: the SEM is undefined and serialised as null.
+    one = RDFCoordination(u.atoms[sodium], u.atoms[~sodium], n_blocks=10).run(stop=3)
+    assert summarize(one, "Na-Cl")["coordination_number_sem"] is None

@@ -1,0 +1,80 @@
+# Helpers shared by the rule files: validation, wildcard values, path builders.
+
+import json
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+from electrolyte_md.config import check_config, system_species
+
+min_version("9.0")
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+check_config(config, source=", ".join(map(str, workflow.configfiles)) or "the configuration")
+
+
+wildcard_constraints:
+    species="[A-Za-z][A-Za-z0-9_]*",
+    system="[A-Za-z][A-Za-z0-9_]*",
+    temperature=r"\d+(\.\d+)?",
+    replica=r"\d+",
+    pair="[A-Za-z0-9_-]+",
+
+
+RESULTS = "results"
+LOGS = f"{RESULTS}/logs"
+BENCH = f"{RESULTS}/benchmarks"
+CONDA_ENV = "../../envs/electrolyte-md.yaml"
+
+
+def temperatures():
+    """Temperatures as path components (298.15 -> '298.15')."""
+    return [f"{t:g}" for t in config["md"]["temperatures_kelvin"]]
+
+
+def replicas():
+    return list(range(1, config["md"]["replicas"] + 1))
+
+
+def run_dirs(system):
+    return [
+        f"{RESULTS}/md/{system}/{t}K/rep{r}" for t in temperatures() for r in replicas()
+    ]
+
+
+def species_of(wildcards):
+    return system_species(config, wildcards.system)
+
+
+def species_files(name):
+    """Input function: one file of every species in the system."""
+
+    def inputs(wildcards):
+        return [
+            f"{RESULTS}/species/{s}/{name}" for s in system_species(config, wildcards.system)
+        ]
+
+    return inputs
+
+
+def rdf_outputs(system):
+    return [
+        f"{RESULTS}/analysis/{system}/{t}K/rep{r}/cn_{pair}.json"
+        for t in temperatures()
+        for r in replicas()
+        for pair in config["analysis"]["rdf"]["pairs"]
+    ]
+
+
+def final_outputs():
+    outputs = [
+        f"{RESULTS}/report/config_used.yaml",
+        f"{RESULTS}/report/compositions.csv",
+        f"{RESULTS}/report/md_summary.csv",
+    ]
+    for system in config["systems"]:
+        outputs.append(f"{RESULTS}/analysis/{system}/coordination.csv")
+        for run in run_dirs(system):
+            outputs.append(f"{run}/energies.png")
+    return outputs

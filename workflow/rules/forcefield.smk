@@ -1,0 +1,56 @@
+# Stage 2: parameters per species (cached by input hash), then the OpenMM System per box.
+
+
+rule parameterize_species:
+    input:
+        sdf=f"{RESULTS}/species/{{species}}/structure.sdf",
+        info=f"{RESULTS}/species/{{species}}/species.json",
+    output:
+        mol2=f"{RESULTS}/species/{{species}}/params/ff.mol2",
+        frcmod=f"{RESULTS}/species/{{species}}/params/ff.frcmod",
+        pdb=f"{RESULTS}/species/{{species}}/params/ff.pdb",
+        record=f"{RESULTS}/species/{{species}}/params/ff.json",
+    params:
+        parameters=lambda wc: config["species"][wc.species].get("parameters", {}),
+        cache_dir=config["forcefield"]["cache_dir"],
+    log:
+        f"{LOGS}/parameterize_species/{{species}}.log",
+    benchmark:
+        f"{BENCH}/parameterize_species/{{species}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../scripts/forcefield_parameterize.py"
+
+
+rule build_system:
+    input:
+        box=f"{RESULTS}/systems/{{system}}/box.pdb",
+        composition=f"{RESULTS}/systems/{{system}}/composition.json",
+        records=species_files("params/ff.json"),
+        mol2s=species_files("params/ff.mol2"),
+    output:
+        system=f"{RESULTS}/systems/{{system}}/system.xml",
+        pdb=f"{RESULTS}/systems/{{system}}/system.pdb",
+        prmtop=f"{RESULTS}/systems/{{system}}/system.prmtop",
+        inpcrd=f"{RESULTS}/systems/{{system}}/system.inpcrd",
+        summary=f"{RESULTS}/systems/{{system}}/forcefield.json",
+        tleap_log=f"{RESULTS}/systems/{{system}}/tleap.log",
+    params:
+        species=species_of,
+        charge_scale=config["forcefield"]["charge_scale"],
+        cutoff_nm=config["forcefield"]["cutoff_nm"],
+    log:
+        f"{LOGS}/build_system/{{system}}.log",
+    benchmark:
+        f"{BENCH}/build_system/{{system}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/forcefield_build_system.py"

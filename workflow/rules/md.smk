@@ -1,0 +1,59 @@
+# Stage 3: OpenMM molecular dynamics per system, temperature and replica.
+
+
+rule run_md:
+    input:
+        system=f"{RESULTS}/systems/{{system}}/system.xml",
+        pdb=f"{RESULTS}/systems/{{system}}/system.pdb",
+    output:
+        minimized=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/minimized.pdb",
+        equil_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil.csv",
+        equil_pdb=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil_final.pdb",
+        prod_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.csv",
+        dcd=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.dcd",
+        prod_pdb=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod_final.pdb",
+        state=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/state.xml",
+        summary=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/md_summary.json",
+    params:
+        protocol=config["md"]["protocol"],
+    threads: config["md"]["threads"]
+    log:
+        f"{LOGS}/run_md/{{system}}/{{temperature}}K/rep{{replica}}.log",
+    benchmark:
+        f"{BENCH}/run_md/{{system}}/{{temperature}}K/rep{{replica}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
+        runtime=1440,
+    script:
+        "../scripts/md_run.py"
+
+
+rule plot_md:
+    input:
+        equil_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil.csv",
+        prod_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.csv",
+    output:
+        png=report(
+            f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/energies.png",
+            caption="../report/md_energies.rst",
+            category="Molecular dynamics",
+            subcategory="{system}",
+            labels={
+                "system": "{system}",
+                "temperature (K)": "{temperature}",
+                "replica": "{replica}",
+            },
+        ),
+    log:
+        f"{LOGS}/plot_md/{{system}}/{{temperature}}K/rep{{replica}}.log",
+    benchmark:
+        f"{BENCH}/plot_md/{{system}}/{{temperature}}K/rep{{replica}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/md_plot.py"

@@ -1,0 +1,81 @@
+# Stage 6: tables for the Snakemake report (the report itself: snakemake --report).
+
+
+rule config_used:
+    output:
+        config=report(
+            f"{RESULTS}/report/config_used.yaml",
+            caption="../report/config_used.rst",
+            category="Provenance",
+            labels={"file": "configuration used"},
+        ),
+    params:
+        config=config,
+        sources=[str(f) for f in workflow.configfiles],
+    log:
+        f"{LOGS}/config_used/config_used.log",
+    benchmark:
+        f"{BENCH}/config_used/config_used.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/report_config_used.py"
+
+
+rule compositions_table:
+    input:
+        compositions=expand(
+            f"{RESULTS}/systems/{{system}}/composition.json", system=list(config["systems"])
+        ),
+        forcefields=expand(
+            f"{RESULTS}/systems/{{system}}/forcefield.json", system=list(config["systems"])
+        ),
+    output:
+        table=report(
+            f"{RESULTS}/report/compositions.csv",
+            caption="../report/compositions.rst",
+            category="Systems",
+            labels={"table": "box compositions"},
+        ),
+    log:
+        f"{LOGS}/compositions_table/compositions.log",
+    benchmark:
+        f"{BENCH}/compositions_table/compositions.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/report_compositions.py"
+
+
+rule md_summary_table:
+    input:
+        summaries=[
+            f"{run}/md_summary.json" for system in config["systems"] for run in run_dirs(system)
+        ],
+        compositions=expand(
+            f"{RESULTS}/systems/{{system}}/composition.json", system=list(config["systems"])
+        ),
+    output:
+        table=report(
+            f"{RESULTS}/report/md_summary.csv",
+            caption="../report/md_summary.rst",
+            category="Molecular dynamics",
+            labels={"table": "MD runs"},
+        ),
+    log:
+        f"{LOGS}/md_summary_table/md_summary.log",
+    benchmark:
+        f"{BENCH}/md_summary_table/md_summary.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/report_md_summary.py"

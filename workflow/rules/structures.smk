@@ -1,0 +1,66 @@
+# Stage 1: one 3D structure per species, then the packed box of each system.
+
+
+rule build_species:
+    output:
+        sdf=f"{RESULTS}/species/{{species}}/structure.sdf",
+        info=f"{RESULTS}/species/{{species}}/species.json",
+    params:
+        smiles=lambda wc: config["species"][wc.species]["smiles"],
+        residue=lambda wc: config["species"][wc.species]["residue"],
+        bond_length=lambda wc: config["species"][wc.species].get("octahedral_bond_angstrom"),
+    log:
+        f"{LOGS}/build_species/{{species}}.log",
+    benchmark:
+        f"{BENCH}/build_species/{{species}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/structures_build_species.py"
+
+
+rule compose_system:
+    input:
+        infos=species_files("species.json"),
+    output:
+        composition=f"{RESULTS}/systems/{{system}}/composition.json",
+    params:
+        system=lambda wc: config["systems"][wc.system],
+        species=lambda wc: {s: config["species"][s] for s in species_of(wc)},
+        salts=config.get("salts", {}),
+    log:
+        f"{LOGS}/compose_system/{{system}}.log",
+    benchmark:
+        f"{BENCH}/compose_system/{{system}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/structures_compose_system.py"
+
+
+rule pack_box:
+    input:
+        composition=f"{RESULTS}/systems/{{system}}/composition.json",
+        pdbs=species_files("params/ff.pdb"),
+    output:
+        box=f"{RESULTS}/systems/{{system}}/box.pdb",
+    params:
+        tolerance=config["packing"]["tolerance_angstrom"],
+        seed=config["packing"]["seed"],
+    log:
+        f"{LOGS}/pack_box/{{system}}.log",
+    benchmark:
+        f"{BENCH}/pack_box/{{system}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/structures_pack_box.py"
