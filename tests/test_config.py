@@ -1,0 +1,98 @@
+"""The configuration is checked before any work: schema first, then chemistry."""
+
+import copy
+import re
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from conftest import REPO, TINY_CONFIG
+from electrolyte_md.config import check_config, system_species
+from electrolyte_md.errors import ConfigError
+
+SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.fixture
+def config():
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def _validated(config):
+    validate(config, SCHEMA)
+    return config
+
+
+@pytest.mark.parametrize(
+    "path",
+    [REPO / "config" / "config.yaml", REPO / "config" / "config.production.yaml", TINY_CONFIG],
+)
+def test_shipped_configs_are_valid(path):
+    config = _validated(yaml.safe_load(path.read_text()))
+    check_config(config, source=str(path))
+    # defaults are filled in by the schema
+    assert config["forcefield"]["cutoff_nm"] > 0
+    assert config["analysis"]["rdf"]["n_blocks"] >= 2
+
+
+def test_species_order_of_a_system(config):
+    assert system_species(config, "LiPF6_NMP") == ["NMP", "Li", "PF6"]
+
+
+def test_misspelt_key_is_rejected(config):
+    config["md"]["protocol"]["prodution_ps"] = 10
+    with pytest.raises(WorkflowError, match="prodution_ps"):
+        _validated(config)
+
+
+def test_negative_concentration_is_rejected(config):
+    config["systems"]["LiPF6_NMP"]["salts"]["LiPF6"] = -1.0
+    with pytest.raises(WorkflowError, match=r"-1\.0 is less than the minimum of 0"):
+        _validated(config)
+
+
+def test_unparsable_smiles_names_species_and_file(config):
+    config["species"]["NMP"]["smiles"] = "CN1CCCC1=O("
+    with pytest.raises(ConfigError) as error:
+        check_config(_validated(config), source="config/mine.yaml")
+    message = str(error.value)
+    assert "config/mine.yaml" in message
+    assert re.search(r"species 'NMP'.*cannot parse SMILES 'CN1CCCC1=O\('", message)
+
+
+def test_charged_additive_makes_the_box_non_neutral(config):
+    config["species"]["TBA"] = {
+        "smiles": "CCCC[N+](CCCC)(CCCC)CCCC",
+        "residue": "TBA",
+        "density_g_per_cm3": 0.8,
+    }
+    config["systems"]["LiPF6_NMP"]["additives"] = {"TBA": 1}
+    with pytest.raises(ConfigError, match=r"system 'LiPF6_NMP': the box is not neutral"):
+        check_config(_validated(config))
+
+
+def test_unequal_charge_scaling_of_a_salt_is_rejected(config):
+    config["forcefield"]["charge_scale"]["Li"] = 0.7
+    with pytest.raises(ConfigError, match="charge_scale of 'Li' and 'PF6' differ"):
+        check_config(_validated(config))
+
+
+def test_undefined_names_and_bad_models_are_all_reported(config):
+    bad = copy.deepcopy(config)
+    bad["systems"]["LiPF6_NMP"]["solvents"] = {"DMC": 1.0}
+    bad["species"]["Li"]["parameters"] = {"model": "gaff2_am1bcc"}
+    bad["species"]["PF6"]["parameters"]["charges"] = {"P": 1.0, "F": -0.3}
+    with pytest.raises(ConfigError) as error:
+        check_config(_validated(bad))
+    message = str(error.value)
+    assert "solvent 'DMC' is not a defined species" in message
+    assert "species 'Li' is monatomic" in message
+    assert "fixed charges sum to -0.8000 e" in message
+
+
+def test_inconsistent_md_protocol_is_rejected(config):
+    config["md"]["protocol"]["report_interval_ps"] = 0.003
+    with pytest.raises(ConfigError, match="md.protocol: .*report_interval_ps"):
+        check_config(_validated(config))
