@@ -9,6 +9,16 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    species="[A-Za-z][A-Za-z0-9_]*",
+    system="[A-Za-z][A-Za-z0-9_]*",
+    temperature=r"\d+(\.\d+)?",
+    replica=r"\d+",
+    pair="[A-Za-z0-9_-]+",
+
+
 include: "workflow/rules/structures.smk"
 include: "workflow/rules/forcefield.smk"
 include: "workflow/rules/md.smk"
@@ -18,6 +28,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

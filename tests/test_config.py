@@ -5,10 +5,10 @@ import re
 
 import pytest
 import yaml
+from conftest import REPO, TINY_CONFIG
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from conftest import REPO, TINY_CONFIG
 from electrolyte_md.config import check_config, system_species
 from electrolyte_md.errors import ConfigError
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from MDAnalysis.lib.distances import capped_distance
 from MDAnalysis.lib.mdamath import box_volume, triclinic_vectors
 
 from electrolyte_md.errors import AnalysisError
+from electrolyte_md.io import atomic_savefig, atomic_write_text
 
 __all__ = ["RDFCoordination", "plot_rdf", "rdf_table", "summarize"]
 
@@ -594,14 +594,7 @@ def plot_rdf(results: Results | RDFCoordination, path: str | os.PathLike[str], t
     ax.set_title(title)
     fig.tight_layout()
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=150)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    atomic_savefig(fig, target)
 
 
 def _json_float(value: float) -> float | None:
@@ -718,10 +711,7 @@ def analyze_pair(
         n_blocks=n_blocks,
     ).run(start=start)
     table = rdf_table(rdf)
-    fd, tmp = tempfile.mkstemp(dir=Path(out_csv).parent, suffix=".tmp")
-    os.close(fd)
-    table.to_csv(tmp, index=False, float_format="%.6g")
-    os.replace(tmp, out_csv)
+    atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     plot_rdf(rdf, out_png, title or pair_name)
     record = summarize(rdf, pair_name)
     record.update(
@@ -732,10 +722,7 @@ def analyze_pair(
         first_frame=start,
         frame_interval_ps=float(dt_ps),
     )
-    fd, tmp = tempfile.mkstemp(dir=Path(out_json).parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(record, handle, indent=2, allow_nan=False)
-    os.replace(tmp, out_json)
+    atomic_write_text(out_json, json.dumps(record, indent=2, allow_nan=False) + "\n")
     return record
 
 

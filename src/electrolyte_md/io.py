@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shutil
@@ -15,8 +16,8 @@ from electrolyte_md.errors import ElectrolyteMDError
 logger = logging.getLogger(__name__)
 
 
-def atomic_write_text(path: Path | str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename.
+def atomic_write(path: Path | str, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file and a rename.
 
     A killed process leaves either the old file or the new one, never half of one.
     """
@@ -24,12 +25,26 @@ def atomic_write_text(path: Path | str, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    """:func:`atomic_write` for text (UTF-8)."""
+    atomic_write(path, text)
+
+
+def atomic_savefig(figure, path: Path | str, dpi: int = 150) -> None:
+    """Save a matplotlib figure as PNG so that ``path`` appears whole or not at all."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    atomic_write(path, buffer.getvalue())
 
 
 def atomic_copy(src: Path | str, dst: Path | str) -> None:

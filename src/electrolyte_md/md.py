@@ -66,6 +66,7 @@ import pandas as pd
 from openmm import app, unit
 
 from electrolyte_md.errors import ElectrolyteMDError
+from electrolyte_md.io import atomic_write
 
 __all__ = [
     "ENERGY_COLUMNS",
@@ -347,27 +348,6 @@ class MDOutputs:
 
 def _partial_path(path: Path) -> Path:
     return path.with_name(path.name + PARTIAL_SUFFIX)
-
-
-def _atomic_write(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then rename it to ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if isinstance(data, bytes):
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        else:
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _finish_stream(fh: IO[Any], partial: Path, final: Path) -> None:
@@ -814,7 +794,7 @@ def _write_pdb(simulation: app.Simulation, path: Path) -> openmm.State:
     topology.setPeriodicBoxVectors(state.getPeriodicBoxVectors())
     buffer = io.StringIO()
     app.PDBFile.writeFile(topology, state.getPositions(), buffer)
-    _atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
     return state
 
 
@@ -1084,7 +1064,7 @@ def run_md(
     state = simulation.context.getState(
         positions=True, velocities=True, parameters=True, enforcePeriodicBox=False
     )
-    _atomic_write(outputs.state_xml, openmm.XmlSerializer.serialize(state))
+    atomic_write(outputs.state_xml, openmm.XmlSerializer.serialize(state))
 
     prod_ns = protocol.production_steps * protocol.timestep_ps * 1e-3
     half_time_ps = 0.5 * protocol.equilibration_ps
@@ -1138,7 +1118,7 @@ def run_md(
             field: path.name for field, path in zip(OUTPUT_FILE_NAMES, outputs.paths(), strict=True)
         },
     }
-    _atomic_write(
+    atomic_write(
         outputs.summary_json, json.dumps(_json_safe(summary), indent=2, allow_nan=False) + "\n"
     )
     log.info(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from electrolyte_md.io import atomic_savefig
 
 
 def plot_md_timeseries(equil_csv: Path, prod_csv: Path, path: Path, title: str) -> None:
@@ -44,12 +44,4 @@ def plot_md_timeseries(equil_csv: Path, prod_csv: Path, path: Path, title: str) 
     axes[0].legend(loc="best", fontsize="small")
     axes[-1].set_xlabel("time since the end of minimisation (ps)")
     figure.suptitle(title)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    try:
-        figure.savefig(tmp, dpi=150)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_savefig(figure, path)

@@ -20,12 +20,6 @@ rule rdf:
                 "replica": "{replica}",
             },
         ),
-    params:
-        pair=lambda wc: config["analysis"]["rdf"]["pairs"][wc.pair],
-        bin_width=config["analysis"]["rdf"]["bin_width_angstrom"],
-        r_max=config["analysis"]["rdf"].get("r_max_angstrom"),
-        n_blocks=config["analysis"]["rdf"]["n_blocks"],
-        skip_ps=config["analysis"]["skip_ps"],
     log:
         f"{LOGS}/rdf/{{system}}/{{temperature}}K/rep{{replica}}/{{pair}}.log",
     benchmark:
@@ -35,6 +29,12 @@ rule rdf:
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        pair=lambda wc: config["analysis"]["rdf"]["pairs"][wc.pair],
+        bin_width=config["analysis"]["rdf"]["bin_width_angstrom"],
+        r_max=config["analysis"]["rdf"].get("r_max_angstrom"),
+        n_blocks=config["analysis"]["rdf"]["n_blocks"],
+        skip_ps=config["analysis"]["skip_ps"],
     script:
         "../scripts/analysis_rdf.py"
 

@@ -1,4 +1,4 @@
-# Helpers shared by the rule files: validation, wildcard values, path builders.
+# Helpers shared by every stage: validation, wildcard values, path builders.
 
 import json
 from pathlib import Path
@@ -11,15 +11,9 @@ min_version("9.0")
 
 
 validate(config, schema="../schemas/config.schema.yaml")
-check_config(config, source=", ".join(map(str, workflow.configfiles)) or "the configuration")
-
-
-wildcard_constraints:
-    species="[A-Za-z][A-Za-z0-9_]*",
-    system="[A-Za-z][A-Za-z0-9_]*",
-    temperature=r"\d+(\.\d+)?",
-    replica=r"\d+",
-    pair="[A-Za-z0-9_-]+",
+check_config(
+    config, source=", ".join(map(str, workflow.configfiles)) or "the configuration"
+)
 
 
 RESULTS = "results"
@@ -52,7 +46,8 @@ def species_files(name):
 
     def inputs(wildcards):
         return [
-            f"{RESULTS}/species/{s}/{name}" for s in system_species(config, wildcards.system)
+            f"{RESULTS}/species/{s}/{name}"
+            for s in system_species(config, wildcards.system)
         ]
 
     return inputs

@@ -10,9 +10,6 @@ rule parameterize_species:
         frcmod=f"{RESULTS}/species/{{species}}/params/ff.frcmod",
         pdb=f"{RESULTS}/species/{{species}}/params/ff.pdb",
         record=f"{RESULTS}/species/{{species}}/params/ff.json",
-    params:
-        parameters=lambda wc: config["species"][wc.species].get("parameters", {}),
-        cache_dir=config["forcefield"]["cache_dir"],
     log:
         f"{LOGS}/parameterize_species/{{species}}.log",
     benchmark:
@@ -22,6 +19,9 @@ rule parameterize_species:
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        parameters=lambda wc: config["species"][wc.species].get("parameters", {}),
+        cache_dir=config["forcefield"]["cache_dir"],
     script:
         "../scripts/forcefield_parameterize.py"
 
@@ -39,10 +39,6 @@ rule build_system:
         inpcrd=f"{RESULTS}/systems/{{system}}/system.inpcrd",
         summary=f"{RESULTS}/systems/{{system}}/forcefield.json",
         tleap_log=f"{RESULTS}/systems/{{system}}/tleap.log",
-    params:
-        species=species_of,
-        charge_scale=config["forcefield"]["charge_scale"],
-        cutoff_nm=config["forcefield"]["cutoff_nm"],
     log:
         f"{LOGS}/build_system/{{system}}.log",
     benchmark:
@@ -52,5 +48,9 @@ rule build_system:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        species=species_of,
+        charge_scale=config["forcefield"]["charge_scale"],
+        cutoff_nm=config["forcefield"]["cutoff_nm"],
     script:
         "../scripts/forcefield_build_system.py"

@@ -14,18 +14,18 @@ rule run_md:
         prod_pdb=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod_final.pdb",
         state=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/state.xml",
         summary=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/md_summary.json",
-    params:
-        protocol=config["md"]["protocol"],
-    threads: config["md"]["threads"]
     log:
         f"{LOGS}/run_md/{{system}}/{{temperature}}K/rep{{replica}}.log",
     benchmark:
         f"{BENCH}/run_md/{{system}}/{{temperature}}K/rep{{replica}}.tsv"
     conda:
         CONDA_ENV
+    threads: config["md"]["threads"]
     resources:
         mem_mb=4000,
         runtime=1440,
+    params:
+        protocol=config["md"]["protocol"],
     script:
         "../scripts/md_run.py"
 

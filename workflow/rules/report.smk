@@ -9,9 +9,6 @@ rule config_used:
             category="Provenance",
             labels={"file": "configuration used"},
         ),
-    params:
-        config=config,
-        sources=[str(f) for f in workflow.configfiles],
     log:
         f"{LOGS}/config_used/config_used.log",
     benchmark:
@@ -21,6 +18,9 @@ rule config_used:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        config=config,
+        sources=[str(f) for f in workflow.configfiles],
     script:
         "../scripts/report_config_used.py"
 
@@ -28,10 +28,12 @@ rule config_used:
 rule compositions_table:
     input:
         compositions=expand(
-            f"{RESULTS}/systems/{{system}}/composition.json", system=list(config["systems"])
+            f"{RESULTS}/systems/{{system}}/composition.json",
+            system=list(config["systems"]),
         ),
         forcefields=expand(
-            f"{RESULTS}/systems/{{system}}/forcefield.json", system=list(config["systems"])
+            f"{RESULTS}/systems/{{system}}/forcefield.json",
+            system=list(config["systems"]),
         ),
     output:
         table=report(
@@ -56,10 +58,13 @@ rule compositions_table:
 rule md_summary_table:
     input:
         summaries=[
-            f"{run}/md_summary.json" for system in config["systems"] for run in run_dirs(system)
+            f"{run}/md_summary.json"
+            for system in config["systems"]
+            for run in run_dirs(system)
         ],
         compositions=expand(
-            f"{RESULTS}/systems/{{system}}/composition.json", system=list(config["systems"])
+            f"{RESULTS}/systems/{{system}}/composition.json",
+            system=list(config["systems"]),
         ),
     output:
         table=report(

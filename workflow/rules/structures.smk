@@ -5,10 +5,6 @@ rule build_species:
     output:
         sdf=f"{RESULTS}/species/{{species}}/structure.sdf",
         info=f"{RESULTS}/species/{{species}}/species.json",
-    params:
-        smiles=lambda wc: config["species"][wc.species]["smiles"],
-        residue=lambda wc: config["species"][wc.species]["residue"],
-        bond_length=lambda wc: config["species"][wc.species].get("octahedral_bond_angstrom"),
     log:
         f"{LOGS}/build_species/{{species}}.log",
     benchmark:
@@ -18,6 +14,12 @@ rule build_species:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        smiles=lambda wc: config["species"][wc.species]["smiles"],
+        residue=lambda wc: config["species"][wc.species]["residue"],
+        bond_length=lambda wc: config["species"][wc.species].get(
+            "octahedral_bond_angstrom"
+        ),
     script:
         "../scripts/structures_build_species.py"
 
@@ -27,10 +29,6 @@ rule compose_system:
         infos=species_files("species.json"),
     output:
         composition=f"{RESULTS}/systems/{{system}}/composition.json",
-    params:
-        system=lambda wc: config["systems"][wc.system],
-        species=lambda wc: {s: config["species"][s] for s in species_of(wc)},
-        salts=config.get("salts", {}),
     log:
         f"{LOGS}/compose_system/{{system}}.log",
     benchmark:
@@ -40,6 +38,10 @@ rule compose_system:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        system=lambda wc: config["systems"][wc.system],
+        species=lambda wc: {s: config["species"][s] for s in species_of(wc)},
+        salts=config.get("salts", {}),
     script:
         "../scripts/structures_compose_system.py"
 
@@ -50,9 +52,6 @@ rule pack_box:
         pdbs=species_files("params/ff.pdb"),
     output:
         box=f"{RESULTS}/systems/{{system}}/box.pdb",
-    params:
-        tolerance=config["packing"]["tolerance_angstrom"],
-        seed=config["packing"]["seed"],
     log:
         f"{LOGS}/pack_box/{{system}}.log",
     benchmark:
@@ -62,5 +61,8 @@ rule pack_box:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        tolerance=config["packing"]["tolerance_angstrom"],
+        seed=config["packing"]["seed"],
     script:
         "../scripts/structures_pack_box.py"
