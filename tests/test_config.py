@@ -9,7 +9,7 @@ from conftest import REPO, TINY_CONFIG
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from electrolyte_md.config import check_config, system_species
+from electrolyte_md.config import charge_scales, check_config, system_species
 from electrolyte_md.errors import ConfigError
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
@@ -96,3 +96,11 @@ def test_inconsistent_md_protocol_is_rejected(config):
     config["md"]["protocol"]["report_interval_ps"] = 0.003
     with pytest.raises(ConfigError, match="md.protocol: .*report_interval_ps"):
         check_config(_validated(config))
+
+
+def test_ions_default_to_scaled_charges_and_explicit_factors_win(config):
+    config = _validated(config)
+    assert charge_scales(config) == {"NMP": 1.0, "Li": 0.8, "PF6": 0.8}
+    config["forcefield"]["ion_charge_scale"] = 0.75
+    config["forcefield"]["charge_scale"] = {"NMP": 0.9}
+    assert charge_scales(config) == {"NMP": 0.9, "Li": 0.75, "PF6": 0.75}

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rdkit import Chem
+
 from electrolyte_md.errors import ConfigError, StructureError
 from electrolyte_md.structures import parse_smiles
 
@@ -30,6 +32,25 @@ def system_species(config: Mapping[str, Any], system: str) -> list[str]:
     return names
 
 
+def charge_scales(config: Mapping[str, Any]) -> dict[str, float]:
+    """Factor on the partial charges of every species.
+
+    ``forcefield.charge_scale`` names species explicitly; every other charged species gets
+    ``forcefield.ion_charge_scale`` (0.8 by default) and neutral molecules keep 1.0.
+    """
+    forcefield = config["forcefield"]
+    explicit = forcefield.get("charge_scale", {})
+    default_ion = forcefield.get("ion_charge_scale", 0.8)
+    scales = {}
+    for name, spec in config["species"].items():
+        if name in explicit:
+            scales[name] = float(explicit[name])
+        else:
+            charged = Chem.GetFormalCharge(parse_smiles(spec["smiles"], species=name)) != 0
+            scales[name] = float(default_ion) if charged else 1.0
+    return scales
+
+
 def _check_species(config: Mapping[str, Any], problems: list[str]) -> dict[str, int]:
     charges: dict[str, int] = {}
     residues: dict[str, str] = {}
@@ -39,8 +60,6 @@ def _check_species(config: Mapping[str, Any], problems: list[str]) -> dict[str, 
         except StructureError as error:
             problems.append(str(error).replace(" in the configuration", ""))
             continue
-        from rdkit import Chem
-
         charge = Chem.GetFormalCharge(mol)
         charges[name] = charge
         residue = spec["residue"]
@@ -78,10 +97,15 @@ def _check_species(config: Mapping[str, Any], problems: list[str]) -> dict[str, 
 def _check_systems(config: Mapping[str, Any], charges: dict[str, int], problems: list[str]) -> None:
     species = config["species"]
     salts = config.get("salts", {})
-    scale = config["forcefield"].get("charge_scale", {})
-    for name in scale:
+    for name in config["forcefield"].get("charge_scale", {}):
         if name not in species:
             problems.append(f"forcefield.charge_scale names unknown species '{name}'")
+    scale = {
+        name: config["forcefield"].get("charge_scale", {}).get(
+            name, config["forcefield"].get("ion_charge_scale", 0.8) if charges.get(name) else 1.0
+        )
+        for name in species
+    }
     for salt, spec in salts.items():
         for role in ("cation", "anion"):
             if spec[role] not in species:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from electrolyte_md.config import check_config, system_species
+from electrolyte_md.config import charge_scales, check_config, system_species
 
 min_version("9.0")
 

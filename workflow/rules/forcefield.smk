@@ -50,7 +50,7 @@ rule build_system:
         runtime=30,
     params:
         species=species_of,
-        charge_scale=config["forcefield"]["charge_scale"],
+        charge_scale=charge_scales(config),
         cutoff_nm=config["forcefield"]["cutoff_nm"],
     script:
         "../scripts/forcefield_build_system.py"
