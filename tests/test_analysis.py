@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import MDAnalysis
 import numpy as np
+import pandas as pd
 import pytest
 from MDAnalysis.coordinates.memory import MemoryReader
 
-from electrolyte_md.analysis import RDFCoordination, plot_rdf, rdf_table, summarize
+from electrolyte_md.analysis import (
+    RDFCoordination,
+    _find_first_minimum,
+    _find_first_peak,
+    _smooth,
+    plot_rdf,
+    rdf_table,
+    summarize,
+)
 from electrolyte_md.errors import AnalysisError
 
 BIN_WIDTH_ANGSTROM = 0.05
@@ -283,3 +293,29 @@ def test_plot_and_summary(tmp_path):
     # Fewer frames than blocks: the SEM is undefined and serialised as null.
     one = RDFCoordination(u.atoms[sodium], u.atoms[~sodium], n_blocks=10).run(stop=3)
     assert summarize(one, "Na-Cl")["coordination_number_sem"] is None
+
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize(
+    ("pair", "window_angstrom", "flat_cn"),
+    # real g(r) of 1 M LiPF6 in NMP (1,688 atoms, 250 ps, 298 K) from the default run;
+    # the Li-P contact peak is split into bi- and monodentate parts around 3.2 A, and
+    # the shell ends in the wide gap at 4.0-4.8 A; Li-F has no flat gap, since the other
+    # F atoms of a bound PF6- follow at 3-4 A
+    [("Li-P", (3.9, 4.9), True), ("Li-F", (2.5, 3.1), False), ("Li-O", (2.5, 3.5), True)],
+)
+def test_first_minimum_of_real_electrolyte_rdfs(pair, window_angstrom, flat_cn):
+    table = pd.read_csv(DATA / f"rdf_{pair}_LiPF6_NMP_250ps.csv")
+    g_r = table["g_r"].to_numpy()
+    bin_width = float(table["r_angstrom"].iloc[1] - table["r_angstrom"].iloc[0])
+    smoothed = _smooth(g_r, bin_width)
+    peak = _find_first_peak(smoothed)
+    minimum = _find_first_minimum(smoothed, peak)
+    assert minimum is not None
+    cutoff = table["r_angstrom"].iloc[minimum]
+    assert window_angstrom[0] < cutoff < window_angstrom[1]
+    if flat_cn:  # the running coordination number is flat around a clear shell boundary
+        cn = table["cn_r"].to_numpy()
+        assert cn[minimum + 4] - cn[minimum - 4] < 0.1 * cn[minimum]

@@ -31,15 +31,19 @@ from electrolyte_md.io import atomic_savefig, atomic_write_text
 
 __all__ = ["RDFCoordination", "plot_rdf", "rdf_table", "summarize"]
 
-#: Smoothing window (bins) of the running mean used only to locate extrema.
-SMOOTHING_WINDOW_BINS = 3
+#: Width (standard deviation, Å) of the Gaussian smoothing used only to locate extrema.
+SMOOTHING_SIGMA_ANGSTROM = 0.1
 #: A first peak must reach at least this fraction of the largest smoothed g(r).
 PEAK_MIN_FRACTION_OF_MAX = 0.25
 #: A first peak must reach at least this smoothed g(r) (the ideal-gas value).
 PEAK_MIN_HEIGHT = 1.0
-#: The search for the first minimum stops once smoothed g(r) has risen above the
-#: lowest value found so far by more than this fraction of the smoothed peak height.
-MIN_RISE_TOLERANCE_FRACTION = 0.02
+#: A shell boundary lies in the lower half between bulk (g = 1) and the shell's peak;
+#: shallower dips are noise or sub-structure inside one shell (e.g. mono- and bidentate
+#: Li-PF6 contacts) and do not end the shell.
+MIN_DEPTH_FRACTION = 0.5
+#: The minimum is confirmed once smoothed g rises above it by this fraction of the
+#: peak-to-minimum drop, or by half the gap to g = 1 when the minimum is below bulk.
+MIN_RISE_FRACTION = 0.1
 
 # Slack when comparing lengths that should be equal but went through float32
 # coordinates or a division by the bin width.
@@ -83,12 +87,12 @@ def _describe_group(group: AtomGroup) -> str:
     return " ".join(parts[:1]) + (" (" + ", ".join(parts[1:]) + ")" if len(parts) > 1 else "")
 
 
-def _running_mean(values: np.ndarray, window: int = SMOOTHING_WINDOW_BINS) -> np.ndarray:
-    """Centred running mean; at the ends it averages over the bins available."""
-    kernel = np.ones(window)
-    total = np.convolve(values, kernel, mode="same")
-    n_used = np.convolve(np.ones_like(values), kernel, mode="same")
-    return total / n_used
+def _smooth(values: np.ndarray, bin_width_angstrom: float) -> np.ndarray:
+    """Gaussian-smoothed copy of ``values`` (sigma :data:`SMOOTHING_SIGMA_ANGSTROM`)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    sigma_bins = max(SMOOTHING_SIGMA_ANGSTROM / bin_width_angstrom, 0.5)
+    return gaussian_filter1d(np.asarray(values, dtype=float), sigma_bins, mode="nearest")
 
 
 def _same(a: float, b: float) -> bool:
@@ -118,27 +122,37 @@ def _find_first_peak(smoothed: np.ndarray) -> int | None:
 
 
 def _find_first_minimum(smoothed: np.ndarray, peak_index: int) -> int | None:
-    """Index of the first minimum of ``smoothed`` after ``peak_index`` (plateau centre)."""
+    """Index of the first shell boundary of ``smoothed`` after ``peak_index``.
+
+    Walking outwards from the first peak, the lowest value seen since the tallest
+    maximum so far is the candidate. It is accepted once g rises again by a clear margin
+    (:data:`MIN_RISE_FRACTION`) *and* it is deep enough to end a shell
+    (:data:`MIN_DEPTH_FRACTION`); a taller maximum met on the way belongs to the same
+    shell. On a flat bottom (an empty gap between crystal shells) the centre is taken.
+    """
     n = len(smoothed)
-    tolerance = MIN_RISE_TOLERANCE_FRACTION * float(smoothed[peak_index])
-    flat = 1e-12 * max(float(smoothed[peak_index]), 1.0)
-    lowest_index = peak_index
-    lowest = float(smoothed[peak_index])
-    stop = None
+    shell_peak = float(smoothed[peak_index])
+    lowest_index, lowest = peak_index, shell_peak
+    flat = 1e-12 * max(shell_peak, 1.0)
     for k in range(peak_index + 1, n):
-        if smoothed[k] < lowest - flat:
-            lowest, lowest_index = float(smoothed[k]), k
-        elif smoothed[k] > lowest + tolerance:
-            stop = k
-            break
-    if stop is None or lowest_index == peak_index:
-        return None
-    # Centre of the flat bottom (runs of equal lowest values, e.g. an empty gap
-    # between two crystal shells), so the cutoff sits away from both shells.
-    end = lowest_index
-    while end + 1 < stop and smoothed[end + 1] <= lowest + flat:
-        end += 1
-    return (lowest_index + end) // 2
+        value = float(smoothed[k])
+        if value < lowest - flat:
+            lowest_index, lowest = k, value
+            continue
+        if value > shell_peak:
+            shell_peak = value
+            lowest_index, lowest = k, value
+            continue
+        rise = MIN_RISE_FRACTION * (shell_peak - lowest)
+        if lowest < 1.0:
+            rise = min(rise, 0.5 * (1.0 - lowest))
+        deep = lowest <= 1.0 + MIN_DEPTH_FRACTION * (shell_peak - 1.0)
+        if deep and lowest_index > peak_index and value > lowest + rise:
+            end = lowest_index
+            while end + 1 < k and smoothed[end + 1] <= lowest + flat:
+                end += 1
+            return (lowest_index + end) // 2
+    return None
 
 
 class RDFCoordination(AnalysisBase):
@@ -215,15 +229,18 @@ class RDFCoordination(AnalysisBase):
     value at ``bin_centers_angstrom[k]``; ``coordination_number`` is the same
     function evaluated at the cutoff.
 
-    **Locating the first peak and minimum.**  g(r) is smoothed with a centred
-    running mean over 3 bins, used only for locating.  The first peak is the first
+    **Locating the first peak and minimum.**  g(r) is smoothed with a Gaussian of
+    standard deviation 0.1 Å, used only for locating.  The first peak is the first
     local maximum of the smoothed g(r) (the centre of a flat top) whose height is
     >= 1 and >= 0.25 times the maximum of the smoothed g(r); its reported position
     and height are those of the highest raw g(r) bin within one bin of it.  The first
-    minimum is then the lowest smoothed value found walking outward from the peak
-    until the smoothed g(r) rises again by more than 2 % of the smoothed peak height
-    (the centre of the flat bottom if several bins share the lowest value, e.g. an
-    empty gap between crystal shells).  If no peak or no such rise exists within
+    minimum is the lowest smoothed value found walking outward from the peak, taken
+    once g(r) rises again by more than 10 % of the peak-to-minimum drop (or by half the
+    gap to 1 when the minimum is below 1), provided the minimum is in the lower half
+    between 1 and the peak; shallower dips, such as the split between bidentate and
+    monodentate Li-PF6 contacts, stay inside the shell, and a taller maximum met on
+    the way becomes the shell's peak.  On a flat bottom (an empty gap between crystal
+    shells) the centre is taken.  If no peak or no such minimum exists within
     ``r_max`` the minimum is undefined.  The cutoff is the minimum's bin centre
     (``cutoff_source == "first minimum"``) or ``cutoff_angstrom``
     (``cutoff_source == "user"``).
@@ -440,7 +457,7 @@ class RDFCoordination(AnalysisBase):
         cumulative = np.concatenate(([0.0], np.cumsum(total))) / (n_frames * n_center)
         cn_r = cumulative[:-1] + 0.5 * (cumulative[1:] - cumulative[:-1])
 
-        smoothed = _running_mean(g_r)
+        smoothed = _smooth(g_r, bw)
         peak_index = _find_first_peak(smoothed)
         min_index = None
         first_peak = first_peak_height = first_min = math.nan

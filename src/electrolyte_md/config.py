@@ -101,9 +101,9 @@ def _check_systems(config: Mapping[str, Any], charges: dict[str, int], problems:
         if name not in species:
             problems.append(f"forcefield.charge_scale names unknown species '{name}'")
     scale = {
-        name: config["forcefield"].get("charge_scale", {}).get(
-            name, config["forcefield"].get("ion_charge_scale", 0.8) if charges.get(name) else 1.0
-        )
+        name: config["forcefield"]
+        .get("charge_scale", {})
+        .get(name, config["forcefield"].get("ion_charge_scale", 0.8) if charges.get(name) else 1.0)
         for name in species
     }
     for salt, spec in salts.items():
