@@ -150,6 +150,13 @@ def _antechamber(sdf: Path, info: SpeciesInfo, workdir: Path, charge_method: str
     run_program(args, cwd=workdir, error=ParameterizationError, what=f"antechamber for {info.name}")
     if not out.exists():
         raise ParameterizationError(f"antechamber for {info.name} wrote no {out.name}")
+    # charges by element and the trans-ligand indices rely on antechamber keeping the
+    # SDF atom order; its atom names (element + counter) show whether it did
+    names = [atom.name.rstrip("0123456789").lower() for atom in mol2.read_atoms(out)]
+    if names != [element.lower() for element in info.elements]:
+        raise ParameterizationError(
+            f"antechamber reordered or renamed the atoms of {info.name}: {names}"
+        )
     return out
 
 
@@ -169,7 +176,8 @@ def _parmchk2(mol2_path: Path, workdir: Path, name: str) -> Path:
     return out
 
 
-def _fixed_charges(atoms: list[mol2.Mol2Atom], info: SpeciesInfo, charges: dict) -> list[float]:
+def _fixed_charges(info: SpeciesInfo, charges: dict) -> list[float]:
+    """Charges by element, in atom order (antechamber keeps the SDF order)."""
     try:
         values = [float(charges[element]) for element in info.elements]
     except KeyError as missing:
@@ -218,7 +226,7 @@ def _parameterize_uncached(
         charges = [atom.charge for atom in mol2.read_atoms(typed)]
     elif model == "gaff2_fixed_charges":
         typed = _antechamber(sdf, info, workdir, None)
-        charges = _fixed_charges(mol2.read_atoms(typed), info, parameters.get("charges", {}))
+        charges = _fixed_charges(info, parameters.get("charges", {}))
     else:
         raise ParameterizationError(
             f"species '{info.name}': unknown parameter model '{model}' (known: {MODELS})"

@@ -1,8 +1,5 @@
 # Helpers shared by every stage: validation, wildcard values, path builders.
 
-import json
-from pathlib import Path
-
 from snakemake.utils import min_version, validate
 
 from electrolyte_md.config import charge_scales, check_config, system_species
