@@ -15,7 +15,7 @@ from typing import Any
 from rdkit import Chem
 
 from electrolyte_md.errors import ConfigError, StructureError
-from electrolyte_md.structures import parse_smiles
+from electrolyte_md.structures import formal_charge, parse_smiles
 
 
 def system_species(config: Mapping[str, Any], system: str) -> list[str]:
@@ -32,23 +32,29 @@ def system_species(config: Mapping[str, Any], system: str) -> list[str]:
     return names
 
 
+def _scales(config: Mapping[str, Any], charges: Mapping[str, int]) -> dict[str, float]:
+    forcefield = config["forcefield"]
+    explicit = forcefield.get("charge_scale", {})
+    ion_scale = float(forcefield.get("ion_charge_scale", 0.8))
+    return {
+        name: float(explicit[name])
+        if name in explicit
+        else (ion_scale if charges.get(name) else 1.0)
+        for name in config["species"]
+    }
+
+
 def charge_scales(config: Mapping[str, Any]) -> dict[str, float]:
     """Factor on the partial charges of every species.
 
     ``forcefield.charge_scale`` names species explicitly; every other charged species gets
     ``forcefield.ion_charge_scale`` (0.8 by default) and neutral molecules keep 1.0.
     """
-    forcefield = config["forcefield"]
-    explicit = forcefield.get("charge_scale", {})
-    default_ion = forcefield.get("ion_charge_scale", 0.8)
-    scales = {}
-    for name, spec in config["species"].items():
-        if name in explicit:
-            scales[name] = float(explicit[name])
-        else:
-            charged = Chem.GetFormalCharge(parse_smiles(spec["smiles"], species=name)) != 0
-            scales[name] = float(default_ion) if charged else 1.0
-    return scales
+    charges = {
+        name: formal_charge(spec["smiles"], species=name)
+        for name, spec in config["species"].items()
+    }
+    return _scales(config, charges)
 
 
 def _check_species(config: Mapping[str, Any], problems: list[str]) -> dict[str, int]:
@@ -100,12 +106,7 @@ def _check_systems(config: Mapping[str, Any], charges: dict[str, int], problems:
     for name in config["forcefield"].get("charge_scale", {}):
         if name not in species:
             problems.append(f"forcefield.charge_scale names unknown species '{name}'")
-    scale = {
-        name: config["forcefield"]
-        .get("charge_scale", {})
-        .get(name, config["forcefield"].get("ion_charge_scale", 0.8) if charges.get(name) else 1.0)
-        for name in species
-    }
+    scale = _scales(config, charges)
     for salt, spec in salts.items():
         for role in ("cation", "anion"):
             if spec[role] not in species:
