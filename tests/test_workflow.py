@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -168,4 +167,3 @@ def test_wrong_key_stops_before_any_work(tmp_path):
     assert run.returncode != 0
     assert "n_solvents" in run.stdout + run.stderr
     assert not (workdir / "results").exists()
-    shutil.rmtree(workdir / "config")
