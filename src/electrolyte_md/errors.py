@@ -21,3 +21,7 @@ class ParameterizationError(ElectrolyteMDError):
 
 class AnalysisError(ElectrolyteMDError):
     """A trajectory analysis could not be done as asked (empty selection, no minimum...)."""
+
+
+class DFTOutputError(ElectrolyteMDError):
+    """A quantum-chemistry output cannot be used (not finished, not converged, mismatched...)."""

@@ -1,0 +1,230 @@
+"""Binding energies from a manifest of quantum-chemistry outputs, and atomic-charge tables.
+
+A manifest entry names the output of a complex, of each fragment, and optionally of each
+fragment computed in the complex's basis (the partner's atoms as ghosts). It gives
+
+- the uncorrected supermolecular binding energy ``E(AB) - sum E(X)``, and
+- with the ghost-atom outputs, the counterpoise-corrected (Boys-Bernardi) value
+  ``E(AB) - sum E(X in AB basis)`` and the basis-set superposition error
+  ``BSSE = sum [E(X) - E(X in AB basis)]``.
+
+Fragments keep the complex's geometry (no deformation energy). Every output is read with
+:func:`~electrolyte_md.dft.readers.read_output`, so unfinished or unconverged runs are
+refused before anything is subtracted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from ase.units import kJ, mol
+
+from electrolyte_md.dft.readers import QMResult, read_output
+from electrolyte_md.errors import DFTOutputError
+
+#: eV -> kJ/mol, from ASE's constants like the Hartree factor of the readers.
+EV_TO_KJ_PER_MOL: float = mol / kJ
+
+#: How each column of the binding table is obtained (repeated in the table and the report).
+METHOD_UNCORRECTED = "supermolecular: E(complex) - sum E(fragment), each in its own basis"
+METHOD_COUNTERPOISE = (
+    "counterpoise (Boys-Bernardi): E(complex) - sum E(fragment in the complex basis, "
+    "partner atoms as ghosts); BSSE = sum [E(fragment) - E(fragment, ghosts)]"
+)
+
+
+def _resolve(path: str | Path, base: Path | None) -> Path:
+    path = Path(path)
+    return path if path.is_absolute() or base is None else base / path
+
+
+def check_same_level(results: Mapping[str, QMResult], *, allow_mismatch: bool = False) -> None:
+    """Refuse outputs whose method, basis or dispersion correction differ.
+
+    Parameters
+    ----------
+    results
+        Role (``"complex"``, ``"fragment Li"``...) -> result.
+    allow_mismatch
+        Accept a mismatch (the configuration must say so explicitly).
+    """
+    if allow_mismatch:
+        return
+    reference_role, reference = next(iter(results.items()))
+    for role, result in results.items():
+        for what in ("method", "basis", "dispersion"):
+            mine, theirs = getattr(result, what), getattr(reference, what)
+            if mine != theirs:
+                raise DFTOutputError(
+                    f"{result.path}: {what} '{mine}' of the {role} differs from '{theirs}' "
+                    f"of the {reference_role} ({reference.path}); set "
+                    "dft.allow_level_mismatch: true to accept it"
+                )
+
+
+def check_charges_add_up(complex_: QMResult, fragments: Mapping[str, QMResult]) -> None:
+    """Fragment charges must sum to the complex's; the unpaired electrons must combine to
+    the complex's multiplicity (same parity, no more than the fragments have)."""
+    total = sum(f.charge for f in fragments.values())
+    if total != complex_.charge:
+        detail = ", ".join(f"{n} {f.charge:+d} ({f.path})" for n, f in fragments.items())
+        raise DFTOutputError(
+            f"{complex_.path}: complex charge {complex_.charge:+d} is not the sum {total:+d} "
+            f"of its fragments: {detail}"
+        )
+    unpaired = sum(f.multiplicity - 1 for f in fragments.values())
+    complex_unpaired = complex_.multiplicity - 1
+    if complex_unpaired > unpaired or (unpaired - complex_unpaired) % 2:
+        detail = ", ".join(f"{n} {f.multiplicity} ({f.path})" for n, f in fragments.items())
+        raise DFTOutputError(
+            f"{complex_.path}: multiplicity {complex_.multiplicity} of the complex cannot "
+            f"come from fragment multiplicities {detail}"
+        )
+
+
+def _check_ghost(name: str, fragment: QMResult, ghost: QMResult, complex_: QMResult) -> None:
+    if (ghost.charge, ghost.multiplicity) != (fragment.charge, fragment.multiplicity):
+        raise DFTOutputError(
+            f"{ghost.path}: ghost-atom output of fragment {name} has charge/multiplicity "
+            f"{ghost.charge}/{ghost.multiplicity}, the fragment {fragment.charge}/"
+            f"{fragment.multiplicity} ({fragment.path})"
+        )
+    if ghost.program in ("nwchem", "orca") and ghost.n_ghosts == 0:
+        raise DFTOutputError(
+            f"{ghost.path}: given as fragment {name} in the complex basis but has no ghost atoms"
+        )
+    if complex_.symbols and fragment.symbols and ghost.n_ghosts:
+        expected = len(complex_.symbols) - len(fragment.symbols)
+        if ghost.n_ghosts != expected:
+            raise DFTOutputError(
+                f"{ghost.path}: {ghost.n_ghosts} ghost atoms, but the complex "
+                f"({complex_.path}) has {expected} atoms outside fragment {name}"
+            )
+
+
+def binding_energy(
+    name: str,
+    entry: Mapping[str, Any],
+    *,
+    base: Path | None = None,
+    allow_mismatch: bool = False,
+) -> dict[str, Any]:
+    """Binding energy of one manifest entry.
+
+    Parameters
+    ----------
+    name
+        Name of the complex (row label).
+    entry
+        ``{"complex": path, "fragments": {name: path}, "ghost_fragments": {name: path}}``;
+        ``ghost_fragments`` is optional and must name the same fragments.
+    base
+        Directory that relative paths are relative to.
+    allow_mismatch
+        Accept different method/basis/dispersion between the outputs.
+
+    Returns
+    -------
+    dict
+        One table row: energies in eV and kJ/mol, the BSSE, the level of theory, the
+        method of each number and the files used.
+    """
+    complex_ = read_output(_resolve(entry["complex"], base))
+    fragments = {n: read_output(_resolve(p, base)) for n, p in entry["fragments"].items()}
+    if len(fragments) < 2:
+        raise DFTOutputError(f"{complex_.path}: complex {name} needs at least two fragments")
+    ghost_paths = entry.get("ghost_fragments") or {}
+    if ghost_paths and set(ghost_paths) != set(fragments):
+        raise DFTOutputError(
+            f"manifest entry {name}: ghost_fragments {sorted(ghost_paths)} must name the "
+            f"same fragments as fragments {sorted(fragments)}"
+        )
+    ghosts = {n: read_output(_resolve(p, base)) for n, p in ghost_paths.items()}
+    roles = {"complex": complex_}
+    roles.update({f"fragment {n}": r for n, r in fragments.items()})
+    roles.update({f"fragment {n} in the complex basis": r for n, r in ghosts.items()})
+    check_same_level(roles, allow_mismatch=allow_mismatch)
+    check_charges_add_up(complex_, fragments)
+    for n, ghost in ghosts.items():
+        _check_ghost(n, fragments[n], ghost, complex_)
+
+    delta = complex_.energy_ev - sum(f.energy_ev for f in fragments.values())
+    row: dict[str, Any] = {
+        "complex": name,
+        "level_of_theory": complex_.level_of_theory,
+        "program": f"{complex_.program} {complex_.version}",
+        "fragments": " + ".join(fragments),
+        "binding_energy_eV": delta,
+        "binding_energy_kJ_per_mol": delta * EV_TO_KJ_PER_MOL,
+        "binding_method": METHOD_UNCORRECTED,
+        "cp_binding_energy_eV": None,
+        "cp_binding_energy_kJ_per_mol": None,
+        "bsse_eV": None,
+        "bsse_kJ_per_mol": None,
+        "cp_method": "not computed (no ghost-atom fragment outputs in the manifest)",
+        "files": "; ".join(str(r.path) for r in roles.values()),
+    }
+    if ghosts:
+        cp = complex_.energy_ev - sum(g.energy_ev for g in ghosts.values())
+        bsse = sum(fragments[n].energy_ev - ghosts[n].energy_ev for n in fragments)
+        row.update(
+            cp_binding_energy_eV=cp,
+            cp_binding_energy_kJ_per_mol=cp * EV_TO_KJ_PER_MOL,
+            bsse_eV=bsse,
+            bsse_kJ_per_mol=bsse * EV_TO_KJ_PER_MOL,
+            cp_method=METHOD_COUNTERPOISE,
+        )
+    return row
+
+
+def binding_table(
+    manifest: Mapping[str, Mapping[str, Any]],
+    *,
+    base: Path | None = None,
+    allow_mismatch: bool = False,
+) -> pd.DataFrame:
+    """:func:`binding_energy` of every manifest entry, one row each."""
+    rows = [
+        binding_energy(name, entry, base=base, allow_mismatch=allow_mismatch)
+        for name, entry in manifest.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def manifest_files(manifest: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every output path named in the manifest (complexes first), without duplicates."""
+    paths: list[str] = []
+    for entry in manifest.values():
+        paths.append(str(entry["complex"]))
+        paths += [str(p) for p in entry["fragments"].values()]
+        paths += [str(p) for p in (entry.get("ghost_fragments") or {}).values()]
+    return list(dict.fromkeys(paths))
+
+
+def charges_table(paths: list[str | Path], *, base: Path | None = None) -> pd.DataFrame:
+    """Atomic charges (Mulliken, Loewdin, Hirshfeld, CM5, where printed) of every output.
+
+    One row per centre of each file; a scheme the program did not print is left empty.
+    """
+    rows = []
+    for path in paths:
+        result = read_output(_resolve(path, base))
+        n = max((len(v) for v in result.atomic_charges.values()), default=0)
+        for i in range(n):
+            row = {
+                "file": str(path),
+                "program": result.program,
+                "level_of_theory": result.level_of_theory,
+                "atom": i + 1,
+                "element": result.symbols[i] if i < len(result.symbols) else "",
+            }
+            for scheme in ("mulliken", "loewdin", "hirshfeld", "cm5"):
+                values = result.atomic_charges.get(scheme, ())
+                row[f"{scheme}_e"] = values[i] if i < len(values) else None
+            rows.append(row)
+    columns = ["file", "program", "level_of_theory", "atom", "element"]
+    columns += [f"{s}_e" for s in ("mulliken", "loewdin", "hirshfeld", "cm5")]
+    return pd.DataFrame(rows, columns=columns)
