@@ -3,6 +3,7 @@
 from snakemake.utils import min_version, validate
 
 from electrolyte_md.config import charge_scales, check_config, system_species
+from electrolyte_md.dft.binding import manifest_files
 
 min_version("9.0")
 
@@ -69,4 +70,19 @@ def final_outputs():
         outputs.append(f"{RESULTS}/analysis/{system}/coordination.csv")
         for run in run_dirs(system):
             outputs.append(f"{run}/energies.png")
+    if dft_manifest():
+        outputs += [
+            f"{RESULTS}/dft/binding_energies.csv",
+            f"{RESULTS}/dft/atomic_charges.csv",
+        ]
     return outputs
+
+
+def dft_manifest():
+    """Complexes of the dft section (empty by default: no DFT rule runs)."""
+    return config.get("dft", {}).get("binding", {})
+
+
+def dft_output_files():
+    """Every quantum-chemistry output the dft manifest names."""
+    return manifest_files(dft_manifest())

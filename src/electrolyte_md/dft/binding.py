@@ -228,3 +228,28 @@ def charges_table(paths: list[str | Path], *, base: Path | None = None) -> pd.Da
     columns = ["file", "program", "level_of_theory", "atom", "element"]
     columns += [f"{s}_e" for s in ("mulliken", "loewdin", "hirshfeld", "cm5")]
     return pd.DataFrame(rows, columns=columns)
+
+
+def write_binding_table(
+    manifest: Mapping[str, Mapping[str, Any]],
+    path: Path | str,
+    *,
+    allow_mismatch: bool = False,
+) -> pd.DataFrame:
+    """Write :func:`binding_table` as CSV (atomically); paths relative to the working dir."""
+    from electrolyte_md.io import atomic_write_text
+
+    table = binding_table(manifest, allow_mismatch=allow_mismatch)
+    atomic_write_text(path, table.to_csv(index=False, float_format="%.6f"))
+    return table
+
+
+def write_charges_table(
+    manifest: Mapping[str, Mapping[str, Any]], path: Path | str
+) -> pd.DataFrame:
+    """Write the :func:`charges_table` of every output named in ``manifest`` as CSV."""
+    from electrolyte_md.io import atomic_write_text
+
+    table = charges_table(manifest_files(manifest))
+    atomic_write_text(path, table.to_csv(index=False, float_format="%.5f"))
+    return table

@@ -139,7 +139,9 @@ def counterpoise_jobs(
             f"complex {name}: fragments must split the {len(symbols)} atoms exactly once, "
             f"got indices {used}"
         )
-    jobs = {name: make_job(name, symbols, xyz, charge=charge, multiplicity=multiplicity, **settings)}
+    jobs = {
+        name: make_job(name, symbols, xyz, charge=charge, multiplicity=multiplicity, **settings)
+    }
     for frag, (indices, frag_charge, frag_mult) in fragments.items():
         idx = list(indices)
         jobs[frag] = make_job(

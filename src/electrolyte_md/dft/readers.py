@@ -229,7 +229,9 @@ def nwchem_optimization(text: str) -> tuple[bool, bool]:
 
 def nwchem_n_ghosts(text: str) -> int:
     rows = _block_after(r"Output coordinates in angstroms", text, skip=4)
-    return sum(1 for line in rows if len(line.split()) > 1 and line.split()[1].lower().startswith("bq"))
+    return sum(
+        1 for line in rows if len(line.split()) > 1 and line.split()[1].lower().startswith("bq")
+    )
 
 
 def nwchem_charges(text: str) -> dict[str, tuple[float, ...]]:
@@ -255,10 +257,50 @@ def nwchem_charges(text: str) -> dict[str, tuple[float, ...]]:
 
 #: Method keywords of ORCA's simple input that name the electronic-structure method.
 ORCA_METHODS = frozenset(
-    """hf rhf uhf b3lyp pbe pbe0 bp86 blyp tpss tpssh r2scan r2scan0 revpbe revpbe0 scan
-    wb97x wb97x-d3 wb97x-d3bj wb97x-v wb97x-d4 wb97m-v wb97m-d4 m06 m06-2x m062x cam-b3lyp
-    b2plyp dsd-pbep86 pw6b95 b97-d3 b97m-v bhandhlyp mp2 ri-mp2 ccsd ccsd(t) dlpno-ccsd(t)
-    r2scan-3c b97-3c pbeh-3c hf-3c wb97x-3c""".split()
+    [
+        "hf",
+        "rhf",
+        "uhf",
+        "b3lyp",
+        "pbe",
+        "pbe0",
+        "bp86",
+        "blyp",
+        "tpss",
+        "tpssh",
+        "r2scan",
+        "r2scan0",
+        "revpbe",
+        "revpbe0",
+        "scan",
+        "wb97x",
+        "wb97x-d3",
+        "wb97x-d3bj",
+        "wb97x-v",
+        "wb97x-d4",
+        "wb97m-v",
+        "wb97m-d4",
+        "m06",
+        "m06-2x",
+        "m062x",
+        "cam-b3lyp",
+        "b2plyp",
+        "dsd-pbep86",
+        "pw6b95",
+        "b97-d3",
+        "b97m-v",
+        "bhandhlyp",
+        "mp2",
+        "ri-mp2",
+        "ccsd",
+        "ccsd(t)",
+        "dlpno-ccsd(t)",
+        "r2scan-3c",
+        "b97-3c",
+        "pbeh-3c",
+        "hf-3c",
+        "wb97x-3c",
+    ]
 )
 _ORCA_BUILTIN_DISPERSION = ("-3c", "-d3", "-d4", "-v", "-d3bj")
 
@@ -404,9 +446,15 @@ def gaussian_dispersion(text: str) -> str:
     route = gaussian_route(text)
     m = re.search(r"empiricaldispersion=\(?(\w+)", route)
     if m:
-        return {"gd3bj": "d3bj", "gd3": "d3zero", "gd2": "d2", "pfd": "d2"}.get(m.group(1), m.group(1))
+        return {"gd3bj": "d3bj", "gd3": "d3zero", "gd2": "d2", "pfd": "d2"}.get(
+            m.group(1), m.group(1)
+        )
     method = gaussian_method(text) or ""
-    return "builtin" if method.endswith(("d", "d3")) and method.startswith(("wb97x", "b97")) else "none"
+    return (
+        "builtin"
+        if method.endswith(("d", "d3")) and method.startswith(("wb97x", "b97"))
+        else "none"
+    )
 
 
 def gaussian_charge_multiplicity(text: str) -> tuple[int, int] | None:
