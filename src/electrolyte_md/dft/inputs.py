@@ -257,3 +257,29 @@ def write_inputs(jobs: dict[str, QMJob], directory: Path | str, program: str) ->
         atomic_write_text(path, WRITERS[program](job))
         paths[key] = path
     return paths
+
+
+def run_nwchem(input_path: Path | str, output_path: Path | str) -> int:
+    """Run NWChem on ``input_path`` in its directory; its output goes to ``output_path``.
+
+    The exit status is returned, not judged: whether the output is usable is for
+    :func:`~electrolyte_md.dft.readers.read_output` to decide (NWChem may exit 0 after an
+    unconverged SCF, and a non-zero exit after a crash still leaves a partial output).
+    """
+    import os
+    import subprocess
+
+    from electrolyte_md.io import atomic_write, find_program
+
+    input_path = Path(input_path).resolve()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [find_program("nwchem"), input_path.name],
+        cwd=input_path.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        check=False,
+    )
+    atomic_write(output_path, proc.stdout)
+    return proc.returncode
