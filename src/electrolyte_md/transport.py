@@ -181,6 +181,14 @@ class SpeciesMSD(AnalysisBase):
         periodic box (in ``__init__``); frames not equally spaced in time, fewer than 3
         frames, or wrapped coordinates (in :meth:`run`).
 
+    Notes
+    -----
+    The particle trajectories are held in memory as float64 until :meth:`run` ends:
+    ``24 x n_frames x n_particles`` bytes (about 290 MB for 20,000 frames of 600
+    molecules and ions); use ``run(step=...)`` for longer runs.  The drift of the system's
+    centre of mass is not subtracted here; an OpenMM ``CMMotionRemover`` in the System
+    removes it during the run.
+
     Attributes
     ----------
     results.species : list of str
