@@ -1,4 +1,7 @@
 # Stage 3: OpenMM molecular dynamics per system, temperature and replica.
+# A run keeps its resumable state in .../rep{replica}/restart/, which is deliberately not
+# an output: Snakemake deletes the outputs of a failed job before a retry, never that
+# folder, so a rerun (or `retries`) after a kill, SIGTERM or time limit continues there.
 
 
 rule run_md:
@@ -7,6 +10,7 @@ rule run_md:
         pdb=f"{RESULTS}/systems/{{system}}/system.pdb",
     output:
         minimized=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/minimized.pdb",
+        heat_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/heat.csv",
         equil_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil.csv",
         equil_pdb=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil_final.pdb",
         prod_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.csv",
@@ -18,6 +22,7 @@ rule run_md:
         f"{LOGS}/run_md/{{system}}/{{temperature}}K/rep{{replica}}.log",
     benchmark:
         f"{BENCH}/run_md/{{system}}/{{temperature}}K/rep{{replica}}.tsv"
+    retries: config["md"].get("retries", 0)
     conda:
         CONDA_ENV
     threads: config["md"]["threads"]
