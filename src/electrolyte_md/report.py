@@ -112,6 +112,8 @@ def md_summary_table(summaries: list[Path], compositions: list[Path]) -> pd.Data
             "ensemble": record["protocol"]["production_ensemble"],
             "ns_per_day": record["ns_per_day"],
             "wall_seconds_total": record["wall_seconds"]["total"],
+            "equilibration_ps": record.get("equilibration", {}).get("length_ps"),
+            "density_converged": record.get("equilibration", {}).get("converged"),
         }
         for quantity in ("temperature_kelvin", "density_g_per_cm3", "volume_nm3"):
             if quantity in production:
