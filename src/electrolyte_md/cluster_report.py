@@ -1,0 +1,329 @@
+"""Tables and trajectory checks of metal-oxo clusters, for the report.
+
+* :func:`charge_table`: GFN2-xTB charges grouped by atom role (Ti, mu3-O, carboxylate O,
+  alkoxide O, ...), the paper's "electron-deficient Ti" claim made quantitative;
+* :func:`geometry_table`: Ti-O distances by bond class, as built, as relaxed with
+  GFN2-xTB and as averaged in MD;
+* :class:`ClusterStability`: per-frame heavy-atom and core RMSD to the relaxed structure
+  and the Ti-O bonds of every cluster in an MD trajectory (MDAnalysis AnalysisBase).
+
+Distances in Angstrom, charges in e.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from MDAnalysis.analysis.base import AnalysisBase
+from MDAnalysis.analysis.rms import rmsd
+
+from electrolyte_md.cluster import BOND_CLASSES, TI_O_WINDOW_ANGSTROM, ClusterStructure
+from electrolyte_md.cluster_ff import atom_names
+from electrolyte_md.errors import AnalysisError
+from electrolyte_md.io import atomic_savefig, atomic_write_text
+
+__all__ = ["ClusterStability", "charge_table", "geometry_table", "stability_of_run"]
+
+#: Atom roles shown in the charge table, in this order.
+CHARGE_ROLES = (
+    "Ti",
+    "O(mu3)",
+    "O(carboxylate)",
+    "O(alkoxide)",
+    "C(carboxylate)",
+    "C(alkoxide)",
+)
+
+
+def structure_of(document: dict) -> ClusterStructure:
+    """The relaxed cluster of a cluster document (``SpeciesInfo.cluster``)."""
+    return ClusterStructure.from_dict(document["topology"], document["positions_angstrom"])
+
+
+def charge_table(document: dict, species: str) -> pd.DataFrame:
+    """GFN2-xTB partial charges by atom role: n, mean, min, max, and the role's total.
+
+    The last row sums every atom (the cluster's net charge).
+    """
+    structure = structure_of(document)
+    charges = np.asarray(document["xtb_charges"]["charges"], dtype=float)
+    rows = []
+    roles = np.array(structure.roles)
+    elements = np.array(structure.elements)
+    groups = [(role, roles == role) for role in CHARGE_ROLES]
+    groups.append(("other ligand H", (roles == "ligand") & (elements == "H")))
+    groups.append(("other ligand C/N", (roles == "ligand") & (elements != "H")))
+    for label, mask in groups:
+        if not mask.any():
+            continue
+        values = charges[mask]
+        rows.append(
+            {
+                "species": species,
+                "atoms": label,
+                "n": int(mask.sum()),
+                "mean_charge_e": values.mean(),
+                "min_charge_e": values.min(),
+                "max_charge_e": values.max(),
+                "sum_charge_e": values.sum(),
+            }
+        )
+    rows.append(
+        {
+            "species": species,
+            "atoms": "all",
+            "n": len(charges),
+            "mean_charge_e": charges.mean(),
+            "min_charge_e": charges.min(),
+            "max_charge_e": charges.max(),
+            "sum_charge_e": charges.sum(),
+        }
+    )
+    table = pd.DataFrame(rows)
+    table.attrs["method"] = document["xtb_charges"].get("method", "GFN2-xTB")
+    return table
+
+
+def _distances(structure: ClusterStructure) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {c: [] for c in BOND_CLASSES}
+    for i, j, bond_class in structure.metal_oxygen_bonds:
+        out[bond_class].append(
+            float(np.linalg.norm(structure.positions[i] - structure.positions[j]))
+        )
+    return out
+
+
+def geometry_table(
+    document: dict, species: str, md_distances: dict[str, dict[str, float]] | None = None
+) -> pd.DataFrame:
+    """Ti-O distances (A) by bond class: built start, GFN2-xTB relaxed, MD average."""
+    relaxed = _distances(structure_of(document))
+    built = document.get("built_ti_o_distances_angstrom", {})
+    rows = []
+    for bond_class in BOND_CLASSES:
+        values = relaxed[bond_class]
+        row = {
+            "species": species,
+            "bond": bond_class,
+            "n": len(values),
+            "built_mean": built.get(bond_class, {}).get("mean", np.nan),
+            "xtb_mean": float(np.mean(values)),
+            "xtb_min": float(np.min(values)),
+            "xtb_max": float(np.max(values)),
+        }
+        if md_distances is not None:
+            row["md_mean"] = md_distances.get(bond_class, {}).get("mean", np.nan)
+            row["md_sd"] = md_distances.get(bond_class, {}).get("sd", np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+class ClusterStability(AnalysisBase):
+    """RMSD and Ti-O bonds of every copy of a cluster along a trajectory.
+
+    Parameters
+    ----------
+    universe
+        Topology + trajectory; cluster molecules must be whole (the pipeline's DCD is
+        unwrapped, so they are).
+    residue
+        Residue name of the cluster (e.g. ``"TI6"``).
+    document
+        The cluster document (``SpeciesInfo.cluster``) with the relaxed reference.
+
+    Results
+    -------
+    times_ps : (n_frames,)
+    heavy_rmsd_angstrom, core_rmsd_angstrom : (n_frames, n_clusters)
+        After optimal superposition on the relaxed GFN2-xTB structure; heavy atoms are
+        all but H, the core is the Ti6O6 prism.
+    ti_o_angstrom : (n_frames, n_clusters, n_bonds)
+        Every Ti-O bond of the topology.
+    bond_classes : list of str, the class of each bond.
+    """
+
+    def __init__(self, universe, residue: str, document: dict, **kwargs) -> None:
+        super().__init__(universe.trajectory, **kwargs)
+        reference = structure_of(document)
+        names = atom_names(reference.elements)
+        residues = [r for r in universe.residues if r.resname == residue]
+        if not residues:
+            raise AnalysisError(f"no residue named {residue} in the topology")
+        self._groups = []
+        for res in residues:
+            by_name = {atom.name: atom.index for atom in res.atoms}
+            missing = [n for n in names if n not in by_name]
+            if missing or len(res.atoms) != len(names):
+                raise AnalysisError(
+                    f"residue {residue} {res.resid} does not match the cluster document "
+                    f"({len(res.atoms)} atoms; missing names {missing[:5]})"
+                )
+            self._groups.append(universe.atoms[[by_name[n] for n in names]])
+        elements = np.array(reference.elements)
+        self._heavy = np.nonzero(elements != "H")[0]
+        self._core = np.array(
+            [i for i, role in enumerate(reference.roles) if role in ("Ti", "O(mu3)")]
+        )
+        self._reference = reference.positions
+        self._bonds = np.array([[i, j] for i, j, _ in reference.metal_oxygen_bonds])
+        self._classes = [c for _, _, c in reference.metal_oxygen_bonds]
+
+    def _prepare(self) -> None:
+        n = len(self._groups)
+        self._heavy_rmsd = np.zeros((self.n_frames, n))
+        self._core_rmsd = np.zeros((self.n_frames, n))
+        self._ti_o = np.zeros((self.n_frames, n, len(self._bonds)))
+        self._times = np.zeros(self.n_frames)
+
+    def _single_frame(self) -> None:
+        self._times[self._frame_index] = self._ts.time
+        for k, group in enumerate(self._groups):
+            xyz = group.positions.astype(float)
+            self._heavy_rmsd[self._frame_index, k] = rmsd(
+                xyz[self._heavy], self._reference[self._heavy], center=True, superposition=True
+            )
+            self._core_rmsd[self._frame_index, k] = rmsd(
+                xyz[self._core], self._reference[self._core], center=True, superposition=True
+            )
+            diff = xyz[self._bonds[:, 0]] - xyz[self._bonds[:, 1]]
+            self._ti_o[self._frame_index, k] = np.linalg.norm(diff, axis=1)
+
+    def _conclude(self) -> None:
+        self.results.times_ps = self._times
+        self.results.heavy_rmsd_angstrom = self._heavy_rmsd
+        self.results.core_rmsd_angstrom = self._core_rmsd
+        self.results.ti_o_angstrom = self._ti_o
+        self.results.bond_classes = self._classes
+
+
+def summarize_stability(results, document: dict) -> dict[str, Any]:
+    """JSON-ready summary: RMSDs, Ti-O bonds by class, bonds outside the window."""
+    low, high = TI_O_WINDOW_ANGSTROM
+    ti_o = results.ti_o_angstrom
+    outside = (ti_o < low) | (ti_o > high)
+    classes = np.array(results.bond_classes)
+    by_class = {}
+    for bond_class in BOND_CLASSES:
+        values = ti_o[:, :, classes == bond_class]
+        if values.size:
+            by_class[bond_class] = {
+                "mean": float(values.mean()),
+                "sd": float(values.std()),
+                "min": float(values.min()),
+                "max": float(values.max()),
+            }
+    return {
+        "n_frames": int(ti_o.shape[0]),
+        "n_clusters": int(ti_o.shape[1]),
+        "time_span_ps": float(results.times_ps[-1] - results.times_ps[0])
+        if len(results.times_ps)
+        else 0.0,
+        "heavy_atom_rmsd_angstrom": {
+            "mean": float(results.heavy_rmsd_angstrom.mean()),
+            "max": float(results.heavy_rmsd_angstrom.max()),
+        },
+        "core_rmsd_angstrom": {
+            "mean": float(results.core_rmsd_angstrom.mean()),
+            "max": float(results.core_rmsd_angstrom.max()),
+        },
+        "ti_o_window_angstrom": [low, high],
+        "ti_o_min_angstrom": float(ti_o.min()),
+        "ti_o_max_angstrom": float(ti_o.max()),
+        "frames_with_a_ti_o_bond_outside_window": int(outside.any(axis=(1, 2)).sum()),
+        "all_ti_o_bonds_kept": bool(not outside.any()),
+        "ti_o_by_class_angstrom": by_class,
+        "xtb_ti_o_by_class_angstrom": document.get("ti_o_distances_angstrom", {}),
+    }
+
+
+def plot_stability(results, path: str | os.PathLike[str], title: str) -> None:
+    """RMSD against time and the Ti-O distance distributions by bond class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    t = results.times_ps
+    left.plot(t, results.heavy_rmsd_angstrom.mean(axis=1), label="heavy atoms")
+    left.plot(t, results.core_rmsd_angstrom.mean(axis=1), label="Ti6O6 core")
+    left.axhline(0.5, color="grey", ls=":", lw=1, label="0.5 A")
+    left.set_xlabel("time (ps)")
+    left.set_ylabel("RMSD to GFN2-xTB structure (A)")
+    left.legend(frameon=False)
+    classes = np.array(results.bond_classes)
+    bins = np.linspace(1.6, 2.6, 81)
+    for bond_class in BOND_CLASSES:
+        values = results.ti_o_angstrom[:, :, classes == bond_class].ravel()
+        if values.size:
+            right.hist(values, bins=bins, histtype="step", density=True, label=bond_class)
+    for edge in TI_O_WINDOW_ANGSTROM:
+        right.axvline(edge, color="grey", ls=":", lw=1)
+    right.set_xlabel("Ti-O distance (A)")
+    right.set_ylabel("probability density")
+    right.legend(frameon=False, fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    atomic_savefig(fig, path)
+    plt.close(fig)
+
+
+def stability_of_run(
+    topology: str,
+    trajectory: str,
+    residue: str,
+    document: dict,
+    *,
+    out_json: str,
+    out_csv: str,
+    out_png: str,
+    title: str,
+    skip_ps: float = 0.0,
+) -> dict[str, Any]:
+    """Run :class:`ClusterStability` on one MD run and write JSON, CSV and PNG."""
+    import MDAnalysis
+
+    universe = MDAnalysis.Universe(topology, trajectory)
+    dt = universe.trajectory.dt
+    start = int(round(skip_ps / dt)) if dt > 0 else 0
+    analysis = ClusterStability(universe, residue, document).run(start=start)
+    summary = summarize_stability(analysis.results, document)
+    summary.update(
+        {
+            "residue": residue,
+            "topology": str(topology),
+            "trajectory": str(trajectory),
+            "skip_ps": skip_ps,
+        }
+    )
+    table = pd.DataFrame(
+        {
+            "time_ps": analysis.results.times_ps,
+            "heavy_rmsd_angstrom": analysis.results.heavy_rmsd_angstrom.mean(axis=1),
+            "core_rmsd_angstrom": analysis.results.core_rmsd_angstrom.mean(axis=1),
+            "ti_o_min_angstrom": analysis.results.ti_o_angstrom.min(axis=(1, 2)),
+            "ti_o_max_angstrom": analysis.results.ti_o_angstrom.max(axis=(1, 2)),
+        }
+    )
+    atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.5f"))
+    plot_stability(analysis.results, out_png, title)
+    atomic_write_text(out_json, json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def write_cluster_tables(species_json: str, out_charges: str, out_geometry: str) -> None:
+    """Write the charge and Ti-O distance tables of a cluster species (CSV)."""
+    from electrolyte_md.structures import SpeciesInfo
+
+    info = SpeciesInfo.from_json(species_json)
+    if info.cluster is None:
+        raise AnalysisError(f"{species_json}: species '{info.name}' is not a metal-oxo cluster")
+    charges = charge_table(info.cluster, info.name)
+    charges["method"] = charges.attrs["method"]
+    atomic_write_text(out_charges, charges.to_csv(index=False, float_format="%.4f"))
+    geometry = geometry_table(info.cluster, info.name)
+    atomic_write_text(out_geometry, geometry.to_csv(index=False, float_format="%.4f"))
