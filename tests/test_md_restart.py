@@ -212,7 +212,8 @@ def test_sigterm_saves_state_and_stops_then_rerun(
 
     def in_production() -> bool:
         progress = _progress(out)
-        return bool(progress and progress["phase"] == "production")
+        written = _rows(out / RESTART_DIR_NAME / "prod.csv")
+        return bool(progress and progress["phase"] == "production" and written >= 3)
 
     _wait_for(child, in_production)
     child.send_signal(signal.SIGTERM)
