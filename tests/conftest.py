@@ -24,6 +24,21 @@ ELECTROLYTE_SPECIES = {
 }
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run-long", action="store_true", help="also run tests marked long (tens of minutes)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-long"):
+        return
+    skip = pytest.mark.skip(reason="marked long (tens of minutes): run with --run-long")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def parameter_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("parameter-cache")

@@ -10,12 +10,42 @@ with the configuration file it came from; all problems are reported at once.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from rdkit import Chem
 
+from electrolyte_md.cluster import cluster_charge
 from electrolyte_md.errors import ConfigError, StructureError
 from electrolyte_md.structures import formal_charge, parse_smiles
+
+#: Parameter model of species given as a `cluster` block.
+CLUSTER_MODEL = "xtb_seminario"
+
+
+def species_charge(name: str, spec: Mapping[str, Any]) -> int:
+    """Net charge of a species from its SMILES or, for a cluster, its ligands."""
+    if "cluster" in spec:
+        return cluster_charge(spec["cluster"]["carboxylate"], spec["cluster"]["alkoxide"])
+    return formal_charge(spec["smiles"], species=name)
+
+
+def species_parameters(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The species' ``parameters`` block, with the model defaulted by kind of species."""
+    spec = config["species"][name]
+    parameters = dict(spec.get("parameters", {}))
+    parameters.setdefault("model", CLUSTER_MODEL if "cluster" in spec else "gaff2_am1bcc")
+    return parameters
+
+
+def analysis_pairs(config: Mapping[str, Any], system: str) -> list[str]:
+    """RDF pairs analysed in a system: those whose ``requires`` species it all contains."""
+    present = set(system_species(config, system))
+    return [
+        pair
+        for pair, spec in config["analysis"]["rdf"]["pairs"].items()
+        if set(spec.get("requires", [])) <= present
+    ]
 
 
 def system_species(config: Mapping[str, Any], system: str) -> list[str]:
@@ -50,10 +80,7 @@ def charge_scales(config: Mapping[str, Any]) -> dict[str, float]:
     ``forcefield.charge_scale`` names species explicitly; every other charged species gets
     ``forcefield.ion_charge_scale`` (0.8 by default) and neutral molecules keep 1.0.
     """
-    charges = {
-        name: formal_charge(spec["smiles"], species=name)
-        for name, spec in config["species"].items()
-    }
+    charges = {name: species_charge(name, spec) for name, spec in config["species"].items()}
     return _scales(config, charges)
 
 
@@ -61,6 +88,9 @@ def _check_species(config: Mapping[str, Any], problems: list[str]) -> dict[str, 
     charges: dict[str, int] = {}
     residues: dict[str, str] = {}
     for name, spec in config["species"].items():
+        if "cluster" in spec:
+            _check_cluster_species(name, spec, problems, charges, residues)
+            continue
         try:
             mol = parse_smiles(spec["smiles"], species=name)
         except StructureError as error:
@@ -76,6 +106,8 @@ def _check_species(config: Mapping[str, Any], problems: list[str]) -> dict[str, 
         residues[residue] = name
         parameters = spec.get("parameters", {})
         model = parameters.get("model", "gaff2_am1bcc")
+        if model == CLUSTER_MODEL:
+            problems.append(f"species '{name}': model {CLUSTER_MODEL} needs a `cluster` block")
         n_heavy = mol.GetNumAtoms()
         if model == "ion_jc_tip3p" and (n_heavy != 1 or mol.GetAtomWithIdx(0).GetTotalNumHs()):
             problems.append(f"species '{name}': model ion_jc_tip3p needs a monatomic ion")
@@ -98,6 +130,49 @@ def _check_species(config: Mapping[str, Any], problems: list[str]) -> dict[str, 
                     f"has formal charge {charge:+d}"
                 )
     return charges
+
+
+def _check_cluster_species(
+    name: str,
+    spec: Mapping[str, Any],
+    problems: list[str],
+    charges: dict[str, int],
+    residues: dict[str, str],
+) -> None:
+    cluster = spec["cluster"]
+    try:
+        charges[name] = cluster_charge(cluster["carboxylate"], cluster["alkoxide"])
+    except StructureError as error:
+        problems.append(f"species '{name}': {error}")
+    residue = spec["residue"]
+    if residue in residues:
+        problems.append(
+            f"species '{name}' and '{residues[residue]}' share residue name '{residue}'"
+        )
+    residues[residue] = name
+    model = spec.get("parameters", {}).get("model", CLUSTER_MODEL)
+    if model != CLUSTER_MODEL:
+        problems.append(
+            f"species '{name}' is a cluster: its parameters.model must be {CLUSTER_MODEL}, "
+            f"not {model}"
+        )
+    structure = cluster.get("structure")
+    if structure is not None and not Path(structure).is_file():
+        problems.append(
+            f"species '{name}': cluster.structure '{structure}' is not a file (paths are "
+            f"relative to the working directory {Path.cwd()})"
+        )
+
+
+def _check_pairs(config: Mapping[str, Any], problems: list[str]) -> None:
+    species = config["species"]
+    for pair, spec in config["analysis"]["rdf"]["pairs"].items():
+        unknown = [s for s in spec.get("requires", []) if s not in species]
+        if unknown:
+            problems.append(f"analysis pair '{pair}' requires unknown species {unknown}")
+    for system in config["systems"]:
+        if not analysis_pairs(config, system):
+            problems.append(f"system '{system}': no RDF pair applies to it")
 
 
 def _check_systems(config: Mapping[str, Any], charges: dict[str, int], problems: list[str]) -> None:
@@ -178,6 +253,7 @@ def check_config(config: Mapping[str, Any], source: str = "the configuration") -
     problems: list[str] = []
     charges = _check_species(config, problems)
     _check_systems(config, charges, problems)
+    _check_pairs(config, problems)
     _check_md(config, problems)
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)

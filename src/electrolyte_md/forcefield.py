@@ -12,6 +12,9 @@ Models (the ``model`` key of a species' ``parameters`` in the configuration):
     PF6-: P +1.34 e, F -0.39 e from the CL&P force field (Canongia Lopes & Padua, J. Phys.
     Chem. B 2004, 108, 16893), whose charges were fitted for ionic liquids with
     non-polarisable models.
+``xtb_seminario``
+    Metal-oxo clusters (Ti6(HPAB)): GAFF2 ligands, UFF Ti, GFN2-xTB charges and
+    Seminario Ti-O terms; see :mod:`electrolyte_md.cluster_ff`.
 ``ion_jc_tip3p``
     Monatomic ion with the Joung-Cheatham 12-6 parameters fitted with TIP3P under Ewald
     (Joung & Cheatham, J. Phys. Chem. B 2008, 112, 9020), read from AmberTools'
@@ -41,7 +44,7 @@ from electrolyte_md.structures import SpeciesInfo
 
 logger = logging.getLogger(__name__)
 
-MODELS = ("gaff2_am1bcc", "gaff2_fixed_charges", "ion_jc_tip3p")
+MODELS = ("gaff2_am1bcc", "gaff2_fixed_charges", "ion_jc_tip3p", "xtb_seminario")
 
 #: Ions that frcmod.ionsjc_tip3p has parameters for, with their Amber atom types.
 JC_TIP3P_ION_TYPES = {
@@ -64,6 +67,10 @@ CITATIONS = {
     "configuration",
     "ion_jc_tip3p": "Joung & Cheatham, J. Phys. Chem. B 2008, 112, 9020 "
     "(AmberTools frcmod.ionsjc_tip3p)",
+    "xtb_seminario": "GAFF2 ligands; UFF Ti (Rappe et al., J. Am. Chem. Soc. 1992, 114, "
+    "10024); GFN2-xTB charges (Bannwarth et al., J. Chem. Theory Comput. 2019, 15, 1652); "
+    "Ti-O bonds and angles by the Seminario method (Int. J. Quantum Chem. 1996, 60, 1271) "
+    "on the GFN2-xTB Hessian, as MCPB.py does (Li & Merz, J. Chem. Inf. Model. 2016, 56, 599)",
 }
 
 
@@ -87,6 +94,9 @@ class SpeciesParameters:
         AmberTools parameter files tleap must load for this species (e.g. the ion set).
     citation
         Where the parameters come from.
+    cluster_terms
+        For ``xtb_seminario``: atom names and types and the per-term Seminario bonds and
+        angles that :func:`build_system` writes into the OpenMM System.
     """
 
     name: str
@@ -98,6 +108,7 @@ class SpeciesParameters:
     atom_names: list[str]
     trans_ligand_pairs: list[list[int]]
     octahedral_center: int | None
+    cluster_terms: dict | None = None
 
     def to_json(self, path: Path) -> None:
         atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
@@ -271,6 +282,8 @@ def parameterize_species(
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = dict(parameters or {})
     model = parameters.setdefault("model", "gaff2_am1bcc")
+    if model == "xtb_seminario" or info.cluster is not None:
+        return _parameterize_cluster(info, parameters, out_dir)
     key = _cache_key(Path(sdf).read_text(), info, parameters)
     cached = Path(cache_dir) / key if cache_dir is not None else None
     if cached is not None and (cached / "ff.mol2").exists():
@@ -307,6 +320,55 @@ def parameterize_species(
     return result
 
 
+def _parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) -> SpeciesParameters:
+    """ff.* files of a metal-oxo cluster from its cluster document (model xtb_seminario)."""
+    from electrolyte_md.cluster import ClusterStructure
+    from electrolyte_md.cluster_ff import CLUSTER_MODEL, geometry_hash, write_cluster_parameters
+
+    model = parameters["model"]
+    if model != CLUSTER_MODEL or info.cluster is None:
+        raise ParameterizationError(
+            f"species '{info.name}': model {model} does not fit "
+            + (
+                "a metal-oxo cluster; use xtb_seminario"
+                if info.cluster is not None
+                else "a species built from SMILES; xtb_seminario is for clusters"
+            )
+        )
+    document = info.cluster
+    structure = ClusterStructure.from_dict(document["topology"], document["positions_angstrom"])
+    ghash = geometry_hash(structure)
+    for part in ("xtb_charges", "seminario"):
+        if document.get(part, {}).get("geometry_hash") != ghash:
+            raise ParameterizationError(
+                f"species '{info.name}': the cluster's {part} belong to another geometry"
+            )
+    charges = mol2.integral_charges(document["xtb_charges"]["charges"], info.formal_charge)
+    terms = write_cluster_parameters(
+        structure,
+        charges,
+        document["seminario"],
+        info.residue,
+        out_dir / "ff.mol2",
+        out_dir / "ff.frcmod",
+    )
+    atomic_write_text(out_dir / "ff.pdb", mol2.pdb_from_mol2(out_dir / "ff.mol2", info.elements))
+    result = SpeciesParameters(
+        name=info.name,
+        residue=info.residue,
+        model=model,
+        net_charge_e=round(sum(charges), 6),
+        extra_frcmods=[],
+        citation=parameters.get("citation", CITATIONS[model]),
+        atom_names=terms["atom_names"],
+        trans_ligand_pairs=[],
+        octahedral_center=None,
+        cluster_terms=terms,
+    )
+    result.to_json(out_dir / "ff.json")
+    return result
+
+
 @dataclass
 class SystemSummary:
     """What the force-field stage did to a box, for the report.
@@ -323,6 +385,8 @@ class SystemSummary:
         Per species: residue, model, citation, count, scaled charge per molecule.
     removed_trans_angles
         Angle terms of octahedral ions set to zero force constant.
+    cluster_terms_set
+        Seminario bond and angle terms written into metal-oxo clusters.
     nonbonded
         Method, cutoff and Ewald tolerance used.
     """
@@ -333,6 +397,7 @@ class SystemSummary:
     charge_scale: dict[str, float]
     species: dict[str, dict]
     removed_trans_angles: int
+    cluster_terms_set: int
     nonbonded: dict[str, float | str]
     constraints: str
     openmm_version: str
@@ -349,6 +414,12 @@ def _tleap_script(
     box: float,
 ) -> str:
     lines = ["source leaprc.gaff2"]
+    if any(p.cluster_terms for p in params):
+        from electrolyte_md.cluster_ff import NEW_ATOM_TYPES
+
+        # elements of the cluster's own types, so the topology knows Ti and O
+        entries = " ".join(f'{{ "{t}" "{e}" "sp3" }}' for t, e in NEW_ATOM_TYPES.items())
+        lines.append(f"addAtomTypes {{ {entries} }}")
     for extra in sorted({f for p in params for f in p.extra_frcmods}):
         lines.append(f"loadamberparams {extra}")
     for p in params:
@@ -479,7 +550,13 @@ def build_system(
             what="tleap",
             log_path=work / "tleap.log",
         )
-        if not (work / "system.prmtop").exists() or "FATAL" in output:
+        prmtop_path = work / "system.prmtop"
+        if (
+            not prmtop_path.exists()
+            or prmtop_path.stat().st_size == 0
+            or "FATAL" in output
+            or "Parameter file was not saved" in output
+        ):
             tail = "\n".join(output.strip().splitlines()[-15:])
             raise ParameterizationError(f"tleap wrote no topology for {box_pdb}:\n{tail}")
         prmtop = app.AmberPrmtopFile(str(work / "system.prmtop"))
@@ -503,6 +580,14 @@ def build_system(
         )
         by_residue = {p.residue: p for p in params.values()}
         removed = _zero_trans_angles(system, prmtop.topology, by_residue)
+        cluster_terms_set = 0
+        for p in params.values():
+            if p.cluster_terms is not None:
+                from electrolyte_md.cluster_ff import apply_cluster_terms
+
+                cluster_terms_set += apply_cluster_terms(
+                    system, prmtop.topology, p.residue, p.cluster_terms
+                )
         nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
         nonbonded.setUseDispersionCorrection(True)
         net = sum(
@@ -540,6 +625,7 @@ def build_system(
             for name, p in params.items()
         },
         removed_trans_angles=removed,
+        cluster_terms_set=cluster_terms_set,
         nonbonded={
             "method": "PME",
             "cutoff_nm": cutoff_nm,

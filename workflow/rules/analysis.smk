@@ -60,3 +60,38 @@ rule coordination_table:
         runtime=5,
     script:
         "../scripts/analysis_coordination_table.py"
+
+
+rule cluster_stability:
+    input:
+        prmtop=f"{RESULTS}/systems/{{system}}/system.prmtop",
+        dcd=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.dcd",
+        info=f"{RESULTS}/species/{{species}}/species.json",
+    output:
+        summary=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/cluster_{{species}}.json",
+        table=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/cluster_{{species}}.csv",
+        png=report(
+            f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/cluster_{{species}}.png",
+            caption="../report/cluster_stability.rst",
+            category="Ti6 cluster",
+            subcategory="{system}",
+            labels={
+                "species": "{species}",
+                "system": "{system}",
+                "temperature (K)": "{temperature}",
+                "replica": "{replica}",
+            },
+        ),
+    log:
+        f"{LOGS}/cluster_stability/{{system}}/{{temperature}}K/rep{{replica}}/{{species}}.log",
+    benchmark:
+        f"{BENCH}/cluster_stability/{{system}}/{{temperature}}K/rep{{replica}}/{{species}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        skip_ps=config["analysis"]["skip_ps"],
+    script:
+        "../scripts/analysis_cluster_stability.py"

@@ -2,7 +2,13 @@
 
 from snakemake.utils import min_version, validate
 
-from electrolyte_md.config import charge_scales, check_config, system_species
+from electrolyte_md.config import (
+    analysis_pairs,
+    charge_scales,
+    check_config,
+    species_parameters,
+    system_species,
+)
 from electrolyte_md.dft.binding import manifest_files
 
 min_version("9.0")
@@ -51,13 +57,25 @@ def species_files(name):
     return inputs
 
 
+def cluster_document(wildcards):
+    """The committed cluster document a cluster species reuses, if any."""
+    cluster = config["species"][wildcards.species].get("cluster") or {}
+    return [cluster["structure"]] if "structure" in cluster else []
+
+
 def rdf_outputs(system):
     return [
         f"{RESULTS}/analysis/{system}/{t}K/rep{r}/cn_{pair}.json"
         for t in temperatures()
         for r in replicas()
-        for pair in config["analysis"]["rdf"]["pairs"]
+        for pair in analysis_pairs(config, system)
     ]
+
+
+def cluster_species(system=None):
+    """Species given as a `cluster` block, all or those in one system."""
+    names = system_species(config, system) if system else list(config["species"])
+    return [s for s in names if "cluster" in config["species"][s]]
 
 
 def final_outputs():
@@ -66,10 +84,15 @@ def final_outputs():
         f"{RESULTS}/report/compositions.csv",
         f"{RESULTS}/report/md_summary.csv",
     ]
+    for species in cluster_species():
+        outputs.append(f"{RESULTS}/species/{species}/cluster_charges.csv")
+        outputs.append(f"{RESULTS}/species/{species}/cluster_geometry.csv")
     for system in config["systems"]:
         outputs.append(f"{RESULTS}/analysis/{system}/coordination.csv")
         for run in run_dirs(system):
             outputs.append(f"{run}/energies.png")
+            for species in cluster_species(system):
+                outputs.append(f"{run}/cluster_{species}.png")
     if dft_manifest():
         outputs += [
             f"{RESULTS}/dft/binding_energies.csv",

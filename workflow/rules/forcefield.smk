@@ -20,7 +20,7 @@ rule parameterize_species:
         mem_mb=2000,
         runtime=60,
     params:
-        parameters=lambda wc: config["species"][wc.species].get("parameters", {}),
+        parameters=lambda wc: species_parameters(config, wc.species),
         cache_dir=config["forcefield"]["cache_dir"],
     script:
         "../scripts/forcefield_parameterize.py"

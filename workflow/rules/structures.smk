@@ -2,6 +2,8 @@
 
 
 rule build_species:
+    input:
+        cluster_document=cluster_document,
     output:
         sdf=f"{RESULTS}/species/{{species}}/structure.sdf",
         info=f"{RESULTS}/species/{{species}}/species.json",
@@ -12,10 +14,12 @@ rule build_species:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=2000,
+        # a cluster without a committed structure is relaxed here (~30 min on 2 cores)
+        runtime=lambda wc: 120 if "cluster" in config["species"][wc.species] else 10,
     params:
-        smiles=lambda wc: config["species"][wc.species]["smiles"],
+        smiles=lambda wc: config["species"][wc.species].get("smiles"),
+        cluster=lambda wc: config["species"][wc.species].get("cluster"),
         residue=lambda wc: config["species"][wc.species]["residue"],
         bond_length=lambda wc: config["species"][wc.species].get(
             "octahedral_bond_angstrom"
@@ -66,3 +70,32 @@ rule pack_box:
         seed=config["packing"]["seed"],
     script:
         "../scripts/structures_pack_box.py"
+
+
+rule cluster_tables:
+    input:
+        info=f"{RESULTS}/species/{{species}}/species.json",
+    output:
+        charges=report(
+            f"{RESULTS}/species/{{species}}/cluster_charges.csv",
+            caption="../report/cluster_charges.rst",
+            category="Ti6 cluster",
+            labels={"species": "{species}", "table": "GFN2-xTB charges"},
+        ),
+        geometry=report(
+            f"{RESULTS}/species/{{species}}/cluster_geometry.csv",
+            caption="../report/cluster_geometry.rst",
+            category="Ti6 cluster",
+            labels={"species": "{species}", "table": "Ti-O distances"},
+        ),
+    log:
+        f"{LOGS}/cluster_tables/{{species}}.log",
+    benchmark:
+        f"{BENCH}/cluster_tables/{{species}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/structures_cluster_tables.py"
