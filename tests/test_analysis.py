@@ -281,12 +281,14 @@ def test_plot_and_summary(tmp_path):
         "coordination_number",
         "coordination_number_sem",
         "n_frames",
+        "n_blocks",
         "r_max_angstrom",
         "bin_width_angstrom",
     }
     assert json.loads(json.dumps(summary, allow_nan=False)) == summary
     assert summary["pair"] == "Na-Cl"
     assert summary["n_frames"] == 6
+    assert summary["n_blocks"] == 5  # the default; the SEM's block count is reported
     assert summary["coordination_number"] == pytest.approx(6.0, abs=1e-9)
     assert summary["coordination_number_sem"] == pytest.approx(0.0, abs=1e-12)
     assert summary["bin_width_angstrom"] == BIN_WIDTH_ANGSTROM

@@ -25,6 +25,7 @@ below is a few lines on top of MDAnalysis' neighbour search.
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -43,7 +44,9 @@ __all__ = [
     "ANION_CLASSES",
     "ION_PAIR_CLASSES",
     "SolvationShells",
+    "analyze_solvation",
     "shell_composition_table",
+    "shell_partners",
     "shell_label",
     "shell_type_table",
     "summarize_solvation",
@@ -507,3 +510,163 @@ def summarize_solvation(
         "anion_pair_fractions_sem": clean(res.anion_pair_fractions_sem),
         "shell_type_fractions": clean(listed),
     }
+
+
+def shell_partners(
+    universe: Universe,
+    cn_records: Sequence[Mapping[str, Any]],
+    cation_residue: str,
+    species_by_residue: Mapping[str, str],
+    fixed_cutoffs: Mapping[str, float] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Shell partners of the cation from the RDF records of one run.
+
+    A record (an ``analysis.analyze_pair`` JSON) is a candidate when its centre atoms are
+    all of residue ``cation_residue`` and its ligand atoms all belong to one other
+    residue name (one species).  Per species the candidate with the shortest first
+    peak is kept -- the atoms in direct contact with the cation (F, not P, of PF6-; O,
+    not N, of NMP) -- with the cutoff that record used (the first minimum of its g(r),
+    or the pair's configured ``cutoff_angstrom``).  ``fixed_cutoffs`` (species -> Å)
+    overrides the cutoff of a species.
+
+    Returns
+    -------
+    dict
+        Species -> ``{"pair", "selection", "cutoff_angstrom", "cutoff_source",
+        "first_peak_angstrom"}``, in the order of the records.
+
+    Raises
+    ------
+    AnalysisError
+        A record without its selections, or a fixed cutoff for a species that is not a
+        shell partner.
+    """
+    chosen: dict[str, dict[str, Any]] = {}
+    for record in cn_records:
+        try:
+            centre = universe.select_atoms(record["center_selection"])
+            ligand = universe.select_atoms(record["ligand_selection"])
+        except KeyError as exc:
+            raise AnalysisError(
+                f"RDF record of pair {record.get('pair', '?')!r} lacks {exc}: was it written "
+                "by electrolyte_md.analysis.analyze_pair?"
+            ) from exc
+        if set(centre.resnames) != {cation_residue}:
+            continue
+        residues = set(ligand.resnames)
+        if len(residues) != 1 or residues == {cation_residue}:
+            continue
+        (residue,) = residues
+        name = species_by_residue.get(residue, residue)
+        peak = record.get("first_peak_angstrom")
+        peak = math.inf if peak is None else float(peak)
+        if name in chosen and chosen[name]["first_peak_angstrom"] <= peak:
+            continue
+        chosen[name] = {
+            "pair": record["pair"],
+            "selection": record["ligand_selection"],
+            "cutoff_angstrom": float(record["cutoff_angstrom"]),
+            "cutoff_source": f"{record['cutoff_source']} of g(r) {record['pair']}"
+            if record["cutoff_source"] == "first minimum"
+            else f"configured cutoff of pair {record['pair']}",
+            "first_peak_angstrom": peak,
+        }
+    for name, cutoff in (fixed_cutoffs or {}).items():
+        if name not in chosen:
+            raise AnalysisError(
+                f"analysis.solvation.cutoff_angstrom names {name!r}, which is not a shell "
+                f"partner here (partners: {sorted(chosen)}); a partner needs a Li-centred "
+                "RDF pair with its atoms"
+            )
+        chosen[name]["cutoff_angstrom"] = float(cutoff)
+        chosen[name]["cutoff_source"] = "analysis.solvation.cutoff_angstrom"
+    return chosen
+
+
+def analyze_solvation(
+    topology: str | os.PathLike[str],
+    trajectory: str | os.PathLike[str],
+    cn_records: Sequence[Mapping[str, Any]],
+    *,
+    cation_residue: str,
+    anion_species: Sequence[str],
+    species_by_residue: Mapping[str, str],
+    out_json: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    skip_ps: float = 0.0,
+    n_blocks: int = 5,
+    fixed_cutoffs: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """First solvation shells of the cation in one trajectory, written to files.
+
+    The partners and their cutoffs come from the run's RDF records (:func:`shell_partners`);
+    the anions among them decide SSIP/CIP/MCIP/AGG.
+
+    Parameters
+    ----------
+    topology, trajectory
+        Files MDAnalysis can read.
+    cn_records
+        The ``cn_<pair>.json`` records of the run (with ``pair`` added if absent).
+    cation_residue
+        Residue name of the cation (``LI``).
+    anion_species
+        Species names of the salt anions (``["PF6"]``).
+    species_by_residue
+        Residue name -> species name, for readable partner names.
+    out_json, out_csv
+        :func:`summarize_solvation` record (with the partners' pairs, cutoffs and their
+        sources) and :func:`shell_type_table`.
+    skip_ps, n_blocks
+        Trajectory time left out at the start; blocks for the standard errors.
+    fixed_cutoffs
+        Species -> cutoff (Å) replacing the one from the RDF.
+
+    Returns
+    -------
+    dict
+        The record written to ``out_json``.
+    """
+    import json
+
+    import MDAnalysis
+
+    from electrolyte_md.io import atomic_write_text
+
+    universe = MDAnalysis.Universe(str(topology), str(trajectory))
+    partners = shell_partners(
+        universe, cn_records, cation_residue, species_by_residue, fixed_cutoffs
+    )
+    pairs_seen = sorted(str(r.get("pair")) for r in cn_records)
+    anions = [a for a in anion_species if a in partners]
+    if not anions:
+        raise AnalysisError(
+            f"{trajectory}: no RDF pair centred on {cation_residue} has atoms of the anion(s) "
+            f"{list(anion_species)} (pairs of this run: {pairs_seen}); add one, e.g. "
+            "Li-F, under analysis.rdf.pairs"
+        )
+    dt_ps = universe.trajectory.dt
+    start = math.ceil(skip_ps / dt_ps - 1e-9) if skip_ps > 0 else 0
+    if start >= universe.trajectory.n_frames:
+        raise AnalysisError(
+            f"solvation: skip_ps = {skip_ps} leaves no frame of {trajectory} "
+            f"({universe.trajectory.n_frames} frames, {dt_ps:g} ps apart)"
+        )
+    shells = SolvationShells(
+        universe,
+        f"resname {cation_residue}",
+        {name: (p["selection"], p["cutoff_angstrom"]) for name, p in partners.items()},
+        anions,
+        n_blocks=n_blocks,
+    ).run(start=start)
+    record = summarize_solvation(shells)
+    record["partner_details"] = {
+        name: {key: p[key] for key in ("pair", "selection", "cutoff_angstrom", "cutoff_source")}
+        for name, p in partners.items()
+    }
+    record["cation_residue"] = cation_residue
+    record["first_frame"] = start
+    record["frame_interval_ps"] = float(dt_ps)
+    atomic_write_text(out_csv, shell_type_table(shells).to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(out_json, json.dumps(record, indent=2, allow_nan=False) + "\n")
+    return record

@@ -54,6 +54,7 @@ __all__ = [
     "ArrheniusFit",
     "DiffusionFit",
     "SpeciesMSD",
+    "analyze_transport",
     "arrhenius_fit",
     "diffusion_coefficients",
     "fit_diffusion",
@@ -1157,3 +1158,195 @@ def plot_arrhenius(
     ax.set_title(title)
     ax.legend(loc="best", fontsize="small")
     atomic_savefig(fig, Path(path))
+
+
+# ---------------------------------------------------------------------------------------
+# One run, files in and out
+# ---------------------------------------------------------------------------------------
+
+
+def analyze_transport(
+    topology: str | os.PathLike[str],
+    trajectory: str | os.PathLike[str],
+    species: Mapping[str, str],
+    charges: Mapping[str, int],
+    *,
+    temperature_kelvin: float,
+    out_json: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    out_png: str | os.PathLike[str],
+    viscosity_pa_s: float = NMP_VISCOSITY_PA_S_25C,
+    viscosity_source: str = "pure NMP at 25 °C (transport.NMP_VISCOSITY_PA_S_25C)",
+    skip_ps: float = 0.0,
+    n_groups: int = 5,
+    fit_options: Mapping[str, Any] | None = None,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """MSDs, self-diffusion, t+ and Nernst-Einstein conductivity of one unwrapped run.
+
+    Every species is followed by residue name (centre of mass per molecule).  D comes
+    from :func:`fit_diffusion` with ``require_diffusive=False``: a species whose MSD has
+    no diffusive window still gets a number, marked ``"diffusive": false`` with the
+    reason in ``note``, and every quantity computed from it (t+, sigma) is marked
+    ``"flagged": true``.  D is reported as fitted in the periodic box (``d_pbc_*``) and
+    with the Yeh-Hummer correction for ``viscosity_pa_s`` (``d_*``); t+ and sigma use the
+    corrected values (t+ from the box values is given too).
+
+    Parameters
+    ----------
+    topology, trajectory
+        Files MDAnalysis can read; the trajectory must be unwrapped.
+    species
+        Species name -> residue name (``{"Li": "LI", "PF6": "PF6", "NMP": "NMP"}``).
+    charges
+        Species name -> formal charge number (0 for neutral species).  t+ needs exactly
+        one cationic and one anionic species; sigma uses every charged species with its
+        formal (unscaled) charge.
+    temperature_kelvin
+        Temperature of the run (Yeh-Hummer, Nernst-Einstein).
+    out_json, out_csv, out_png
+        Record, MSD table (:func:`msd_table`) and log-log MSD figure (:func:`plot_msd`).
+    viscosity_pa_s, viscosity_source
+        Shear viscosity for the Yeh-Hummer term and where it comes from (both written).
+    skip_ps
+        Trajectory time left out at the start.
+    n_groups
+        Particle groups per species for the spread of D (:class:`SpeciesMSD`).
+    fit_options
+        Keyword arguments of :func:`fit_diffusion` (``max_lag_fraction``,
+        ``slope_tolerance``, ``min_span_decades``, ...).
+    title
+        Figure title.
+
+    Returns
+    -------
+    dict
+        The record written to ``out_json``.
+    """
+    import json
+
+    import MDAnalysis
+
+    from electrolyte_md.io import atomic_write_text
+
+    options = dict(fit_options or {})
+    options["require_diffusive"] = False
+    missing = sorted(set(species) - set(charges))
+    if missing:
+        raise AnalysisError(f"analyze_transport: no charge given for species {missing}")
+    universe = MDAnalysis.Universe(str(topology), str(trajectory))
+    groups = {}
+    for name, residue in species.items():
+        group = universe.select_atoms(f"resname {residue}")
+        if group.n_atoms == 0:
+            found = sorted(set(universe.residues.resnames))
+            raise AnalysisError(
+                f"species {name!r}: no residue {residue!r} in {topology} (residues there: "
+                f"{found}); check the species' residue in the configuration"
+            )
+        groups[name] = group
+    dt_ps = universe.trajectory.dt
+    start = math.ceil(skip_ps / dt_ps - 1e-9) if skip_ps > 0 else 0
+    if universe.trajectory.n_frames - start < 4:
+        raise AnalysisError(
+            f"transport: skip_ps = {skip_ps} leaves {universe.trajectory.n_frames - start} "
+            f"frame(s) of {trajectory}; an MSD fit needs at least 4"
+        )
+    msd = SpeciesMSD(groups, n_blocks=n_groups).run(start=start)
+    res = msd.results
+    fits = diffusion_coefficients(res, **options)
+    correction = yeh_hummer_correction_m2_per_s(
+        temperature_kelvin, viscosity_pa_s, res.box_length_angstrom
+    )
+    per_species: dict[str, Any] = {}
+    d_corrected_m2_per_s = {}
+    for name, fit in fits.items():
+        d_corrected_m2_per_s[name] = fit.d_m2_per_s + correction
+        entry = {
+            "residue": species[name],
+            "charge": int(charges[name]),
+            "n_particles": int(res.n_particles[name]),
+            "particle": res.particle_kind[name],
+            "n_groups": int(np.asarray(res.msd_blocks_angstrom2[name]).shape[1]),
+            "diffusive": bool(fit.diffusive),
+            "d_pbc_1e9_m2_per_s": _json_float(fit.d_1e9_m2_per_s),
+            "d_1e9_m2_per_s": _json_float(d_corrected_m2_per_s[name] * 1e9),
+            "d_1e9_m2_per_s_sem": _json_float(
+                fit.d_angstrom2_per_ps_sem * ANGSTROM2_PER_PS_TO_1E9_M2_PER_S
+            ),
+            "fit": fit.as_dict(),
+        }
+        per_species[name] = entry
+    flagged = sorted(name for name, fit in fits.items() if not fit.diffusive)
+
+    cations = [n for n in species if charges[n] > 0]
+    anions = [n for n in species if charges[n] < 0]
+    record_t: dict[str, Any]
+    if len(cations) == 1 and len(anions) == 1:
+        c, a = cations[0], anions[0]
+        t_plus = transference_number(d_corrected_m2_per_s[c], d_corrected_m2_per_s[a])
+        t_plus_pbc = transference_number(fits[c].d_angstrom2_per_ps, fits[a].d_angstrom2_per_ps)
+        bad = [n for n in (c, a) if n in flagged]
+        record_t = {
+            "value": t_plus,
+            "value_pbc": t_plus_pbc,
+            "cation": c,
+            "anion": a,
+            "flagged": bool(bad),
+            "note": (
+                f"FLAGGED: from non-diffusive MSD fit(s) of {bad}" if bad
+                else "D+ / (D+ + D-), Yeh-Hummer corrected D, uncorrelated ions"
+            ),
+        }  # fmt: skip
+    else:
+        record_t = {
+            "value": None,
+            "value_pbc": None,
+            "flagged": False,
+            "note": f"not computed: needs one cation and one anion species, got cations "
+            f"{cations} and anions {anions}",
+        }
+    ions = cations + anions
+    if ions:
+        ne = nernst_einstein_conductivity(
+            {n: res.n_particles[n] for n in ions},
+            {n: charges[n] for n in ions},
+            {n: d_corrected_m2_per_s[n] for n in ions},
+            res.mean_volume_angstrom3,
+            temperature_kelvin,
+        )
+        bad = [n for n in ions if n in flagged]
+        record_sigma = {
+            "sigma_ms_per_cm": ne["sigma_ms_per_cm"],
+            "sigma_s_per_m": ne["sigma_s_per_m"],
+            "contributions_s_per_m": ne["contributions_s_per_m"],
+            "charges": "formal (unscaled) ionic charges",
+            "flagged": bool(bad),
+            "note": (
+                f"FLAGGED: from non-diffusive MSD fit(s) of {bad}" if bad
+                else "Nernst-Einstein, Yeh-Hummer corrected D, ion correlations neglected"
+            ),
+        }  # fmt: skip
+    else:
+        record_sigma = {"sigma_ms_per_cm": None, "flagged": False, "note": "no ions"}
+
+    record = {
+        "temperature_kelvin": float(temperature_kelvin),
+        "n_frames": int(res.n_frames),
+        "first_frame": int(start),
+        "timestep_ps": float(res.timestep_ps),
+        "box_length_angstrom": float(res.box_length_angstrom),
+        "mean_volume_angstrom3": float(res.mean_volume_angstrom3),
+        "viscosity_pa_s": float(viscosity_pa_s),
+        "viscosity_source": viscosity_source,
+        "yeh_hummer_correction_1e9_m2_per_s": correction * 1e9,
+        "fit_options": {k: v for k, v in options.items()},
+        "species": per_species,
+        "flagged_species": flagged,
+        "transference_number": record_t,
+        "conductivity": record_sigma,
+    }
+    atomic_write_text(out_csv, msd_table(res).to_csv(index=False, float_format="%.6g"))
+    plot_msd(res, fits, out_png, title or "Mean-square displacements")
+    atomic_write_text(out_json, json.dumps(record, indent=2, allow_nan=False) + "\n")
+    return record

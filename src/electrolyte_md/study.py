@@ -1,0 +1,638 @@
+"""Per-system summaries across replicas, the comparison with the paper, Arrhenius tables.
+
+- :func:`aggregate` -- mean, standard error and the count behind it: over replicas when
+  there are several, else the block (or particle-group) error of the single run.
+- :func:`system_summary` -- one long table per system from the per-run records
+  (``cn_<pair>.json``, ``solvation.json``, ``transport.json``): coordination numbers and
+  cutoffs per pair, shell composition and SSIP/CIP/MCIP/AGG fractions, D per species,
+  t+ and the Nernst-Einstein conductivity, each as mean, SEM and n, flagged where a
+  non-diffusive MSD fit went into it.
+- :func:`comparison_table` -- a system with an additive beside the same electrolyte
+  without it, the change, and the paper's values (:data:`PAPER`).
+- :func:`arrhenius_table` -- activation energies of D from several temperatures.
+
+The package never imports snakemake; the workflow's scripts call these functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from electrolyte_md.errors import AnalysisError
+from electrolyte_md.transport import ArrheniusFit, arrhenius_fit
+
+__all__ = [
+    "PAPER",
+    "SUMMARY_COLUMNS",
+    "additive_pairs",
+    "aggregate",
+    "arrhenius_fits",
+    "arrhenius_table",
+    "comparison_table",
+    "system_summary",
+]
+
+#: The paper's numbers this study is held against, with where they come from.
+PAPER: dict[str, Any] = {
+    "source": (
+        "Y. Wang, P.-C. Zhao, J. Sun, J. Liang, T. Shen, C.-H. Li, Z. Jin, "
+        '"Titanium-Polyoxometalate Crosslinked Metallo-Supramolecular Polymer as Artificial '
+        "Interfacial Layer for Highly Persistent and Low-Temperature Tolerant Lithium Metal "
+        'Batteries", article e202508224'
+    ),
+    # MD section (Figure S39): LiPF6-NMP without / with Ti6(HPAB); force field, box and
+    # length not given in the paper.
+    "cn_li_p": {"without": 1.323, "with": 1.083, "where": "MD section, Figure S39"},
+    # Bruce-Vincent polarisation of Li||Li cells in a commercial carbonate-based
+    # electrolyte (CBE), bare Li / Li coated with the Ti6(HPAB)-cross-linked polymer layer.
+    "t_plus": {
+        "without": 0.301,
+        "with": 0.607,
+        "where": "Figure 6a,b (experiment: CBE with bare vs. MSP-IPL-coated Li)",
+    },
+}
+
+#: Columns of :func:`system_summary`.
+SUMMARY_COLUMNS = [
+    "system",
+    "temperature_kelvin",
+    "quantity",
+    "unit",
+    "mean",
+    "sem",
+    "n",
+    "error_from",
+    "flagged",
+    "note",
+]
+
+
+def aggregate(
+    values: Sequence[float],
+    within_sems: Sequence[float | None] | None = None,
+    within_n: Sequence[int | None] | None = None,
+    within_label: str = "blocks",
+) -> dict[str, Any]:
+    """Mean, standard error and the number of samples behind it.
+
+    With two or more values (independent replicas) the error is the standard error of
+    the values: ``std(ddof=1) / sqrt(n)``, ``n`` = number of replicas.  With one value
+    the error is its own within-run standard error (``within_sems[0]``, from ``within_n``
+    blocks of frames or particle groups), or NaN if it has none.
+
+    Parameters
+    ----------
+    values
+        One value per replica (None or NaN values are refused: a missing replica must
+        not shrink the error bar silently).
+    within_sems, within_n
+        Per replica: its within-run standard error and the number of blocks behind it.
+    within_label
+        What the within-run error comes from (``"blocks"``, ``"particle groups"``).
+
+    Returns
+    -------
+    dict
+        ``mean``, ``sem``, ``n``, ``error_from`` (``"replicas"``,
+        ``"<within_label> of 1 replica"`` or ``"none (1 replica)"``).
+    """
+    x = np.asarray([math.nan if v is None else v for v in values], dtype=float)
+    if x.ndim != 1 or x.size == 0:
+        raise AnalysisError("aggregate needs at least one value")
+    if not np.all(np.isfinite(x)):
+        raise AnalysisError(f"aggregate: values must be finite numbers, got {x.tolist()}")
+    if x.size >= 2:
+        return {
+            "mean": float(x.mean()),
+            "sem": float(x.std(ddof=1) / math.sqrt(x.size)),
+            "n": int(x.size),
+            "error_from": "replicas",
+        }
+    sem = within_sems[0] if within_sems else None
+    n = within_n[0] if within_n else None
+    if sem is None or not math.isfinite(float(sem)):
+        return {"mean": float(x[0]), "sem": math.nan, "n": 1, "error_from": "none (1 replica)"}
+    return {
+        "mean": float(x[0]),
+        "sem": float(sem),
+        "n": int(n) if n is not None else 1,
+        "error_from": f"{within_label} of 1 replica",
+    }
+
+
+def _row(system, temperature, quantity, unit, stats, flagged=False, note=""):
+    return {
+        "system": system,
+        "temperature_kelvin": float(temperature),
+        "quantity": quantity,
+        "unit": unit,
+        **stats,
+        "flagged": bool(flagged),
+        "note": note,
+    }
+
+
+def _by_temperature(records: Iterable[Mapping[str, Any]]) -> dict[float, list[Mapping]]:
+    grouped: dict[float, list[Mapping]] = {}
+    for record in records:
+        grouped.setdefault(float(record["temperature_kelvin"]), []).append(record)
+    return {t: sorted(g, key=lambda r: r["replica"]) for t, g in sorted(grouped.items())}
+
+
+def _flag_note(flags: Sequence[bool]) -> tuple[bool, str]:
+    k = sum(bool(f) for f in flags)
+    if not k:
+        return False, ""
+    return True, (
+        f"FLAGGED: non-diffusive MSD (no linear window) in {k} of {len(flags)} replica(s); "
+        "not a converged transport coefficient"
+    )
+
+
+def _require(record: Mapping[str, Any], keys: Sequence[str], what: str) -> None:
+    missing = [k for k in keys if k not in record]
+    if missing:
+        source = record.get("source", "a record")
+        raise AnalysisError(f"{what} record {source} lacks key(s) {missing}")
+
+
+def system_summary(
+    system: str,
+    cn_records: Sequence[Mapping[str, Any]],
+    solvation_records: Sequence[Mapping[str, Any]],
+    transport_records: Sequence[Mapping[str, Any]],
+) -> pd.DataFrame:
+    """Replica-aggregated properties of one system, one row per temperature and quantity.
+
+    Every record carries ``temperature_kelvin`` and ``replica`` (added by the caller from
+    its path) and, for error messages, ``source`` (the file).  Quantities:
+
+    - ``CN <pair>`` (the cutoff and its source in ``note``) and ``cutoff <pair>`` (Å);
+    - ``shell <partner>`` (molecules per Li+), ``shell total``, ``fraction SSIP/CIP/
+      MCIP/AGG``;
+    - ``D <species>`` (Yeh-Hummer corrected) and ``D_pbc <species>`` (as fitted),
+      1e-9 m^2/s;
+    - ``t+`` (Nernst-Einstein, from corrected D) and ``sigma_NE`` (mS/cm).
+
+    Errors: :func:`aggregate` -- between replicas if there are several, else the
+    run's block (CN, shells) or particle-group (D) standard error; t+ and sigma of a
+    single run have none.  Rows built from a non-diffusive MSD fit are ``flagged``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SUMMARY_COLUMNS`.
+    """
+    rows: list[dict[str, Any]] = []
+    keys = ("temperature_kelvin", "replica")
+    for r in cn_records:
+        _require(
+            r,
+            (*keys, "pair", "coordination_number", "cutoff_angstrom", "cutoff_source"),
+            "coordination",
+        )
+    for r in solvation_records:
+        _require(r, (*keys, "mean_shell_counts", "ion_pair_fractions", "n_blocks"), "solvation")
+    for r in transport_records:
+        _require(r, (*keys, "species", "transference_number", "conductivity"), "transport")
+
+    pairs = sorted({r["pair"] for r in cn_records})
+    for pair in pairs:
+        for temperature, group in _by_temperature(
+            r for r in cn_records if r["pair"] == pair
+        ).items():
+            stats = aggregate(
+                [r["coordination_number"] for r in group],
+                [r.get("coordination_number_sem") for r in group],
+                [r.get("n_blocks") for r in group],
+            )
+            sources = sorted({r["cutoff_source"] for r in group})
+            cutoffs = [float(r["cutoff_angstrom"]) for r in group]
+            spread = ""
+            if len(set(cutoffs)) > 1:
+                spread = f"; {min(cutoffs):.2f}-{max(cutoffs):.2f} Å over replicas"
+            note = f"cutoff {np.mean(cutoffs):.2f} Å ({', '.join(sources)}{spread})"
+            rows.append(
+                _row(system, temperature, f"CN {pair}", "ligand atoms per centre", stats, note=note)
+            )
+            rows.append(
+                _row(
+                    system,
+                    temperature,
+                    f"cutoff {pair}",
+                    "Å",
+                    aggregate(cutoffs),
+                    note=", ".join(sources),
+                )
+            )
+
+    for temperature, group in _by_temperature(solvation_records).items():
+        n_blocks = [r["n_blocks"] for r in group]
+        partners = list(group[0]["mean_shell_counts"])
+        for partner in partners:
+            stats = aggregate(
+                [r["mean_shell_counts"][partner] for r in group],
+                [r["mean_shell_counts_sem"].get(partner) for r in group],
+                n_blocks,
+            )
+            details = group[0].get("partner_details", {}).get(partner, {})
+            note = ""
+            if details:
+                note = (
+                    f"molecules with an atom of {details['selection']!r} within "
+                    f"{details['cutoff_angstrom']:.2f} Å ({details['cutoff_source']})"
+                )
+            rows.append(
+                _row(system, temperature, f"shell {partner}", "molecules per Li+", stats, note=note)
+            )
+        rows.append(
+            _row(
+                system,
+                temperature,
+                "shell total",
+                "molecules per Li+",
+                aggregate(
+                    [r["coordination_number"] for r in group],
+                    [r.get("coordination_number_sem") for r in group],
+                    n_blocks,
+                ),
+            )
+        )
+        for label in group[0]["ion_pair_fractions"]:
+            stats = aggregate(
+                [r["ion_pair_fractions"][label] for r in group],
+                [r["ion_pair_fractions_sem"].get(label) for r in group],
+                n_blocks,
+            )
+            rows.append(_row(system, temperature, f"fraction {label}", "fraction of Li+", stats))
+
+    for temperature, group in _by_temperature(transport_records).items():
+        species = list(group[0]["species"])
+        for name in species:
+            entries = [r["species"][name] for r in group]
+            flagged, note = _flag_note([not e["diffusive"] for e in entries])
+            n_groups = [e.get("n_groups") for e in entries]
+            for key, label in (("d_1e9_m2_per_s", "D"), ("d_pbc_1e9_m2_per_s", "D_pbc")):
+                stats = aggregate(
+                    [e[key] for e in entries],
+                    [e.get("d_1e9_m2_per_s_sem") for e in entries],
+                    n_groups,
+                    within_label="particle groups",
+                )
+                extra = "Yeh-Hummer corrected" if label == "D" else "as fitted in the periodic box"
+                rows.append(
+                    _row(
+                        system,
+                        temperature,
+                        f"{label} {name}",
+                        "1e-9 m^2/s",
+                        stats,
+                        flagged,
+                        "; ".join(x for x in (extra, note) if x),
+                    )
+                )
+        t_records = [r["transference_number"] for r in group]
+        if all(t.get("value") is not None for t in t_records):
+            flagged, note = _flag_note([t["flagged"] for t in t_records])
+            rows.append(
+                _row(
+                    system,
+                    temperature,
+                    "t+",
+                    "",
+                    aggregate([t["value"] for t in t_records]),
+                    flagged,
+                    note or t_records[0]["note"],
+                )
+            )
+        s_records = [r["conductivity"] for r in group]
+        if all(s.get("sigma_ms_per_cm") is not None for s in s_records):
+            flagged, note = _flag_note([s["flagged"] for s in s_records])
+            rows.append(
+                _row(
+                    system,
+                    temperature,
+                    "sigma_NE",
+                    "mS/cm",
+                    aggregate([s["sigma_ms_per_cm"] for s in s_records]),
+                    flagged,
+                    note or s_records[0]["note"],
+                )
+            )
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def additive_pairs(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(system without, system with additive) pairs of a study.
+
+    A system with additives is paired with a system that has the same solvents (same
+    fractions), the same salts (same concentrations) and no additive.
+    """
+    systems = config["systems"]
+
+    def base(spec):
+        return (sorted(spec["solvents"].items()), sorted(spec.get("salts", {}).items()))
+
+    pairs = []
+    for name, spec in systems.items():
+        if not any(spec.get("additives", {}).values()):
+            continue
+        for other, other_spec in systems.items():
+            if (
+                other != name
+                and not any(other_spec.get("additives", {}).values())
+                and (base(other_spec) == base(spec))
+            ):
+                pairs.append((other, name))
+                break
+    return pairs
+
+
+#: Quantities of the comparison table, with the paper entry each is compared with.
+_COMPARED = (
+    ("CN {pair}", "cn_li_p"),
+    ("t+", "t_plus"),
+    ("sigma_NE", None),
+    ("D {cation}", None),
+    ("D {anion}", None),
+    ("fraction SSIP", None),
+    ("fraction CIP", None),
+    ("fraction AGG", None),
+)
+
+
+def comparison_table(
+    summary: pd.DataFrame,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    cn_pair: str = "Li-P",
+    cation: str = "Li",
+    anion: str = "PF6",
+    paper: Mapping[str, Any] = PAPER,
+) -> pd.DataFrame:
+    """Each system without and with the additive side by side, beside the paper.
+
+    Parameters
+    ----------
+    summary
+        :func:`system_summary` rows of every system (concatenated).
+    pairs
+        (without, with) system pairs (:func:`additive_pairs`); with none, every system
+        is listed alone (``system_with`` empty) so its values still meet the paper's.
+    cn_pair, cation, anion
+        The pair whose coordination number the paper reports and the salt's ions.
+    paper
+        :data:`PAPER`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair of systems, temperature and quantity: ``system_without``,
+        ``system_with``, ``temperature_kelvin``, ``quantity``, ``unit``, then
+        ``without_mean/_sem/_n``, ``with_mean/_sem/_n``, ``change`` (with - without),
+        ``change_sem`` (the two SEMs in quadrature), ``change_percent``,
+        ``paper_without``, ``paper_with``, ``paper_change``, ``flagged``, ``note``
+        (error sources, flags, the paper's source).
+    """
+    missing = {"system", "temperature_kelvin", "quantity"} - set(summary.columns)
+    if missing:
+        raise AnalysisError(f"comparison_table: summary lacks columns {sorted(missing)}")
+    if not pairs:
+        pairs = [(system, "") for system in dict.fromkeys(summary["system"])]
+    indexed = summary.set_index(["system", "temperature_kelvin", "quantity"])
+    rows = []
+    for without, with_ in pairs:
+        temperatures = sorted(
+            summary.loc[summary["system"] == without, "temperature_kelvin"].unique()
+        )
+        for temperature in temperatures:
+            for template, paper_key in _COMPARED:
+                quantity = template.format(pair=cn_pair, cation=cation, anion=anion)
+                a = (
+                    indexed.loc[(without, temperature, quantity)]
+                    if (without, temperature, quantity) in indexed.index
+                    else None
+                )
+                b = (
+                    indexed.loc[(with_, temperature, quantity)]
+                    if with_ and (with_, temperature, quantity) in indexed.index
+                    else None
+                )
+                if a is None and b is None:
+                    continue
+                row = {
+                    "system_without": without,
+                    "system_with": with_,
+                    "temperature_kelvin": float(temperature),
+                    "quantity": quantity,
+                    "unit": (a if a is not None else b)["unit"],
+                }
+                notes = []
+                for side, rec in (("without", a), ("with", b)):
+                    row[f"{side}_mean"] = float(rec["mean"]) if rec is not None else math.nan
+                    row[f"{side}_sem"] = float(rec["sem"]) if rec is not None else math.nan
+                    row[f"{side}_n"] = int(rec["n"]) if rec is not None else 0
+                    if rec is not None:
+                        notes.append(f"{side}: error from {rec['error_from']}")
+                if a is not None and b is not None:
+                    row["change"] = row["with_mean"] - row["without_mean"]
+                    row["change_sem"] = math.hypot(row["with_sem"], row["without_sem"])
+                    row["change_percent"] = (
+                        100.0 * row["change"] / row["without_mean"]
+                        if row["without_mean"]
+                        else math.nan
+                    )
+                else:
+                    row["change"] = row["change_sem"] = row["change_percent"] = math.nan
+                entry = paper.get(paper_key) if paper_key else None
+                row["paper_without"] = entry["without"] if entry else math.nan
+                row["paper_with"] = entry["with"] if entry else math.nan
+                row["paper_change"] = entry["with"] - entry["without"] if entry else math.nan
+                flagged = any(bool(rec["flagged"]) for rec in (a, b) if rec is not None)
+                row["flagged"] = flagged
+                if flagged:
+                    notes.insert(0, "FLAGGED: from a non-diffusive MSD fit")
+                if entry:
+                    notes.append(f"paper: {entry['where']}")
+                row["note"] = "; ".join(notes)
+                rows.append(row)
+    columns = [
+        "system_without",
+        "system_with",
+        "temperature_kelvin",
+        "quantity",
+        "unit",
+        "without_mean",
+        "without_sem",
+        "without_n",
+        "with_mean",
+        "with_sem",
+        "with_n",
+        "change",
+        "change_sem",
+        "change_percent",
+        "paper_without",
+        "paper_with",
+        "paper_change",
+        "flagged",
+        "note",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def arrhenius_fits(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[ArrheniusFit, bool]]:
+    """Arrhenius fits of D (Yeh-Hummer corrected) per system and species.
+
+    Uses the replica means at each temperature, weighted by their standard errors when
+    every one is finite and positive.  Needs two or more temperatures.
+
+    Returns
+    -------
+    dict
+        (system, species) -> (fit, flagged): flagged when any D entering the fit came
+        from a non-diffusive MSD.
+    """
+    d_rows = summary[summary["quantity"].str.startswith("D ")]
+    fits = {}
+    for (system, quantity), group in d_rows.groupby(["system", "quantity"], sort=True):
+        group = group.sort_values("temperature_kelvin")
+        if group["temperature_kelvin"].nunique() < 2:
+            raise AnalysisError(
+                f"Arrhenius fit of {quantity} in {system}: needs >= 2 temperatures, got "
+                f"{group['temperature_kelvin'].tolist()} K (md.temperatures_kelvin)"
+            )
+        sems = group["sem"].to_numpy(dtype=float)
+        weighted = bool(np.all(np.isfinite(sems)) and np.all(sems > 0))
+        fit = arrhenius_fit(
+            group["temperature_kelvin"].to_numpy(dtype=float),
+            group["mean"].to_numpy(dtype=float),
+            sems if weighted else None,
+        )
+        fits[(system, quantity.removeprefix("D "))] = (fit, bool(group["flagged"].any()))
+    return fits
+
+
+def arrhenius_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Activation energies of D per system and species (kJ/mol and eV), with flags.
+
+    Columns ``system``, ``species``, ``ea_kj_per_mol``, ``ea_kj_per_mol_stderr``,
+    ``ea_ev``, ``ea_ev_stderr``, ``ln_d0``, ``n_temperatures``, ``temperatures_kelvin``,
+    ``weighted``, ``flagged``, ``note``.
+    """
+    rows = []
+    for (system, species), (fit, flagged) in arrhenius_fits(summary).items():
+        info = fit.as_dict()
+        rows.append(
+            {
+                "system": system,
+                "species": species,
+                "ea_kj_per_mol": fit.ea_kj_per_mol,
+                "ea_kj_per_mol_stderr": fit.ea_kj_per_mol_stderr,
+                "ea_ev": fit.ea_ev,
+                "ea_ev_stderr": fit.ea_ev_stderr,
+                "ln_d0": fit.ln_prefactor,
+                "n_temperatures": info["n_temperatures"],
+                "temperatures_kelvin": " ".join(f"{t:g}" for t in fit.temperatures_kelvin),
+                "weighted": fit.weighted,
+                "flagged": flagged,
+                "note": "FLAGGED: a D from a non-diffusive MSD fit" if flagged else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------
+# Files in, files out (called by the workflow's scripts)
+# ---------------------------------------------------------------------------------------
+
+
+def _run_records(paths: Iterable[str]) -> list[dict[str, Any]]:
+    """JSON records of ``.../{temperature}K/rep{replica}/<file>.json``, tagged with both."""
+    import json
+    from pathlib import Path
+
+    records = []
+    for path in map(Path, paths):
+        try:
+            record = json.loads(path.read_text())
+            temperature = float(path.parts[-3].removesuffix("K"))
+            replica = int(path.parts[-2].removeprefix("rep"))
+        except (OSError, ValueError) as exc:
+            raise AnalysisError(
+                f"{path}: cannot read a run record (expected JSON at "
+                f".../<T>K/rep<r>/{path.name}): {exc}"
+            ) from exc
+        record.update(temperature_kelvin=temperature, replica=replica, source=str(path))
+        records.append(record)
+    return records
+
+
+def write_system_summary(
+    system: str,
+    cn_paths: Sequence[str],
+    solvation_paths: Sequence[str],
+    transport_paths: Sequence[str],
+    out_csv: str,
+) -> pd.DataFrame:
+    """:func:`system_summary` of the per-run files of one system, written as CSV."""
+    from electrolyte_md.io import atomic_write_text
+
+    table = system_summary(
+        system,
+        _run_records(cn_paths),
+        _run_records(solvation_paths),
+        _run_records(transport_paths),
+    )
+    atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
+    return table
+
+
+def _read_summaries(paths: Sequence[str]) -> pd.DataFrame:
+    frames = []
+    for path in paths:
+        frame = pd.read_csv(path)
+        missing = set(SUMMARY_COLUMNS) - set(frame.columns)
+        if missing:
+            raise AnalysisError(f"{path}: not a system summary, lacks columns {sorted(missing)}")
+        frames.append(frame)
+    summary = pd.concat(frames, ignore_index=True)
+    summary["note"] = summary["note"].fillna("")
+    return summary
+
+
+def write_comparison(
+    summary_paths: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
+    out_csv: str,
+    **options: Any,
+) -> pd.DataFrame:
+    """:func:`comparison_table` of the system summaries, written as CSV."""
+    from electrolyte_md.io import atomic_write_text
+
+    table = comparison_table(_read_summaries(summary_paths), pairs, **options)
+    atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
+    return table
+
+
+def write_arrhenius(summary_path: str, out_csv: str, out_png: str, title: str) -> pd.DataFrame:
+    """:func:`arrhenius_table` of one system summary (CSV) and its Arrhenius plot (PNG).
+
+    Species whose D is flagged (non-diffusive MSD) are labelled so in the figure.
+    """
+    from electrolyte_md.io import atomic_write_text
+    from electrolyte_md.transport import plot_arrhenius
+
+    summary = _read_summaries([summary_path])
+    table = arrhenius_table(summary)
+    fits = {
+        species + (" (FLAGGED: non-diffusive MSD)" if flagged else ""): fit
+        for (_, species), (fit, flagged) in arrhenius_fits(summary).items()
+    }
+    plot_arrhenius(fits, out_png, title, unit="10$^{-9}$ m$^2$/s, Yeh-Hummer corrected")
+    atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
+    return table

@@ -1,0 +1,215 @@
+"""Replica aggregation, system summaries, the comparison with the paper, Arrhenius tables,
+and the default RDF pairs: all on hand-made inputs with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import TINY_CONFIG
+from scipy import constants
+
+from electrolyte_md.analysis import default_pairs, system_pairs
+from electrolyte_md.errors import AnalysisError
+from electrolyte_md.study import (
+    PAPER,
+    SUMMARY_COLUMNS,
+    additive_pairs,
+    aggregate,
+    arrhenius_table,
+    comparison_table,
+    system_summary,
+)
+
+
+def test_aggregate_over_replicas_uses_their_spread():
+    stats = aggregate([1.0, 2.0, 3.0, 6.0], within_sems=[0.01] * 4, within_n=[5] * 4)
+    # mean 3, sample std sqrt(14/3), SEM sqrt(14/3)/2
+    assert stats["mean"] == pytest.approx(3.0)
+    assert stats["sem"] == pytest.approx(math.sqrt(14.0 / 3.0) / 2.0)
+    assert stats["n"] == 4 and stats["error_from"] == "replicas"
+
+
+def test_aggregate_single_replica_uses_its_block_error_or_none():
+    stats = aggregate([1.25], within_sems=[0.05], within_n=[4])
+    assert stats == {"mean": 1.25, "sem": 0.05, "n": 4, "error_from": "blocks of 1 replica"}
+    bare = aggregate([0.4])
+    assert bare["n"] == 1 and math.isnan(bare["sem"]) and bare["error_from"] == "none (1 replica)"
+    with pytest.raises(AnalysisError, match="finite"):
+        aggregate([1.0, None])
+
+
+def _cn(t, rep, pair, cn, sem=0.02, cutoff=3.0, source="first minimum"):
+    return {"temperature_kelvin": t, "replica": rep, "pair": pair, "coordination_number": cn,
+            "coordination_number_sem": sem, "n_blocks": 5, "cutoff_angstrom": cutoff,
+            "cutoff_source": source}  # fmt: skip
+
+
+def _solv(t, rep, pf6, ssip):
+    return {"temperature_kelvin": t, "replica": rep, "n_blocks": 5,
+            "mean_shell_counts": {"PF6": pf6, "NMP": 4.0 - pf6},
+            "mean_shell_counts_sem": {"PF6": 0.01, "NMP": 0.01},
+            "coordination_number": 4.0, "coordination_number_sem": 0.0,
+            "ion_pair_fractions": {"SSIP": ssip, "CIP": 1.0 - ssip, "MCIP": 0.0, "AGG": 0.0},
+            "ion_pair_fractions_sem": {"SSIP": 0.02, "CIP": 0.02, "MCIP": 0, "AGG": 0}}  # fmt: skip
+
+
+def _transport(t, rep, d_li, d_pf6, diffusive=True):
+    species = {
+        name: {"diffusive": diffusive, "d_1e9_m2_per_s": d, "d_pbc_1e9_m2_per_s": d - 0.1,
+               "d_1e9_m2_per_s_sem": 0.01, "n_groups": 5}
+        for name, d in (("Li", d_li), ("PF6", d_pf6))
+    }  # fmt: skip
+    t_plus = d_li / (d_li + d_pf6)
+    return {"temperature_kelvin": t, "replica": rep, "species": species,
+            "transference_number": {"value": t_plus, "flagged": not diffusive, "note": "NE"},
+            "conductivity": {"sigma_ms_per_cm": 10 * d_li, "flagged": not diffusive,
+                             "note": "NE"}}  # fmt: skip
+
+
+def test_system_summary_means_errors_and_flags():
+    cn = [_cn(298.0, 1, "Li-P", 1.2, cutoff=4.0), _cn(298.0, 2, "Li-P", 1.4, cutoff=4.2)]
+    solv = [_solv(298.0, 1, 1.0, 0.5), _solv(298.0, 2, 1.2, 0.3)]
+    transport = [_transport(298.0, 1, 0.2, 0.6), _transport(298.0, 2, 0.4, 0.6, diffusive=False)]
+    table = system_summary("A", cn, solv, transport)
+    assert list(table.columns) == SUMMARY_COLUMNS
+    rows = table.set_index("quantity")
+    assert rows.loc["CN Li-P", "mean"] == pytest.approx(1.3)
+    assert rows.loc["CN Li-P", "sem"] == pytest.approx(0.1)  # std 0.1414 / sqrt 2
+    assert rows.loc["CN Li-P", "n"] == 2 and rows.loc["CN Li-P", "error_from"] == "replicas"
+    assert "4.10 Å" in rows.loc["CN Li-P", "note"] and "4.00-4.20" in rows.loc["CN Li-P", "note"]
+    assert rows.loc["cutoff Li-P", "mean"] == pytest.approx(4.1)
+    assert rows.loc["shell PF6", "mean"] == pytest.approx(1.1)
+    assert rows.loc["fraction SSIP", "mean"] == pytest.approx(0.4)
+    assert rows.loc["D Li", "mean"] == pytest.approx(0.3)
+    assert rows.loc["D_pbc Li", "mean"] == pytest.approx(0.2)
+    # one replica non-diffusive: D, t+ and sigma are flagged, and say how many
+    for quantity in ("D Li", "D PF6", "t+", "sigma_NE"):
+        assert rows.loc[quantity, "flagged"], quantity
+        assert "1 of 2 replica" in rows.loc[quantity, "note"]
+    assert not rows.loc["CN Li-P", "flagged"]
+    assert rows.loc["t+", "mean"] == pytest.approx((0.25 + 0.4) / 2)
+
+
+def test_system_summary_names_a_broken_record():
+    record = _cn(298.0, 1, "Li-P", 1.2)
+    del record["cutoff_angstrom"]
+    record["source"] = "runs/cn_Li-P.json"
+    with pytest.raises(AnalysisError, match=r"runs/cn_Li-P.json.*cutoff_angstrom"):
+        system_summary("A", [record], [], [])
+
+
+def _summary_row(system, quantity, mean, sem, n=3, flagged=False, t=298.0):
+    return {"system": system, "temperature_kelvin": t, "quantity": quantity, "unit": "",
+            "mean": mean, "sem": sem, "n": n, "error_from": "replicas", "flagged": flagged,
+            "note": ""}  # fmt: skip
+
+
+def test_comparison_table_side_by_side_with_paper():
+    summary = pd.DataFrame(
+        [
+            _summary_row("bare", "CN Li-P", 1.30, 0.03),
+            _summary_row("bare", "t+", 0.40, 0.02, flagged=True),
+            _summary_row("cluster", "CN Li-P", 1.10, 0.04),
+            _summary_row("cluster", "t+", 0.45, 0.02),
+            _summary_row("cluster", "fraction AGG", 0.1, 0.01),
+        ]
+    )
+    table = comparison_table(summary, [("bare", "cluster")])
+    rows = table.set_index("quantity")
+    cn = rows.loc["CN Li-P"]
+    assert (cn["system_without"], cn["system_with"]) == ("bare", "cluster")
+    assert cn["change"] == pytest.approx(-0.20)
+    assert cn["change_sem"] == pytest.approx(0.05)  # 0.03 and 0.04 in quadrature
+    assert cn["change_percent"] == pytest.approx(-100 * 0.2 / 1.3)
+    assert (cn["paper_without"], cn["paper_with"]) == (1.323, 1.083)
+    assert cn["paper_change"] == pytest.approx(1.083 - 1.323)
+    assert not cn["flagged"]
+    t_plus = rows.loc["t+"]
+    assert (t_plus["paper_without"], t_plus["paper_with"]) == (0.301, 0.607)
+    assert t_plus["flagged"] and "FLAGGED" in t_plus["note"]
+    # a quantity only one system has: its side filled, no change
+    agg = rows.loc["fraction AGG"]
+    assert agg["with_mean"] == pytest.approx(0.1) and agg["without_n"] == 0
+    assert math.isnan(agg["change"]) and math.isnan(agg["paper_with"])
+    assert "e202508224" in PAPER["source"]
+
+
+def test_comparison_table_lists_a_lone_system():
+    summary = pd.DataFrame([_summary_row("bare", "CN Li-P", 1.3, 0.03)])
+    table = comparison_table(summary, [])
+    assert table["system_without"].tolist() == ["bare"]
+    assert table["system_with"].tolist() == [""]
+    assert table.loc[0, "paper_without"] == 1.323 and math.isnan(table.loc[0, "change"])
+
+
+def test_arrhenius_table_recovers_activation_energy():
+    ea_kj, d0 = 20.0, 50.0
+    temperatures = [253.15, 298.15, 333.15]
+    rows = [
+        _summary_row("A", "D Li", d0 * math.exp(-ea_kj * 1e3 / (constants.R * t)), math.nan, t=t)
+        for t in temperatures
+    ]
+    rows.append(_summary_row("A", "CN Li-P", 1.0, 0.1))
+    table = arrhenius_table(pd.DataFrame(rows))
+    (row,) = table.to_dict("records")
+    assert row["species"] == "Li" and row["n_temperatures"] == 3 and not row["weighted"]
+    assert row["ea_kj_per_mol"] == pytest.approx(ea_kj, rel=1e-9)
+    assert row["ea_ev"] == pytest.approx(ea_kj * 1e3 / constants.N_A / constants.e, rel=1e-9)
+    assert row["ln_d0"] == pytest.approx(math.log(d0))
+    with pytest.raises(AnalysisError, match="2 temperatures"):
+        arrhenius_table(pd.DataFrame(rows[:1]))
+
+
+def _config_with_cluster():
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["species"]["Ti6"] = {
+        "residue": "TI6",
+        "cluster": {"carboxylate": "4-aminobenzoate", "alkoxide": "isopropoxide"},
+    }
+    config["systems"]["Ti6_LiPF6_NMP"] = dict(config["systems"]["LiPF6_NMP"], additives={"Ti6": 1})
+    return config
+
+
+def test_additive_pairs_match_the_same_electrolyte():
+    config = _config_with_cluster()
+    assert additive_pairs(config) == [("LiPF6_NMP", "Ti6_LiPF6_NMP")]
+    config["systems"]["Ti6_LiPF6_NMP"]["salts"] = {"LiPF6": 0.5}
+    assert additive_pairs(config) == []
+
+
+def test_default_pairs_per_system():
+    config = _config_with_cluster()
+    bare = default_pairs(config, "LiPF6_NMP")
+    assert sorted(bare) == ["Li-F", "Li-N", "Li-O", "Li-P"]
+    assert bare["Li-N"] == {
+        "center": "resname LI",
+        "ligand": "resname NMP and element N",
+        "requires": ["Li", "NMP"],
+    }
+    with_cluster = default_pairs(config, "Ti6_LiPF6_NMP")
+    assert sorted(with_cluster) == ["Li-F", "Li-N", "Li-O", "Li-P", "Ti-F", "Ti-P"]
+    assert with_cluster["Ti-P"]["center"] == "resname TI6 and element Ti"
+    # opt-in: without default_pairs only the configured pairs are analysed
+    assert sorted(system_pairs(config, "LiPF6_NMP")) == ["Li-F", "Li-O", "Li-P"]
+    config["analysis"]["rdf"]["default_pairs"] = True
+    pairs = system_pairs(config, "LiPF6_NMP")
+    assert sorted(pairs) == ["Li-F", "Li-N", "Li-O", "Li-P"]
+    assert pairs["Li-P"]["cutoff_angstrom"] == 4.2  # the configured pair wins
+    # a configured name with other selections pushes the default to a suffixed name
+    config["analysis"]["rdf"]["pairs"]["Li-N"] = {"center": "resname LI", "ligand": "name N1"}
+    assert "Li-N_NMP" in system_pairs(config, "LiPF6_NMP")
+    # two solvents with O: each gets its residue
+    config["species"]["DMC"] = {"smiles": "COC(=O)OC", "residue": "DMC"}
+    config["systems"]["LiPF6_NMP"]["solvents"] = {"NMP": 0.5, "DMC": 0.5}
+    assert {"Li-O_NMP", "Li-O_DMC"} <= set(default_pairs(config, "LiPF6_NMP"))
+
+
+def test_aggregate_matches_numpy_on_random_replicas():
+    rng = np.random.default_rng(3)
+    values = rng.normal(1.0, 0.1, size=7)
+    stats = aggregate(values.tolist())
+    assert stats["sem"] == pytest.approx(values.std(ddof=1) / math.sqrt(7))
