@@ -2,13 +2,15 @@
 
 from snakemake.utils import min_version, validate
 
+from electrolyte_md.analysis import system_pairs
 from electrolyte_md.config import (
-    analysis_pairs,
     charge_scales,
     check_config,
+    species_charge,
     species_parameters,
     system_species,
 )
+from electrolyte_md.study import PAPER, additive_pairs
 from electrolyte_md.dft.binding import manifest_files
 
 min_version("9.0")
@@ -68,7 +70,55 @@ def rdf_outputs(system):
         f"{RESULTS}/analysis/{system}/{t}K/rep{r}/cn_{pair}.json"
         for t in temperatures()
         for r in replicas()
-        for pair in analysis_pairs(config, system)
+        for pair in system_pairs(config, system)
+    ]
+
+
+def pair_spec(wildcards):
+    """Settings of the RDF pair of a job (configured or, with default_pairs, default)."""
+    pairs = system_pairs(config, wildcards.system)
+    if wildcards.pair not in pairs:
+        raise ValueError(
+            f"RDF pair '{wildcards.pair}' is not analysed in system '{wildcards.system}'; "
+            f"its pairs are {sorted(pairs)} (analysis.rdf.pairs, requires, default_pairs)"
+        )
+    return pairs[wildcards.pair]
+
+
+def run_files(system, name):
+    """One analysis file of every run (temperature, replica) of a system."""
+    return [
+        f"{RESULTS}/analysis/{system}/{t}K/rep{r}/{name}"
+        for t in temperatures()
+        for r in replicas()
+    ]
+
+
+def run_cn_files(wildcards):
+    """Input function: the cn_<pair>.json of every pair of one run."""
+    run = f"{RESULTS}/analysis/{wildcards.system}/{wildcards.temperature}K/rep{wildcards.replica}"
+    return [f"{run}/cn_{pair}.json" for pair in system_pairs(config, wildcards.system)]
+
+
+def salt_ions(system, role):
+    """Salt cations or anions of a system (species names, no repeats)."""
+    salts = config["systems"][system].get("salts", {})
+    return list(dict.fromkeys(config["salts"][salt][role] for salt in salts))
+
+
+def residues_of(system):
+    """Species name -> residue name, for every species of a system."""
+    return {s: config["species"][s]["residue"] for s in system_species(config, system)}
+
+
+def arrhenius_outputs():
+    """Arrhenius table and figure per system, only with two or more temperatures."""
+    if len(temperatures()) < 2:
+        return []
+    return [
+        f"{RESULTS}/analysis/{system}/arrhenius.{ext}"
+        for system in config["systems"]
+        for ext in ("csv", "png")
     ]
 
 
@@ -87,8 +137,14 @@ def final_outputs():
     for species in cluster_species():
         outputs.append(f"{RESULTS}/species/{species}/cluster_charges.csv")
         outputs.append(f"{RESULTS}/species/{species}/cluster_geometry.csv")
+    outputs.append(f"{RESULTS}/report/comparison.csv")
+    outputs += arrhenius_outputs()
     for system in config["systems"]:
         outputs.append(f"{RESULTS}/analysis/{system}/coordination.csv")
+        outputs.append(f"{RESULTS}/analysis/{system}/summary.csv")
+        if salt_ions(system, "cation") and salt_ions(system, "anion"):
+            outputs += run_files(system, "solvation.json")
+        outputs += run_files(system, "msd.png")
         for run in run_dirs(system):
             outputs.append(f"{run}/energies.png")
             for species in cluster_species(system):

@@ -84,3 +84,34 @@ rule md_summary_table:
         runtime=5,
     script:
         "../scripts/report_md_summary.py"
+
+
+rule comparison_table:
+    input:
+        summaries=expand(
+            f"{RESULTS}/analysis/{{system}}/summary.csv",
+            system=list(config["systems"]),
+        ),
+    output:
+        table=report(
+            f"{RESULTS}/report/comparison.csv",
+            caption="../report/comparison.rst",
+            category="Comparison with the paper",
+            labels={"table": "with and without the additive, and the paper"},
+        ),
+    log:
+        f"{LOGS}/comparison_table/comparison.log",
+    benchmark:
+        f"{BENCH}/comparison_table/comparison.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        pairs=additive_pairs(config),
+        options=config["analysis"]["comparison"],
+        n_temperatures=len(config["md"]["temperatures_kelvin"]),
+        paper=PAPER,
+    script:
+        "../scripts/report_comparison.py"
