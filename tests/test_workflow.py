@@ -114,6 +114,92 @@ def test_rdf_and_coordination_numbers(finished_run):
 
 
 @pytest.mark.slow
+def test_solvation_shells(finished_run):
+    workdir, _ = finished_run
+    run = workdir / "results/analysis/LiPF6_NMP/298.15K/rep1"
+    record = json.loads((run / "solvation.json").read_text())
+    # partners: the contact atoms (F, not P, of PF6-; O of NMP) with their g(r) cutoffs
+    details = record["partner_details"]
+    assert {name: d["pair"] for name, d in details.items()} == {"PF6": "Li-F", "NMP": "Li-O"}
+    for name, pair in (("PF6", "Li-F"), ("NMP", "Li-O")):
+        cn = json.loads((run / f"cn_{pair}.json").read_text())
+        assert details[name]["cutoff_angstrom"] == cn["cutoff_angstrom"]
+        assert record["partners"][name] == cn["cutoff_angstrom"]
+    assert record["anions"] == ["PF6"] and record["n_li"] == 3 and record["n_frames"] == 18
+    fractions = record["ion_pair_fractions"]
+    assert sorted(fractions) == ["AGG", "CIP", "MCIP", "SSIP"]
+    assert sum(fractions.values()) == pytest.approx(1.0)
+    # NMP has one O: molecules in the shell = the Li-O coordination number at that cutoff
+    li_o = json.loads((run / "cn_Li-O.json").read_text())["coordination_number"]
+    assert record["mean_shell_counts"]["NMP"] == pytest.approx(li_o, abs=0.35)
+    table = pd.read_csv(run / "solvation.csv")
+    assert list(table.columns) == ["shell", "n_PF6", "n_NMP", "fraction"]
+    assert table["fraction"].sum() == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_transport_flags_non_diffusive_fits(finished_run):
+    workdir, _ = finished_run
+    run = workdir / "results/analysis/LiPF6_NMP/298.15K/rep1"
+    record = json.loads((run / "transport.json").read_text())
+    species = record["species"]
+    assert sorted(species) == ["Li", "NMP", "PF6"]
+    assert record["viscosity_pa_s"] == 1.65e-3 and "NMP" in record["viscosity_source"]
+    for name, entry in species.items():
+        fit = entry["fit"]
+        assert fit["diffusive"] is entry["diffusive"]
+        # flagged fits say so; unflagged ones name their window
+        assert fit["note"].startswith("FLAGGED") is (not entry["diffusive"]), name
+        assert (name in record["flagged_species"]) is (not entry["diffusive"])
+        assert entry["d_1e9_m2_per_s"] - entry["d_pbc_1e9_m2_per_s"] == pytest.approx(
+            record["yeh_hummer_correction_1e9_m2_per_s"]
+        )
+    t_plus = record["transference_number"]
+    d_li, d_pf6 = species["Li"]["d_1e9_m2_per_s"], species["PF6"]["d_1e9_m2_per_s"]
+    assert t_plus["value"] == pytest.approx(d_li / (d_li + d_pf6))
+    assert t_plus["flagged"] is not (species["Li"]["diffusive"] and species["PF6"]["diffusive"])
+    assert record["conductivity"]["sigma_ms_per_cm"] > 0
+    msd = pd.read_csv(run / "msd.csv")
+    assert list(msd.columns) == [
+        "lag_time_ps", "msd_NMP_angstrom2", "msd_Li_angstrom2", "msd_PF6_angstrom2",
+    ]  # fmt: skip
+    assert len(msd) == 18 and (msd.iloc[1:, 1:] > 0).all().all()
+
+
+@pytest.mark.slow
+def test_system_summary_and_comparison(finished_run):
+    workdir, _ = finished_run
+    summary = pd.read_csv(workdir / "results/analysis/LiPF6_NMP/summary.csv")
+    rows = summary.set_index("quantity")
+    coordination = pd.read_csv(workdir / "results/analysis/LiPF6_NMP/coordination.csv")
+    li_p = coordination.set_index("pair").loc["Li-P"]
+    # one replica: the block error of the run, with the number of blocks
+    assert rows.loc["CN Li-P", "mean"] == pytest.approx(li_p["coordination_number"], rel=1e-4)
+    assert rows.loc["CN Li-P", "sem"] == pytest.approx(li_p["coordination_number_sem"], rel=1e-4)
+    assert rows.loc["CN Li-P", "n"] == 4
+    assert rows.loc["CN Li-P", "error_from"] == "blocks of 1 replica"
+    assert "4.20 Å" in rows.loc["CN Li-P", "note"]
+    transport = json.loads(
+        (workdir / "results/analysis/LiPF6_NMP/298.15K/rep1/transport.json").read_text()
+    )
+    for name, entry in transport["species"].items():
+        assert rows.loc[f"D {name}", "flagged"] == (not entry["diffusive"])
+    assert rows.loc["t+", "flagged"] == transport["transference_number"]["flagged"]
+    comparison = pd.read_csv(workdir / "results/report/comparison.csv").set_index("quantity")
+    cn = comparison.loc["CN Li-P"]
+    assert cn["system_without"] == "LiPF6_NMP" and pd.isna(cn["system_with"])
+    assert (cn["paper_without"], cn["paper_with"]) == (1.323, 1.083)
+    assert cn["without_mean"] == pytest.approx(rows.loc["CN Li-P", "mean"], rel=1e-4)
+    assert (comparison.loc["t+", "paper_without"], comparison.loc["t+", "paper_with"]) == (
+        0.301,
+        0.607,
+    )
+    assert comparison.loc["t+", "flagged"] == rows.loc["t+", "flagged"]
+    # one temperature: no Arrhenius output
+    assert not list((workdir / "results/analysis/LiPF6_NMP").glob("arrhenius*"))
+
+
+@pytest.mark.slow
 def test_report_holds_figures_tables_and_config(finished_run):
     workdir, _ = finished_run
     report = workdir / "results/report.html"
@@ -126,8 +212,15 @@ def test_report_holds_figures_tables_and_config(finished_run):
         "energies.png",
         "compositions.csv",
         "Joung",
+        "solvation.csv",
+        "msd.png",
+        "summary.csv",
+        "comparison.csv",
+        "cannot reproduce the measured t+",
+        "Not computed: the configuration has one temperature",
     ):
-        assert expected in text, expected
+        # captions are stored as JSON strings: line breaks appear as a literal \n
+        assert expected in " ".join(text.replace("\\n", " ").split()), expected
     used = yaml.safe_load((workdir / "results/report/config_used.yaml").read_text())
     assert used["config"]["systems"]["LiPF6_NMP"]["n_solvent_molecules"] == 30
     assert used["software"]["openmm"] == "8.6.1"
