@@ -11,6 +11,14 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 
 
+#: one conda environment per stage (snakemake --sdm conda), named after its rule file;
+#: paths relative to workflow/rules/. The pins are pyproject's (tests/test_envs.py).
+ENVS = {
+    stage: f"../../envs/{stage}.yaml"
+    for stage in ("structures", "forcefield", "md", "analysis", "dft", "report")
+}
+
+
 wildcard_constraints:
     species="[A-Za-z][A-Za-z0-9_]*",
     system="[A-Za-z][A-Za-z0-9_]*",
@@ -31,3 +39,6 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+        # made after every other output: code, versions, force fields, runtimes
+        f"{RESULTS}/report/provenance.csv",
+        f"{RESULTS}/report/runtimes.csv",

@@ -25,7 +25,7 @@ rule rdf:
     benchmark:
         f"{BENCH}/rdf/{{system}}/{{temperature}}K/rep{{replica}}/{{pair}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["analysis"]
     resources:
         mem_mb=2000,
         runtime=60,
@@ -54,7 +54,7 @@ rule coordination_table:
     benchmark:
         f"{BENCH}/coordination_table/{{system}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["analysis"]
     resources:
         mem_mb=1000,
         runtime=5,
@@ -85,7 +85,7 @@ rule solvation:
     benchmark:
         f"{BENCH}/solvation/{{system}}/{{temperature}}K/rep{{replica}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["analysis"]
     resources:
         mem_mb=2000,
         runtime=30,
@@ -124,7 +124,7 @@ rule transport:
     benchmark:
         f"{BENCH}/transport/{{system}}/{{temperature}}K/rep{{replica}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["analysis"]
     resources:
         mem_mb=2000,
         runtime=30,
@@ -164,7 +164,7 @@ rule system_summary:
     benchmark:
         f"{BENCH}/system_summary/{{system}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["analysis"]
     resources:
         mem_mb=1000,
         runtime=5,
@@ -198,7 +198,7 @@ rule arrhenius:
     benchmark:
         f"{BENCH}/arrhenius/{{system}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["analysis"]
     resources:
         mem_mb=1000,
         runtime=5,
@@ -231,7 +231,7 @@ rule cluster_stability:
     benchmark:
         f"{BENCH}/cluster_stability/{{system}}/{{temperature}}K/rep{{replica}}/{{species}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["analysis"]
     resources:
         mem_mb=2000,
         runtime=30,

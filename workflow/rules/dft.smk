@@ -18,7 +18,7 @@ rule dft_binding_table:
     benchmark:
         f"{BENCH}/dft_binding_table/binding_energies.tsv"
     conda:
-        CONDA_ENV
+        ENVS["dft"]
     resources:
         mem_mb=1000,
         runtime=5,
@@ -44,7 +44,7 @@ rule dft_charges_table:
     benchmark:
         f"{BENCH}/dft_charges_table/atomic_charges.tsv"
     conda:
-        CONDA_ENV
+        ENVS["dft"]
     resources:
         mem_mb=1000,
         runtime=5,

@@ -15,7 +15,7 @@ rule parameterize_species:
     benchmark:
         f"{BENCH}/parameterize_species/{{species}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["forcefield"]
     resources:
         mem_mb=2000,
         runtime=60,
@@ -44,7 +44,7 @@ rule build_system:
     benchmark:
         f"{BENCH}/build_system/{{system}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["forcefield"]
     resources:
         mem_mb=4000,
         runtime=30,

@@ -24,7 +24,7 @@ rule run_md:
         f"{BENCH}/run_md/{{system}}/{{temperature}}K/rep{{replica}}.tsv"
     retries: config["md"].get("retries", 0)
     conda:
-        CONDA_ENV
+        ENVS["md"]
     threads: config["md"]["threads"]
     resources:
         mem_mb=4000,
@@ -56,7 +56,7 @@ rule plot_md:
     benchmark:
         f"{BENCH}/plot_md/{{system}}/{{temperature}}K/rep{{replica}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["md"]
     resources:
         mem_mb=1000,
         runtime=5,

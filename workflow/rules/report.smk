@@ -14,7 +14,7 @@ rule config_used:
     benchmark:
         f"{BENCH}/config_used/config_used.tsv"
     conda:
-        CONDA_ENV
+        ENVS["report"]
     resources:
         mem_mb=500,
         runtime=5,
@@ -47,7 +47,7 @@ rule compositions_table:
     benchmark:
         f"{BENCH}/compositions_table/compositions.tsv"
     conda:
-        CONDA_ENV
+        ENVS["report"]
     resources:
         mem_mb=500,
         runtime=5,
@@ -78,7 +78,7 @@ rule md_summary_table:
     benchmark:
         f"{BENCH}/md_summary_table/md_summary.tsv"
     conda:
-        CONDA_ENV
+        ENVS["report"]
     resources:
         mem_mb=500,
         runtime=5,
@@ -104,7 +104,7 @@ rule comparison_table:
     benchmark:
         f"{BENCH}/comparison_table/comparison.tsv"
     conda:
-        CONDA_ENV
+        ENVS["report"]
     resources:
         mem_mb=500,
         runtime=5,
@@ -115,3 +115,46 @@ rule comparison_table:
         paper=PAPER,
     script:
         "../scripts/report_comparison.py"
+
+
+rule provenance:
+    input:
+        # every other output of the study, so that the runtime table covers all jobs
+        done=lambda wc: final_outputs(),
+        forcefields=expand(
+            f"{RESULTS}/systems/{{system}}/forcefield.json",
+            system=list(config["systems"]),
+        ),
+        summaries=[
+            f"{run}/md_summary.json"
+            for system in config["systems"]
+            for run in run_dirs(system)
+        ],
+    output:
+        provenance=report(
+            f"{RESULTS}/report/provenance.csv",
+            caption="../report/provenance.rst",
+            category="Provenance",
+            labels={"table": "code, software, force fields"},
+        ),
+        runtimes=report(
+            f"{RESULTS}/report/runtimes.csv",
+            caption="../report/runtimes.rst",
+            category="Provenance",
+            labels={"table": "runtime per rule"},
+        ),
+    log:
+        f"{LOGS}/provenance/provenance.log",
+    benchmark:
+        f"{BENCH}/provenance/provenance.tsv"
+    conda:
+        ENVS["report"]
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        repo=workflow.basedir,
+        snakemake_version=snakemake.__version__,
+        benchmarks=BENCH,
+    script:
+        "../scripts/report_provenance.py"

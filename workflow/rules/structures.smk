@@ -12,7 +12,7 @@ rule build_species:
     benchmark:
         f"{BENCH}/build_species/{{species}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["structures"]
     resources:
         mem_mb=2000,
         # a cluster without a committed structure is relaxed here (~30 min on 2 cores)
@@ -38,7 +38,7 @@ rule compose_system:
     benchmark:
         f"{BENCH}/compose_system/{{system}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["structures"]
     resources:
         mem_mb=1000,
         runtime=5,
@@ -61,7 +61,7 @@ rule pack_box:
     benchmark:
         f"{BENCH}/pack_box/{{system}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["structures"]
     resources:
         mem_mb=2000,
         runtime=30,
@@ -93,7 +93,7 @@ rule cluster_tables:
     benchmark:
         f"{BENCH}/cluster_tables/{{species}}.tsv"
     conda:
-        CONDA_ENV
+        ENVS["structures"]
     resources:
         mem_mb=1000,
         runtime=5,
