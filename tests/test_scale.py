@@ -1,0 +1,140 @@
+"""The study at scale: a large DAG builds quickly, and a config change reruns only its part.
+
+Nothing here runs a job: the large configuration (200 systems x 2 temperatures x 3
+replicas, about 9,600 jobs) is only planned (``--dry-run``); the rerun test marks every
+output of a small study as done (``--touch``, which records Snakemake's metadata),
+changes one system's salt concentration and checks the planned jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, TINY_CONFIG
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+#: jobs of the whole study, not of one system (they read every system's files)
+STUDY_RULES = {
+    "all",
+    "config_used",
+    "compositions_table",
+    "md_summary_table",
+    "comparison_table",
+    "provenance",
+}
+#: generous bound for planning ~9,600 jobs (measured: about 30 s on 2 busy cores)
+MAX_DAG_SECONDS = 180
+
+
+def _snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def _study(workdir: Path, n_systems: int, temperatures: list[float], replicas: int) -> dict:
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["forcefield"]["cache_dir"] = str(workdir / "cache")
+    config["systems"] = {
+        f"LiPF6_NMP_{i:03d}": {
+            "solvents": {"NMP": 1.0},
+            "n_solvent_molecules": 30,
+            "salts": {"LiPF6": round(0.5 + 0.01 * i, 3)},
+        }
+        for i in range(n_systems)
+    }
+    config["md"].update(temperatures_kelvin=temperatures, replicas=replicas)
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    return config
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    """The "Job stats" table of a dry run: rule -> number of jobs."""
+    table = output.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def _planned_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job a dry run lists."""
+    jobs = []
+    for block in re.split(r"\n(?=\[[^\]]+\]\n)|\n(?=rule \w+:)", output):
+        rule = re.search(r"^(?:localrule|rule) (\w+):", block, re.M)
+        if not rule:
+            continue
+        wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+        values = dict(w.split("=", 1) for w in wildcards[1].split(", ")) if wildcards else {}
+        jobs.append((rule[1], values))
+    return jobs
+
+
+def test_dag_of_a_large_study_builds_quickly(tmp_path):
+    config = _study(tmp_path, 200, [253.15, 298.15], 3)
+    start = time.perf_counter()
+    run = _snakemake(tmp_path, "--dry-run", "--quiet", "rules")
+    seconds = time.perf_counter() - start
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = _job_counts(run.stdout + run.stderr)
+    n_systems = len(config["systems"])
+    n_runs = n_systems * len(config["md"]["temperatures_kelvin"]) * config["md"]["replicas"]
+    n_pairs = len(config["analysis"]["rdf"]["pairs"])
+    assert counts["run_md"] == counts["transport"] == counts["solvation"] == n_runs
+    assert counts["rdf"] == n_runs * n_pairs
+    assert counts["pack_box"] == counts["arrhenius"] == n_systems
+    assert counts["parameterize_species"] == len(config["species"])
+    total = sum(v for k, v in counts.items() if k != "total")
+    assert counts["total"] == total > 9000
+    print(f"dry run of {total} jobs: {seconds:.1f} s ({1000 * seconds / total:.1f} ms per job)")
+    assert seconds < MAX_DAG_SECONDS, f"planning {total} jobs took {seconds:.0f} s"
+
+
+@pytest.mark.slow
+def test_config_change_reruns_only_the_system_it_touches(tmp_path):
+    config = _study(tmp_path, 4, [253.15, 298.15], 2)
+    # every output present and recorded as made with this configuration
+    summary = _snakemake(tmp_path, "--summary")
+    assert summary.returncode == 0, summary.stderr[-3000:]
+    outputs = [line.split("\t")[0] for line in summary.stdout.splitlines()[1:] if line.strip()]
+    assert len(outputs) > 100
+    for name in outputs:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    touch = _snakemake(tmp_path, "--touch", "--forceall", "--cores", "1")
+    assert touch.returncode == 0, touch.stderr[-3000:]
+    again = _snakemake(tmp_path, "--dry-run")
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]
+
+    changed = "LiPF6_NMP_001"
+    config["systems"][changed]["salts"]["LiPF6"] = 1.2
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    run = _snakemake(tmp_path, "--dry-run")  # default --rerun-triggers
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = _planned_jobs(run.stdout)
+    assert jobs, run.stdout[-2000:]
+    systems = {w["system"] for _, w in jobs if "system" in w}
+    assert systems == {changed}, systems
+    rules = {rule for rule, w in jobs if "system" not in w}
+    assert rules <= STUDY_RULES, rules - STUDY_RULES
+    # the changed system is redone from its box on: composition, box, MD, analysis
+    per_system = {rule for rule, w in jobs if w.get("system") == changed}
+    assert {"compose_system", "pack_box", "build_system", "run_md", "rdf", "transport"} <= (
+        per_system
+    )
+    n_runs = len(config["md"]["temperatures_kelvin"]) * config["md"]["replicas"]
+    assert sum(rule == "run_md" for rule, _ in jobs) == n_runs
+    # the species (structures, AM1-BCC parameters) are shared and untouched
+    assert not {"build_species", "parameterize_species"} & {rule for rule, _ in jobs}
