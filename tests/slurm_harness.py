@@ -25,6 +25,11 @@ REQUIRED_PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scont
 
 PARTITION = "debug"
 
+#: where srun looks when SLURM_CONF is unset: the jobstep executor plugin (0.6.1) removes
+#: every SLURM_* variable but the job's identity before its nested srun, SLURM_CONF too,
+#: so the harness links its configuration here for the time it runs
+DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
+
 
 class SlurmHarnessError(RuntimeError):
     """The local cluster could not be started (the message names the log to read)."""
@@ -81,6 +86,7 @@ class LocalSlurm:
         self.memory_mb = memory_mb or int(0.8 * _memory_mb())
         self.conf = self.root / "slurm.conf"
         self.processes: dict[str, subprocess.Popen] = {}
+        self._linked_default_conf = False
 
     @property
     def env(self) -> dict[str, str]:
@@ -169,6 +175,16 @@ PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
         if os.geteuid() != 0:
             raise SlurmHarnessError("the local SLURM cluster runs its daemons as root")
         self._write_config()
+        if DEFAULT_CONF.is_symlink() and not DEFAULT_CONF.exists():
+            DEFAULT_CONF.unlink()  # left by a harness that was killed
+        if DEFAULT_CONF.exists() or DEFAULT_CONF.is_symlink():
+            raise SlurmHarnessError(
+                f"{DEFAULT_CONF} exists (a real or another test cluster); the harness needs "
+                "that path for srun inside jobs and does not replace it"
+            )
+        DEFAULT_CONF.parent.mkdir(parents=True, exist_ok=True)
+        DEFAULT_CONF.symlink_to(self.conf)
+        self._linked_default_conf = True
         r = self.root
         self._spawn(
             "munged",
@@ -214,6 +230,10 @@ PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+        if self._linked_default_conf and DEFAULT_CONF.is_symlink():
+            if DEFAULT_CONF.readlink() == self.conf:
+                DEFAULT_CONF.unlink()
+            self._linked_default_conf = False
 
     def __enter__(self) -> LocalSlurm:
         return self.start()
