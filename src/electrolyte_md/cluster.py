@@ -45,6 +45,8 @@ __all__ = [
     "ClusterSpec",
     "ClusterStructure",
     "LIGAND_SMILES",
+    "MIN_TI_O_BOND_ORDER",
+    "TI_O_BROKEN_ANGSTROM",
     "TI_O_WINDOW_ANGSTROM",
     "build_cluster",
     "check_clashes",
@@ -630,6 +632,10 @@ def read_topology_json(path: Path | str) -> tuple[ClusterStructure, dict]:
 
 #: A Ti-O bond must stay within this window (Angstrom).
 TI_O_WINDOW_ANGSTROM = (1.7, 2.5)
+#: Beyond this a Ti-O bond counts as broken whatever its bond order (Angstrom).
+TI_O_BROKEN_ANGSTROM = 2.8
+#: Smallest GFN2-xTB Wiberg bond order of a stretched Ti-O bond that still counts.
+MIN_TI_O_BOND_ORDER = 0.15
 
 
 def perceived_bonds(elements: list[str], positions: np.ndarray) -> set[tuple[int, int]]:
@@ -648,13 +654,22 @@ def perceived_bonds(elements: list[str], positions: np.ndarray) -> set[tuple[int
 
 
 def check_cluster(
-    structure: ClusterStructure, *, reference: ClusterStructure | None = None
+    structure: ClusterStructure,
+    *,
+    reference: ClusterStructure | None = None,
+    bond_orders: np.ndarray | None = None,
 ) -> dict:
     """Check a (relaxed) cluster against its built topology; raise if anything broke.
 
     Checks: the formula of the reference (same atoms), no clashes, every Ti keeping its
     six O within :data:`TI_O_WINDOW_ANGSTROM`, and the bonds perceived from distances
     equal to the built topology (nothing broken, nothing new).
+
+    A Ti-O bond of the topology that the relaxation stretched beyond the window is judged
+    by the electronic structure when ``bond_orders`` (GFN2-xTB Wiberg bond orders) are
+    given: up to :data:`TI_O_BROKEN_ANGSTROM` and with a bond order of at least
+    :data:`MIN_TI_O_BOND_ORDER` it is still the same bond, reported as *elongated*
+    (not a failure); otherwise, and always without bond orders, it fails the check.
 
     Returns
     -------
@@ -670,17 +685,39 @@ def check_cluster(
     except StructureError as exc:
         problems.append(str(exc))
     distances = {}
+    elongated = []
+    low, high = TI_O_WINDOW_ANGSTROM
     for i, j, bond_class in reference.metal_oxygen_bonds:
         d = float(np.linalg.norm(structure.positions[i] - structure.positions[j]))
         distances[(i, j)] = d
-        if not TI_O_WINDOW_ANGSTROM[0] <= d <= TI_O_WINDOW_ANGSTROM[1]:
-            problems.append(f"Ti{i + 1}-O{j + 1} ({bond_class}) is {d:.2f} A")
+        if low <= d <= high:
+            continue
+        order = float(bond_orders[i, j]) if bond_orders is not None else None
+        if (
+            d > high
+            and order is not None
+            and d <= TI_O_BROKEN_ANGSTROM
+            and (order >= MIN_TI_O_BOND_ORDER)
+        ):
+            elongated.append(
+                {
+                    "ti": i + 1,
+                    "o": j + 1,
+                    "class": bond_class,
+                    "distance_angstrom": round(d, 4),
+                    "wiberg_bond_order": round(order, 3),
+                }
+            )
+            continue
+        detail = f", Wiberg bond order {order:.2f}" if order is not None else ""
+        problems.append(f"Ti{i + 1}-O{j + 1} ({bond_class}) is {d:.2f} A{detail}")
     per_ti = Counter(i for i, _, _ in reference.metal_oxygen_bonds)
     if sorted(per_ti.values()) != [6] * 6:
         problems.append(f"Ti coordination numbers {dict(per_ti)} are not all 6")
     expected = set(reference.all_bonds())
     found = perceived_bonds(structure.elements, structure.positions)
-    broken = sorted(expected - found)
+    kept_long = {(e["ti"] - 1, e["o"] - 1) for e in elongated}
+    broken = sorted(expected - found - kept_long)
     new = sorted(found - expected)
     for label, pairs in (("broken", broken), ("new", new)):
         if pairs:
@@ -691,11 +728,20 @@ def check_cluster(
             problems.append(f"{len(pairs)} {label} bond(s): {shown}")
     if problems:
         raise StructureError("cluster check failed: " + "; ".join(problems))
+    ti_o_orders = (
+        [float(bond_orders[i, j]) for i, j, _ in reference.metal_oxygen_bonds]
+        if bond_orders is not None
+        else None
+    )
     return {
         "formula": structure.formula(),
         "n_bonds": len(expected),
         "connectivity_unchanged": True,
         "ti_o_window_angstrom": list(TI_O_WINDOW_ANGSTROM),
+        "ti_o_within_window": len(distances) - len(elongated),
+        "ti_o_bonds": len(distances),
+        "elongated_ti_o_bonds": elongated,
+        "ti_o_wiberg_bond_order_min": min(ti_o_orders) if ti_o_orders else None,
         "ti_o_min_angstrom": min(distances.values()),
         "ti_o_max_angstrom": max(distances.values()),
         "clash_threshold_angstrom": _CLASH_ANGSTROM,

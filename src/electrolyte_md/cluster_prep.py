@@ -43,7 +43,13 @@ from electrolyte_md.cluster_ff import (
     metal_site_atoms,
 )
 from electrolyte_md.errors import StructureError
-from electrolyte_md.xtb import DEFAULT_FMAX_EV_PER_ANGSTROM, partial_hessian, relax, singlepoint
+from electrolyte_md.xtb import (
+    DEFAULT_FMAX_EV_PER_ANGSTROM,
+    partial_hessian,
+    read_xyz_positions,
+    relax,
+    singlepoint,
+)
 
 __all__ = ["DOCUMENT_FORMAT", "add_parameters", "load_document", "make_document", "main"]
 
@@ -62,9 +68,18 @@ def _versions() -> dict[str, str]:
 
 
 def make_document(
-    spec: ClusterSpec, *, fmax: float = DEFAULT_FMAX_EV_PER_ANGSTROM, max_steps: int = 4000
+    spec: ClusterSpec,
+    *,
+    fmax: float = DEFAULT_FMAX_EV_PER_ANGSTROM,
+    max_steps: int = 4000,
+    checkpoint: Path | None = None,
+    start: np.ndarray | None = None,
 ) -> tuple[ClusterStructure, dict]:
     """Build and relax a cluster with GFN2-xTB, check it and return (structure, extras).
+
+    ``checkpoint`` (XYZ) receives the current geometry as the relaxation goes; ``start``
+    continues from such a geometry instead of the built one (steps then count from the
+    restart).
 
     Raises
     ------
@@ -74,7 +89,12 @@ def make_document(
     """
     built = build_cluster(spec)
     result = relax(
-        built.elements, built.positions, built.net_charge, fmax=fmax, max_steps=max_steps
+        built.elements,
+        built.positions if start is None else start,
+        built.net_charge,
+        fmax=fmax,
+        max_steps=max_steps,
+        checkpoint=checkpoint,
     )
     if not result.converged:
         raise StructureError(
@@ -82,7 +102,18 @@ def make_document(
             f"fmax {result.fmax_ev_per_angstrom:.4f} eV/A, above the criterion {fmax}"
         )
     relaxed = built.with_positions(result.positions)
-    checks = check_cluster(relaxed, reference=built)
+    if checkpoint is not None:  # keep the minimum even if a check below refuses it
+        relaxed.write_xyz(
+            checkpoint,
+            f"relaxed: E = {result.energy_ev:.6f} eV, "
+            f"fmax = {result.fmax_ev_per_angstrom:.4f} eV/A",
+        )
+    # Wiberg bond orders decide whether a stretched Ti-O bond is still a bond
+    point = singlepoint(relaxed.elements, relaxed.positions, relaxed.net_charge)
+    checks = check_cluster(relaxed, reference=built, bond_orders=point.bond_orders)
+    checks["ti_o_wiberg_bond_orders"] = [
+        round(float(point.bond_orders[i, j]), 4) for i, j, _ in built.metal_oxygen_bonds
+    ]
     extras = {
         "format": DOCUMENT_FORMAT,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -139,6 +170,17 @@ def add_parameters(structure: ClusterStructure, extras: dict) -> dict:
     return extras
 
 
+def _stored_bond_orders(structure: ClusterStructure, extras: dict) -> np.ndarray | None:
+    """Ti-O Wiberg bond orders recorded by :func:`make_document`, as an n x n matrix."""
+    orders = extras.get("checks", {}).get("ti_o_wiberg_bond_orders")
+    if orders is None or len(orders) != len(structure.metal_oxygen_bonds):
+        return None
+    matrix = np.zeros((structure.n_atoms, structure.n_atoms))
+    for (i, j, _), order in zip(structure.metal_oxygen_bonds, orders, strict=True):
+        matrix[i, j] = matrix[j, i] = order
+    return matrix
+
+
 def load_document(
     path: Path | str, spec: ClusterSpec | None = None, fmax: float | None = None
 ) -> tuple[ClusterStructure, dict]:
@@ -175,7 +217,7 @@ def load_document(
         raise StructureError(
             f"{path}: coordinates do not match the recorded geometry hash (edited by hand?)"
         )
-    check_cluster(structure)
+    check_cluster(structure, bond_orders=_stored_bond_orders(structure, extras))
     return structure, extras
 
 
@@ -197,10 +239,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     spec = ClusterSpec(carboxylate=args.carboxylate, alkoxide=args.alkoxide, seed=args.seed)
+    checkpoint = args.out.with_suffix(".partial.xyz")
     if args.reuse and args.out.exists():
         structure, extras = load_document(args.out, spec, args.fmax)
     else:
-        structure, extras = make_document(spec, fmax=args.fmax)
+        start = None
+        if checkpoint.exists():
+            logger.info("continuing the relaxation from %s", checkpoint)
+            start = read_xyz_positions(checkpoint, build_cluster(spec).elements)
+        structure, extras = make_document(spec, fmax=args.fmax, checkpoint=checkpoint, start=start)
+        extras["relaxation"]["continued_from_checkpoint"] = start is not None
     extras = add_parameters(structure, extras)
     write_topology_json(structure, args.out, extras)
     structure.write_xyz(
@@ -208,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{structure.formula()} GFN2-xTB E = "
         f"{extras['relaxation']['energy_ev']:.6f} eV, see {args.out.name}",
     )
+    checkpoint.unlink(missing_ok=True)
     print(
         json.dumps(
             {k: extras[k] for k in ("relaxation", "checks", "ti_o_distances_angstrom")}, indent=1

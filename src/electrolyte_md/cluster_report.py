@@ -21,7 +21,12 @@ import pandas as pd
 from MDAnalysis.analysis.base import AnalysisBase
 from MDAnalysis.analysis.rms import rmsd
 
-from electrolyte_md.cluster import BOND_CLASSES, TI_O_WINDOW_ANGSTROM, ClusterStructure
+from electrolyte_md.cluster import (
+    BOND_CLASSES,
+    TI_O_BROKEN_ANGSTROM,
+    TI_O_WINDOW_ANGSTROM,
+    ClusterStructure,
+)
 from electrolyte_md.cluster_ff import atom_names
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_savefig, atomic_write_text
@@ -201,10 +206,17 @@ class ClusterStability(AnalysisBase):
 
 
 def summarize_stability(results, document: dict) -> dict[str, Any]:
-    """JSON-ready summary: RMSDs, Ti-O bonds by class, bonds outside the window."""
+    """JSON-ready summary: RMSDs, Ti-O bonds by class, bonds outside the window.
+
+    A Ti-O bond counts as kept while it stays between the window's lower edge and
+    :data:`~electrolyte_md.cluster.TI_O_BROKEN_ANGSTROM`; time outside the 1.7-2.5 A window
+    is reported separately (GFN2-xTB already puts two inter-ring bonds of Ti6(HPAB) just
+    above 2.5 A, see docs/models.md).
+    """
     low, high = TI_O_WINDOW_ANGSTROM
     ti_o = results.ti_o_angstrom
     outside = (ti_o < low) | (ti_o > high)
+    broken = (ti_o < low) | (ti_o > TI_O_BROKEN_ANGSTROM)
     classes = np.array(results.bond_classes)
     by_class = {}
     for bond_class in BOND_CLASSES:
@@ -233,8 +245,11 @@ def summarize_stability(results, document: dict) -> dict[str, Any]:
         "ti_o_window_angstrom": [low, high],
         "ti_o_min_angstrom": float(ti_o.min()),
         "ti_o_max_angstrom": float(ti_o.max()),
+        "ti_o_broken_above_angstrom": TI_O_BROKEN_ANGSTROM,
         "frames_with_a_ti_o_bond_outside_window": int(outside.any(axis=(1, 2)).sum()),
-        "all_ti_o_bonds_kept": bool(not outside.any()),
+        "bond_frames_outside_window_fraction": float(outside.mean()),
+        "frames_with_a_broken_ti_o_bond": int(broken.any(axis=(1, 2)).sum()),
+        "all_ti_o_bonds_kept": bool(not broken.any()),
         "ti_o_by_class_angstrom": by_class,
         "xtb_ti_o_by_class_angstrom": document.get("ti_o_distances_angstrom", {}),
     }
@@ -256,13 +271,14 @@ def plot_stability(results, path: str | os.PathLike[str], title: str) -> None:
     left.set_ylabel("RMSD to GFN2-xTB structure (A)")
     left.legend(frameon=False)
     classes = np.array(results.bond_classes)
-    bins = np.linspace(1.6, 2.6, 81)
+    bins = np.linspace(1.6, 3.0, 113)
     for bond_class in BOND_CLASSES:
         values = results.ti_o_angstrom[:, :, classes == bond_class].ravel()
         if values.size:
             right.hist(values, bins=bins, histtype="step", density=True, label=bond_class)
     for edge in TI_O_WINDOW_ANGSTROM:
         right.axvline(edge, color="grey", ls=":", lw=1)
+    right.axvline(TI_O_BROKEN_ANGSTROM, color="red", ls=":", lw=1)
     right.set_xlabel("Ti-O distance (A)")
     right.set_ylabel("probability density")
     right.legend(frameon=False, fontsize=7)

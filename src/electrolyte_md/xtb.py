@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.units import Bohr, Hartree
 
 from electrolyte_md.errors import ElectrolyteMDError
+from electrolyte_md.io import atomic_write_text
 
 __all__ = [
     "BOHR_ANGSTROM",
@@ -155,6 +157,7 @@ def relax(
     fmax: float = DEFAULT_FMAX_EV_PER_ANGSTROM,
     max_steps: int = 3000,
     log_every: int = 25,
+    checkpoint: Path | None = None,
 ) -> RelaxationResult:
     """Relax a geometry with GFN2-xTB and ASE's LBFGS to a force criterion.
 
@@ -168,6 +171,9 @@ def relax(
         Convergence criterion on the largest atomic force (eV/A).
     max_steps
         Optimizer step limit; the result says whether ``fmax`` was reached.
+    checkpoint
+        XYZ file rewritten (atomically) every ``log_every`` steps with the current
+        geometry, so a killed relaxation can be continued from it.
 
     Returns
     -------
@@ -198,6 +204,9 @@ def relax(
         current = float(np.linalg.norm(atoms.get_forces(), axis=1).max())
         if steps % log_every == 0:
             log.info("relax step %5d  E = %.6f eV  fmax = %.4f eV/A", steps, energy, current)
+            if checkpoint is not None:
+                comment = f"step {steps} E = {energy:.6f} eV fmax = {current:.4f} eV/A"
+                _write_xyz(checkpoint, symbols, atoms.positions, comment)
         steps += 1
     forces = atoms.get_forces()
     fmax_reached = float(np.linalg.norm(forces, axis=1).max())
@@ -221,6 +230,30 @@ def relax(
         result.wall_seconds,
     )
     return result
+
+
+def _write_xyz(path: Path, symbols: list[str], positions: np.ndarray, comment: str) -> None:
+    lines = [str(len(symbols)), comment]
+    lines += [
+        f"{e:<2s} {x:14.8f} {y:14.8f} {z:14.8f}"
+        for e, (x, y, z) in zip(symbols, positions, strict=True)
+    ]
+    atomic_write_text(Path(path), "\n".join(lines) + "\n")
+
+
+def read_xyz_positions(path: Path | str, symbols: list[str]) -> np.ndarray:
+    """Coordinates (A) from an XYZ file whose atoms must be ``symbols`` in order."""
+    lines = Path(path).read_text().splitlines()
+    try:
+        n = int(lines[0])
+        rows = [line.split() for line in lines[2 : 2 + n]]
+        found = [row[0] for row in rows]
+        xyz = np.array([[float(v) for v in row[1:4]] for row in rows])
+    except (IndexError, ValueError) as exc:
+        raise XTBError(f"{path}: not an XYZ file ({exc})") from exc
+    if found != list(symbols):
+        raise XTBError(f"{path}: atoms do not match the structure being relaxed")
+    return xyz
 
 
 def partial_hessian(

@@ -147,8 +147,8 @@ def final_outputs():
         outputs += run_files(system, "msd.png")
         for run in run_dirs(system):
             outputs.append(f"{run}/energies.png")
-            for species in cluster_species(system):
-                outputs.append(f"{run}/cluster_{species}.png")
+        for species in cluster_species(system):
+            outputs += run_files(system, f"cluster_{species}.png")
     if dft_manifest():
         outputs += [
             f"{RESULTS}/dft/binding_energies.csv",
