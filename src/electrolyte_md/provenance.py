@@ -107,14 +107,15 @@ def provenance_table(
         versions.add(record.get("openmm_version"))
         for v in versions - {None}:
             recorded["openmm"].setdefault(v, set()).add("md_summary.json")
+    counts = {
+        "forcefield.json": f"forcefield.json of {len(forcefields)} system(s)",
+        "md_summary.json": f"md_summary.json of {len(md_summaries)} MD run(s)",
+    }
     for name, label in REPORTED_PACKAGES.items():
         if recorded.get(name):
             value = ", ".join(sorted(recorded[name]))
-            source = (
-                "recorded in "
-                + " and ".join(sorted(set().union(*recorded[name].values())))
-                + f" ({len(forcefields)} systems, {len(md_summaries)} MD runs)"
-            )
+            files = sorted(set().union(*recorded[name].values()))
+            source = "recorded in " + " and ".join(counts[f] for f in files)
             if len(recorded[name]) > 1:
                 source += "; MORE THAN ONE VERSION was used"
         else:
