@@ -25,7 +25,7 @@ check_config(
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
-CONDA_ENV = "../../envs/electrolyte-md.yaml"
+# conda environments per stage: ENVS in the Snakefile
 
 
 def temperatures():
