@@ -151,18 +151,52 @@ def cluster_terms(structure: ClusterStructure, hessian: np.ndarray, displaced: l
         )
         angles.append([a, b, c, theta, k])
     bad = [b for b in bonds if not b[3] > 0] + [a for a in angles if not a[4] > 0]
-    if bad:
+    if len(bad) > MAX_REPLACED_FRACTION * (len(bonds) + len(angles)):
         raise ParameterizationError(
             f"the Seminario projection gave non-positive force constants for {len(bad)} "
             f"terms (first: {bad[0]}); the structure is probably not at a minimum"
         )
+    # A few near-linear or floppy angles can project to k <= 0: give them the mean of
+    # the positive terms of the same kind (same element triple) and list them.
+    replaced = _replace_nonpositive(structure, angles)
+    if any(not b[3] > 0 for b in bonds):
+        raise ParameterizationError("the Seminario projection gave a non-positive Ti-O bond")
     return {
         "bonds": bonds,
         "angles": angles,
+        "replaced_nonpositive_angles": replaced,
         "method": "Seminario (symmetrised blocks)",
         "hessian": f"GFN2-xTB central differences, step {HESSIAN_STEP_ANGSTROM} A",
         "displaced_atoms": displaced,
     }
+
+
+MAX_REPLACED_FRACTION = 0.1
+
+
+def _replace_nonpositive(structure: ClusterStructure, angles: list[list]) -> list[list]:
+    """Set non-positive angle constants to the mean of their kind; return those changed."""
+    kinds: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+
+    def kind(a: int, b: int, c: int) -> tuple[str, str, str]:
+        ends = sorted((structure.roles[a], structure.roles[c]))
+        return (ends[0], structure.roles[b], ends[1])
+
+    for a, b, c, _, k in angles:
+        if k > 0:
+            kinds[kind(a, b, c)].append(k)
+    replaced = []
+    for angle in angles:
+        a, b, c, theta0, k = angle
+        if not k > 0:
+            values = kinds.get(kind(a, b, c))
+            if not values:
+                raise ParameterizationError(
+                    f"no positive Seminario constant for angles like {kind(a, b, c)}"
+                )
+            angle[4] = float(np.mean(values))
+            replaced.append([a, b, c, theta0, k if math.isfinite(k) else None, angle[4]])
+    return replaced
 
 
 # --------------------------------------------------------------------------- typing

@@ -236,6 +236,9 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="keep the relaxed geometry of an existing OUT; redo parameters",
     )
+    parser.add_argument(
+        "--history", help="note on the earlier run(s) a continued relaxation comes from"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     spec = ClusterSpec(carboxylate=args.carboxylate, alkoxide=args.alkoxide, seed=args.seed)
@@ -249,6 +252,8 @@ def main(argv: list[str] | None = None) -> None:
             start = read_xyz_positions(checkpoint, build_cluster(spec).elements)
         structure, extras = make_document(spec, fmax=args.fmax, checkpoint=checkpoint, start=start)
         extras["relaxation"]["continued_from_checkpoint"] = start is not None
+        if args.history:
+            extras["relaxation"]["history"] = args.history
     extras = add_parameters(structure, extras)
     write_topology_json(structure, args.out, extras)
     structure.write_xyz(

@@ -112,8 +112,14 @@ class _Engine:
             energy_ev=float(res.get("energy")) * HARTREE_EV,
             forces_ev_per_angstrom=-np.asarray(res.get("gradient")) * HARTREE_EV / BOHR_ANGSTROM,
             charges=np.asarray(res.get("charges"), dtype=float),
-            bond_orders=np.asarray(res.get("bond-orders"), dtype=float),
+            bond_orders=_bond_order_matrix(res.get("bond-orders")),
         )
+
+
+def _bond_order_matrix(raw) -> np.ndarray:
+    """Wiberg bond orders as (n, n); tblite adds a spin axis (n, n, n_spin)."""
+    orders = np.asarray(raw, dtype=float)
+    return orders.sum(axis=-1) if orders.ndim == 3 else orders
 
 
 def singlepoint(
