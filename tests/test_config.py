@@ -9,7 +9,13 @@ from conftest import REPO, TINY_CONFIG
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from electrolyte_md.config import charge_scales, check_config, system_species
+from electrolyte_md.config import (
+    analysis_pairs,
+    charge_scales,
+    check_config,
+    species_parameters,
+    system_species,
+)
 from electrolyte_md.errors import ConfigError
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
@@ -27,9 +33,15 @@ def _validated(config):
 
 @pytest.mark.parametrize(
     "path",
-    [REPO / "config" / "config.yaml", REPO / "config" / "config.production.yaml", TINY_CONFIG],
+    [
+        REPO / "config" / "config.yaml",
+        REPO / "config" / "config.production.yaml",
+        REPO / "config" / "ti6_in_nmp.yaml",
+        TINY_CONFIG,
+    ],
 )
-def test_shipped_configs_are_valid(path):
+def test_shipped_configs_are_valid(path, monkeypatch):
+    monkeypatch.chdir(REPO)  # cluster structure paths are relative to the working directory
     config = _validated(yaml.safe_load(path.read_text()))
     check_config(config, source=str(path))
     # defaults are filled in by the schema
@@ -104,3 +116,55 @@ def test_ions_default_to_scaled_charges_and_explicit_factors_win(config):
     config["forcefield"]["ion_charge_scale"] = 0.75
     config["forcefield"]["charge_scale"] = {"NMP": 0.9}
     assert charge_scales(config) == {"NMP": 0.9, "Li": 0.75, "PF6": 0.75}
+
+
+def _with_cluster(config):
+    """The default study plus the Ti6(HPAB) cluster system (config/ti6_in_nmp.yaml's entry)."""
+    study = yaml.safe_load((REPO / "config" / "ti6_in_nmp.yaml").read_text())
+    config["species"]["Ti6HPAB"] = study["species"]["Ti6HPAB"]
+    config["systems"]["Ti6HPAB_LiPF6_NMP"] = {
+        **config["systems"]["LiPF6_NMP"],
+        "additives": {"Ti6HPAB": 1},
+    }
+    for pair, element in (("Ti-P", "P"), ("Ti-F", "F")):
+        config["analysis"]["rdf"]["pairs"][pair] = {
+            "center": "resname TI6 and element Ti",
+            "ligand": f"resname PF6 and element {element}",
+            "requires": ["Ti6HPAB", "PF6"],
+        }
+    return config
+
+
+def test_cluster_species_and_its_pairs(config, monkeypatch):
+    monkeypatch.chdir(REPO)
+    config = _validated(_with_cluster(config))
+    check_config(config)
+    assert species_parameters(config, "Ti6HPAB")["model"] == "xtb_seminario"
+    assert charge_scales(config)["Ti6HPAB"] == 1.0  # neutral: never scaled
+    assert system_species(config, "Ti6HPAB_LiPF6_NMP") == ["NMP", "Li", "PF6", "Ti6HPAB"]
+    assert "Ti-P" in analysis_pairs(config, "Ti6HPAB_LiPF6_NMP")
+    assert "Ti-P" not in analysis_pairs(config, "LiPF6_NMP")
+
+
+def test_bad_cluster_species_are_reported_together(config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the committed structure is not here
+    config = _with_cluster(config)
+    cluster = config["species"]["Ti6HPAB"]
+    cluster["cluster"]["carboxylate"] = "CCO"
+    cluster["parameters"]["model"] = "gaff2_am1bcc"
+    config["analysis"]["rdf"]["pairs"]["Ti-P"]["requires"] = ["Ti6", "PF6"]
+    config = _validated(config)
+    with pytest.raises(ConfigError) as error:
+        check_config(config, source="study.yaml")
+    message = str(error.value)
+    assert "study.yaml" in message
+    assert "exactly one carboxylic acid/carboxylate group" in message
+    assert "parameters.model must be xtb_seminario" in message
+    assert "cluster.structure 'structures/ti6_hpab.json' is not a file" in message
+    assert "requires unknown species ['Ti6']" in message
+
+
+def test_species_needs_smiles_or_cluster(config):
+    del config["species"]["NMP"]["smiles"]
+    with pytest.raises(WorkflowError):
+        _validated(config)

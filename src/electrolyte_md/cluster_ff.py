@@ -506,6 +506,11 @@ def apply_cluster_terms(system, topology, residue: str, terms: dict) -> int:
         for a, b, c, theta0, k in terms["angles"]:
             x, z = sorted((local[a], local[c]))
             angles[(x, local[b], z)] = (math.radians(theta0), k * EV_TO_KJ_PER_MOL)
+    # The metal site (Ti and the O bound to Ti) is held by its Seminario terms alone: the
+    # GFN2-xTB Hessian they come from already contains every interaction inside it, and
+    # Coulomb between its 1-4 and farther pairs (Ti +1.4 e, O -0.8 e, 3-4 A apart)
+    # would count those again and crush the core.
+    site_pairs = _exclude_metal_site_pairs(system, topology, residue, terms)
     set_bonds = set_angles = 0
     for force in system.getForces():
         if isinstance(force, openmm.HarmonicBondForce):
@@ -527,7 +532,38 @@ def apply_cluster_terms(system, topology, residue: str, terms: dict) -> int:
             f"cluster {residue}: set {set_bonds}/{len(bonds)} Seminario bonds and "
             f"{set_angles}/{len(angles)} angles; tleap did not make every Ti term"
         )
-    return set_bonds + set_angles
+    return set_bonds + set_angles + site_pairs
+
+
+def _exclude_metal_site_pairs(system, topology, residue: str, terms: dict) -> int:
+    """Zero the non-bonded interaction of every pair of metal-site atoms of each cluster."""
+    import itertools
+
+    import openmm
+
+    names = terms["atom_names"]
+    site = sorted({i for i, j, *_ in terms["bonds"]} | {j for i, j, *_ in terms["bonds"]})
+    nonbonded = [f for f in system.getForces() if isinstance(f, openmm.NonbondedForce)]
+    if len(nonbonded) != 1:
+        raise ParameterizationError("expected one NonbondedForce in the system")
+    force = nonbonded[0]
+    existing = {}
+    for n in range(force.getNumExceptions()):
+        a, b, *_ = force.getExceptionParameters(n)
+        existing[(min(a, b), max(a, b))] = n
+    count = 0
+    for residue_obj in topology.residues():
+        if residue_obj.name != residue:
+            continue
+        index = {atom.name: atom.index for atom in residue_obj.atoms()}
+        atoms = [index[names[k]] for k in site]
+        for a, b in itertools.combinations(sorted(atoms), 2):
+            if (a, b) in existing:
+                force.setExceptionParameters(existing[(a, b)], a, b, 0.0, 0.1, 0.0)
+            else:
+                force.addException(a, b, 0.0, 0.1, 0.0)
+            count += 1
+    return count
 
 
 def bond_class_summary(structure: ClusterStructure) -> dict[str, dict[str, float]]:

@@ -1,0 +1,93 @@
+"""End to end with the Ti6(HPAB) cluster: committed structure -> force field -> MD -> checks.
+
+A shorter version of the 100 ps stability run of docs/models.md: one cluster in a small
+LiPF6/NMP box for a few ps, through the real workflow.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, TINY_CONFIG
+from test_workflow import _snakemake, _workdir
+
+CLUSTER = {
+    "residue": "TI6",
+    "cluster": {
+        "carboxylate": "4-aminobenzoate",
+        "alkoxide": "isopropoxide",
+        "structure": str(REPO / "structures" / "ti6_hpab.json"),
+    },
+    "density_g_per_cm3": 1.4,
+    "parameters": {"model": "xtb_seminario"},
+}
+
+
+@pytest.fixture(scope="module")
+def cluster_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("e2e-cluster")
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["forcefield"]["cache_dir"] = str(workdir / "cache")
+    config["species"]["Ti6HPAB"] = CLUSTER
+    config["systems"] = {
+        "Ti6_LiPF6_NMP": {
+            "solvents": {"NMP": 1.0},
+            "n_solvent_molecules": 60,
+            "salts": {"LiPF6": 1.0},
+            "additives": {"Ti6HPAB": 1},
+        }
+    }
+    pairs = config["analysis"]["rdf"]["pairs"]
+    pairs["Ti-P"] = {
+        "center": "resname TI6 and element Ti",
+        "ligand": "resname PF6 and element P",
+        "requires": ["Ti6HPAB", "PF6"],
+        "cutoff_angstrom": 7.0,
+    }
+    _workdir(workdir, config)
+    run = _snakemake(workdir, "--cores", "2")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = _snakemake(workdir, "--cores", "1", "--report", "results/report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    return workdir
+
+
+@pytest.mark.slow
+def test_cluster_force_field_in_the_box(cluster_run):
+    results = cluster_run / "results"
+    ff = json.loads((results / "systems/Ti6_LiPF6_NMP/forcefield.json").read_text())
+    # every Ti-O bond and Ti angle, per term, and the 435 metal-site pairs excluded
+    assert ff["cluster_terms_set"] == 36 + 126 + 435
+    assert ff["species"]["Ti6HPAB"]["model"] == "xtb_seminario"
+    assert abs(ff["net_charge_e"]) < 1e-5
+    charges = pd.read_csv(results / "species/Ti6HPAB/cluster_charges.csv").set_index("atoms")
+    assert charges.loc["Ti", "n"] == 6 and charges.loc["Ti", "min_charge_e"] > 0.5
+    assert abs(charges.loc["all", "sum_charge_e"]) < 1e-4
+    geometry = pd.read_csv(results / "species/Ti6HPAB/cluster_geometry.csv")
+    assert geometry["n"].tolist() == [12, 6, 12, 6]
+    assert geometry["xtb_min"].min() > 1.7 and geometry["xtb_max"].max() < 2.8
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="known open problem (issue 3): in MD the xtb_seminario model pulls the "
+    "carboxylate and alkoxide O to 1.4-1.8 A from Ti while the Ti6O6 core stays within "
+    "0.13 A of the GFN2-xTB structure; the force field needs work before the 0.5 A "
+    "heavy-atom RMSD and kept-bond criteria can hold",
+)
+def test_cluster_stays_intact_in_md(cluster_run):
+    run = cluster_run / "results/analysis/Ti6_LiPF6_NMP/298.15K/rep1"
+    summary = json.loads((run / "cluster_Ti6HPAB.json").read_text())
+    assert summary["n_clusters"] == 1 and summary["n_frames"] >= 10
+    assert summary["all_ti_o_bonds_kept"]
+    assert summary["heavy_atom_rmsd_angstrom"]["mean"] < 0.5
+    assert summary["core_rmsd_angstrom"]["max"] < 0.3
+    assert (run / "cluster_Ti6HPAB.png").stat().st_size > 0
+    ti_p = json.loads((run / "cn_Ti-P.json").read_text())
+    assert ti_p["cutoff_angstrom"] == 7.0
+    report = (cluster_run / "results/report.html").read_text(errors="replace")
+    assert "cluster_charges.csv" in report and "cluster_Ti6HPAB.png" in report
