@@ -446,9 +446,19 @@ def write_cluster_parameters(
         mol2_text = cluster_mol2(structure, names, types, charges, residue)
         (work / "cluster.mol2").write_text(mol2_text)
         frcmod = _frcmod(structure, types, terms, _parmchk2_ligands(work))
+    site = set(metal_site_atoms(structure))
+    shell = set(site)
+    for i, j, _ in structure.bonds:
+        if i in site or j in site:
+            shell |= {i, j}
     atomic_write_text(out_mol2, mol2_text)
     atomic_write_text(out_frcmod, frcmod)
-    return {"atom_names": names, "atom_types": types, **terms}
+    return {
+        "atom_names": names,
+        "atom_types": types,
+        "nonbonded_excluded_atoms": sorted(shell),
+        **terms,
+    }
 
 
 def _parmchk2_ligands(work: Path) -> list[str]:
@@ -506,10 +516,11 @@ def apply_cluster_terms(system, topology, residue: str, terms: dict) -> int:
         for a, b, c, theta0, k in terms["angles"]:
             x, z = sorted((local[a], local[c]))
             angles[(x, local[b], z)] = (math.radians(theta0), k * EV_TO_KJ_PER_MOL)
-    # The metal site (Ti and the O bound to Ti) is held by its Seminario terms alone: the
-    # GFN2-xTB Hessian they come from already contains every interaction inside it, and
-    # Coulomb between its 1-4 and farther pairs (Ti +1.4 e, O -0.8 e, 3-4 A apart)
-    # would count those again and crush the core.
+    # The metal site (Ti, the O bound to Ti and the C bound to those O) is held by its
+    # bonded terms alone: the GFN2-xTB Hessian behind them already contains every
+    # interaction inside it, and Coulomb between its 1-4 and farther pairs (Ti +1.4 e,
+    # O -0.8 e, carboxylate C +0.6 e, 3-4 A apart) would count those again: in a test it
+    # crushed the core, then pulled the carboxylate O to 1.7 A from Ti.
     site_pairs = _exclude_metal_site_pairs(system, topology, residue, terms)
     set_bonds = set_angles = 0
     for force in system.getForces():
@@ -542,7 +553,7 @@ def _exclude_metal_site_pairs(system, topology, residue: str, terms: dict) -> in
     import openmm
 
     names = terms["atom_names"]
-    site = sorted({i for i, j, *_ in terms["bonds"]} | {j for i, j, *_ in terms["bonds"]})
+    site = terms["nonbonded_excluded_atoms"]
     nonbonded = [f for f in system.getForces() if isinstance(f, openmm.NonbondedForce)]
     if len(nonbonded) != 1:
         raise ParameterizationError("expected one NonbondedForce in the system")

@@ -143,9 +143,10 @@ class ClusterStability(AnalysisBase):
     Results
     -------
     times_ps : (n_frames,)
-    heavy_rmsd_angstrom, core_rmsd_angstrom : (n_frames, n_clusters)
+    heavy_rmsd_angstrom, site_rmsd_angstrom, core_rmsd_angstrom : (n_frames, n_clusters)
         After optimal superposition on the relaxed GFN2-xTB structure; heavy atoms are
-        all but H, the core is the Ti6O6 prism.
+        all but H (inflated by phenyl and isopropyl flips that swap equivalent atoms), the
+        site is Ti and the 30 O bound to Ti, the core the Ti6O6 prism.
     ti_o_angstrom : (n_frames, n_clusters, n_bonds)
         Every Ti-O bond of the topology.
     bond_classes : list of str, the class of each bond.
@@ -173,6 +174,8 @@ class ClusterStability(AnalysisBase):
         self._core = np.array(
             [i for i, role in enumerate(reference.roles) if role in ("Ti", "O(mu3)")]
         )
+        site_roles = ("Ti", "O(mu3)", "O(carboxylate)", "O(alkoxide)")
+        self._site = np.array([i for i, role in enumerate(reference.roles) if role in site_roles])
         self._reference = reference.positions
         self._bonds = np.array([[i, j] for i, j, _ in reference.metal_oxygen_bonds])
         self._classes = [c for _, _, c in reference.metal_oxygen_bonds]
@@ -181,6 +184,7 @@ class ClusterStability(AnalysisBase):
         n = len(self._groups)
         self._heavy_rmsd = np.zeros((self.n_frames, n))
         self._core_rmsd = np.zeros((self.n_frames, n))
+        self._site_rmsd = np.zeros((self.n_frames, n))
         self._ti_o = np.zeros((self.n_frames, n, len(self._bonds)))
         self._times = np.zeros(self.n_frames)
 
@@ -190,6 +194,9 @@ class ClusterStability(AnalysisBase):
             xyz = group.positions.astype(float)
             self._heavy_rmsd[self._frame_index, k] = rmsd(
                 xyz[self._heavy], self._reference[self._heavy], center=True, superposition=True
+            )
+            self._site_rmsd[self._frame_index, k] = rmsd(
+                xyz[self._site], self._reference[self._site], center=True, superposition=True
             )
             self._core_rmsd[self._frame_index, k] = rmsd(
                 xyz[self._core], self._reference[self._core], center=True, superposition=True
@@ -201,6 +208,7 @@ class ClusterStability(AnalysisBase):
         self.results.times_ps = self._times
         self.results.heavy_rmsd_angstrom = self._heavy_rmsd
         self.results.core_rmsd_angstrom = self._core_rmsd
+        self.results.site_rmsd_angstrom = self._site_rmsd
         self.results.ti_o_angstrom = self._ti_o
         self.results.bond_classes = self._classes
 
@@ -208,15 +216,16 @@ class ClusterStability(AnalysisBase):
 def summarize_stability(results, document: dict) -> dict[str, Any]:
     """JSON-ready summary: RMSDs, Ti-O bonds by class, bonds outside the window.
 
-    A Ti-O bond counts as kept while it stays between the window's lower edge and
+    A Ti-O bond counts as kept while it stays shorter than
     :data:`~electrolyte_md.cluster.TI_O_BROKEN_ANGSTROM`; time outside the 1.7-2.5 A window
-    is reported separately (GFN2-xTB already puts two inter-ring bonds of Ti6(HPAB) just
-    above 2.5 A, see docs/models.md).
+    (thermal compression of the 1.72-1.77 A in-ring bonds included) is reported
+    separately; GFN2-xTB already puts two inter-ring bonds of Ti6(HPAB) just above
+    2.5 A (docs/models.md).
     """
     low, high = TI_O_WINDOW_ANGSTROM
     ti_o = results.ti_o_angstrom
     outside = (ti_o < low) | (ti_o > high)
-    broken = (ti_o < low) | (ti_o > TI_O_BROKEN_ANGSTROM)
+    broken = ti_o > TI_O_BROKEN_ANGSTROM
     classes = np.array(results.bond_classes)
     by_class = {}
     for bond_class in BOND_CLASSES:
@@ -237,6 +246,10 @@ def summarize_stability(results, document: dict) -> dict[str, Any]:
         "heavy_atom_rmsd_angstrom": {
             "mean": float(results.heavy_rmsd_angstrom.mean()),
             "max": float(results.heavy_rmsd_angstrom.max()),
+        },
+        "metal_site_rmsd_angstrom": {
+            "mean": float(results.site_rmsd_angstrom.mean()),
+            "max": float(results.site_rmsd_angstrom.max()),
         },
         "core_rmsd_angstrom": {
             "mean": float(results.core_rmsd_angstrom.mean()),
@@ -265,6 +278,7 @@ def plot_stability(results, path: str | os.PathLike[str], title: str) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     t = results.times_ps
     left.plot(t, results.heavy_rmsd_angstrom.mean(axis=1), label="heavy atoms")
+    left.plot(t, results.site_rmsd_angstrom.mean(axis=1), label="Ti + O bound to Ti")
     left.plot(t, results.core_rmsd_angstrom.mean(axis=1), label="Ti6O6 core")
     left.axhline(0.5, color="grey", ls=":", lw=1, label="0.5 A")
     left.set_xlabel("time (ps)")
