@@ -252,12 +252,9 @@ class ClusterStructure:
 
     def write_xyz(self, path: Path | str, comment: str = "") -> None:
         """Write an XYZ file (Angstrom), atomically."""
-        lines = [str(self.n_atoms), comment.replace("\n", " ")]
-        lines += [
-            f"{e:<2s} {x:14.8f} {y:14.8f} {z:14.8f}"
-            for e, (x, y, z) in zip(self.elements, self.positions, strict=True)
-        ]
-        atomic_write_text(Path(path), "\n".join(lines) + "\n")
+        from electrolyte_md.xtb import write_xyz
+
+        write_xyz(Path(path), self.elements, self.positions, comment)
 
 
 def dataclasses_replace(obj: ClusterStructure, **changes) -> ClusterStructure:

@@ -212,7 +212,7 @@ def relax(
             log.info("relax step %5d  E = %.6f eV  fmax = %.4f eV/A", steps, energy, current)
             if checkpoint is not None:
                 comment = f"step {steps} E = {energy:.6f} eV fmax = {current:.4f} eV/A"
-                _write_xyz(checkpoint, symbols, atoms.positions, comment)
+                write_xyz(checkpoint, symbols, atoms.positions, comment)
         steps += 1
     forces = atoms.get_forces()
     fmax_reached = float(np.linalg.norm(forces, axis=1).max())
@@ -238,8 +238,9 @@ def relax(
     return result
 
 
-def _write_xyz(path: Path, symbols: list[str], positions: np.ndarray, comment: str) -> None:
-    lines = [str(len(symbols)), comment]
+def write_xyz(path: Path, symbols: list[str], positions: np.ndarray, comment: str = "") -> None:
+    """Write an XYZ file (Angstrom), atomically; read back by :func:`read_xyz_positions`."""
+    lines = [str(len(symbols)), comment.replace("\n", " ")]
     lines += [
         f"{e:<2s} {x:14.8f} {y:14.8f} {z:14.8f}"
         for e, (x, y, z) in zip(symbols, positions, strict=True)
