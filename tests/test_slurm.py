@@ -102,9 +102,10 @@ def _config(workdir: Path) -> dict:
     config["md"]["protocol"].update(
         production_ps=120.0, checkpoint_interval_ps=5.0, wall_time_margin_minutes=0.0
     )
-    config["analysis"]["rdf"]["pairs"] = {
-        "Li-P": {"center": "resname LI", "ligand": "resname PF6 and element P"}
-    }
+    # one pair, with the tiny config's fixed cutoff: 3 ion pairs over 120 ps do not always
+    # give g(r) a first minimum, and the test is about the scheduler, not the RDF
+    config["analysis"]["rdf"]["pairs"] = {"Li-P": config["analysis"]["rdf"]["pairs"]["Li-P"]}
+    assert "cutoff_angstrom" in config["analysis"]["rdf"]["pairs"]["Li-P"]
     (workdir / "config").mkdir(parents=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     return config
