@@ -235,6 +235,17 @@ def _check_md(config: Mapping[str, Any], problems: list[str]) -> None:
         problems.append(f"md.protocol: {error}")
 
 
+def _check_binding_xtb(config: Mapping[str, Any], problems: list[str]) -> None:
+    for pair, spec in (config.get("binding_xtb") or {}).get("pairs", {}).items():
+        for role in ("host", "guest"):
+            if spec[role] not in config["species"]:
+                problems.append(f"binding_xtb.pairs.{pair}: {role} '{spec[role]}' is not a species")
+        if spec["host"] == spec["guest"]:
+            problems.append(f"binding_xtb.pairs.{pair}: host and guest are the same species")
+        if "reuse" in spec and not Path(spec["reuse"]).is_file():
+            problems.append(f"binding_xtb.pairs.{pair}: reuse file {spec['reuse']} not found")
+
+
 def check_config(config: Mapping[str, Any], source: str = "the configuration") -> None:
     """Check a schema-valid configuration for chemical and physical consistency.
 
@@ -255,6 +266,7 @@ def check_config(config: Mapping[str, Any], source: str = "the configuration") -
     _check_systems(config, charges, problems)
     _check_pairs(config, problems)
     _check_md(config, problems)
+    _check_binding_xtb(config, problems)
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(f"invalid configuration in {source}:\n{listing}")

@@ -50,6 +50,13 @@ PAPER: dict[str, Any] = {
     "cn_li_p": {"without": 1.323, "with": 1.083, "where": "MD section, Figure S39"},
     # Bruce-Vincent polarisation of Li||Li cells in a commercial carbonate-based
     # electrolyte (CBE), bare Li / Li coated with the Ti6(HPAB)-cross-linked polymer layer.
+    # DFT section: functional, basis and dispersion are not given in the paper.
+    "binding_ti6_pf6": {
+        "pair": "Ti6(HPAB) + PF6-",
+        "value_ev": -0.993,
+        "method": "DFT as reported by the paper (functional, basis set, BSSE treatment not given)",
+        "where": "DFT section, Figure 5e, Table S3",
+    },
     "t_plus": {
         "without": 0.301,
         "with": 0.607,

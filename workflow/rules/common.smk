@@ -59,6 +59,34 @@ def species_files(name):
     return inputs
 
 
+def species_file(species, name):
+    return f"{RESULTS}/species/{species}/{name}"
+
+
+def xtb_pairs():
+    """Host-guest pairs of the built-in GFN2-xTB binding route (empty by default)."""
+    return config.get("binding_xtb", {}).get("pairs", {})
+
+
+def xtb_pair(wildcards):
+    return xtb_pairs()[wildcards.pair]
+
+
+def xtb_binding_settings():
+    """The numerical settings of the GFN2-xTB binding route (BindingSettings fields)."""
+    section = config.get("binding_xtb", {})
+    keys = (
+        "fmax_ev_per_angstrom",
+        "max_steps",
+        "contact_angstrom",
+        "bond_change_angstrom",
+    )
+    settings = {k: section[k] for k in keys if k in section}
+    if "placements" in section:
+        settings["placement_kinds"] = list(section["placements"])
+    return settings
+
+
 def cluster_document(wildcards):
     """The committed cluster document a cluster species reuses, if any."""
     cluster = config["species"][wildcards.species].get("cluster") or {}
@@ -149,6 +177,9 @@ def final_outputs():
             outputs.append(f"{run}/energies.png")
         for species in cluster_species(system):
             outputs += run_files(system, f"cluster_{species}.png")
+    if xtb_pairs():
+        outputs += [f"{RESULTS}/binding_xtb/{pair}/binding.csv" for pair in xtb_pairs()]
+        outputs.append(f"{RESULTS}/report/binding_comparison.csv")
     if dft_manifest():
         outputs += [
             f"{RESULTS}/dft/binding_energies.csv",
