@@ -59,9 +59,10 @@ def cluster_run(tmp_path_factory):
 def test_cluster_force_field_in_the_box(cluster_run):
     results = cluster_run / "results"
     ff = json.loads((results / "systems/Ti6_LiPF6_NMP/forcefield.json").read_text())
-    # every Ti-O bond and Ti angle, per term, and the 861 pairs among the 42 metal-site
-    # atoms (Ti, the O bound to Ti, the C bound to those O) taken out of non-bonded
-    assert ff["cluster_terms_set"] == 36 + 126 + 42 * 41 // 2
+    # every Ti-O bond and Ti angle, per term, the 861 pairs among the 42 metal-site
+    # atoms (Ti, the O bound to Ti, the C bound to those O) taken out of non-bonded, and
+    # the fitted Ti-O-C-H correction (3 periodicities) on each of the 6 isopropoxides
+    assert ff["cluster_terms_set"] == 36 + 126 + 42 * 41 // 2 + 6 * 3
     assert ff["species"]["Ti6HPAB"]["model"] == "xtb_seminario"
     assert abs(ff["net_charge_e"]) < 1e-5
     charges = pd.read_csv(results / "species/Ti6HPAB/cluster_charges.csv").set_index("atoms")
@@ -80,8 +81,12 @@ def test_cluster_stays_intact_in_md(cluster_run):
     assert summary["all_ti_o_bonds_kept"]
     assert summary["metal_site_rmsd_angstrom"]["mean"] < 0.5
     assert summary["core_rmsd_angstrom"]["max"] < 0.3
-    # all heavy atoms: ligand flips swap equivalent atoms, so only a sanity bound
-    assert summary["heavy_atom_rmsd_angstrom"]["mean"] < 1.5
+    assert summary["heavy_atom_rmsd_angstrom"]["mean"] < 1.0
+    sym = summary["heavy_atom_symmetry_corrected_rmsd_angstrom"]["mean"]
+    assert sym <= summary["heavy_atom_rmsd_angstrom"]["mean"] + 1e-9
+    # with the fitted torsion the isopropoxides stay mostly in GFN2-xTB's rotamer (H anti
+    # to Ti): 80 % of alkoxide-frames over 100 ps in NMP, 46 % without it
+    assert summary["alkoxides_in_reference_rotamer_fraction"] >= 0.5
     xtb = summary["xtb_ti_o_by_class_angstrom"]
     for bond_class, md in summary["ti_o_by_class_angstrom"].items():
         assert md["mean"] == pytest.approx(xtb[bond_class]["mean"], abs=0.1), bond_class

@@ -543,7 +543,30 @@ def apply_cluster_terms(system, topology, residue: str, terms: dict) -> int:
             f"cluster {residue}: set {set_bonds}/{len(bonds)} Seminario bonds and "
             f"{set_angles}/{len(angles)} angles; tleap did not make every Ti term"
         )
-    return set_bonds + set_angles + site_pairs
+    torsions = _add_alkoxide_torsions(system, topology, residue, terms)
+    return set_bonds + set_angles + site_pairs + torsions
+
+
+def _add_alkoxide_torsions(system, topology, residue: str, terms: dict) -> int:
+    """The fitted Ti-O-C-H correction (:mod:`electrolyte_md.cluster_torsion`), if any."""
+    import openmm
+
+    fitted = terms.get("alkoxide_torsions")
+    if not fitted:
+        return 0
+    names = terms["atom_names"]
+    force = openmm.PeriodicTorsionForce()
+    force.setName("alkoxide rotamer correction (GFN2-xTB fit)")
+    for residue_obj in topology.residues():
+        if residue_obj.name != residue:
+            continue
+        index = {atom.name: atom.index for atom in residue_obj.atoms()}
+        for quad in fitted["dihedrals_ti_o_c_h"]:
+            atoms = [index[names[k]] for k in quad]
+            for n, delta, k in fitted["terms_n_delta_degrees_k_kj_per_mol"]:
+                force.addTorsion(*atoms, int(n), math.radians(delta), k)
+    system.addForce(force)
+    return force.getNumTorsions()
 
 
 def _exclude_metal_site_pairs(system, topology, residue: str, terms: dict) -> int:

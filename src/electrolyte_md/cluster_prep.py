@@ -42,6 +42,7 @@ from electrolyte_md.cluster_ff import (
     geometry_hash,
     metal_site_atoms,
 )
+from electrolyte_md.cluster_torsion import alkoxide_dihedrals, qm_scan
 from electrolyte_md.errors import StructureError
 from electrolyte_md.xtb import (
     DEFAULT_FMAX_EV_PER_ANGSTROM,
@@ -132,7 +133,8 @@ def make_document(
 
 
 def add_parameters(structure: ClusterStructure, extras: dict) -> dict:
-    """Add GFN2-xTB charges and Seminario terms for this geometry unless already there."""
+    """Add GFN2-xTB charges, Seminario terms and the alkoxide rotamer scan for this
+    geometry, each unless already there."""
     ghash = geometry_hash(structure)
     extras = dict(extras)
     charges = extras.get("xtb_charges", {})
@@ -146,6 +148,14 @@ def add_parameters(structure: ClusterStructure, extras: dict) -> dict:
                 np.linalg.norm(point.forces_ev_per_angstrom, axis=1).max()
             ),
             "charges": [round(float(q), 6) for q in point.charges],
+        }
+    scan = extras.get("alkoxide_scan") or {}
+    if scan.get("geometry_hash") != ghash and len(alkoxide_dihedrals(structure)):
+        logger.info("GFN2-xTB rigid scan of an alkoxide rotamer")
+        extras["alkoxide_scan"] = {
+            "geometry_hash": ghash,
+            "tblite": version("tblite"),
+            **qm_scan(structure),
         }
     terms = extras.get("seminario", {})
     if terms.get("geometry_hash") != ghash:

@@ -28,6 +28,7 @@ from electrolyte_md.cluster import (
     ClusterStructure,
 )
 from electrolyte_md.cluster_ff import atom_names
+from electrolyte_md.cluster_torsion import alkoxide_dihedrals
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_savefig, atomic_write_text
 
@@ -127,6 +128,130 @@ def geometry_table(
     return pd.DataFrame(rows)
 
 
+def ligand_automorphisms(reference: ClusterStructure) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    """Per ligand, the permutations of its heavy atoms that leave the molecule unchanged.
+
+    The atoms bound to Ti stay fixed, so these are the local flips an MD samples without
+    breaking a bond: the two methyls of an isopropoxide, the ring of a 4-aminobenzoate
+    turned by 180 degrees about its C1-C4 axis. Enumerated with RDKit substructure
+    matching of the ligand onto itself (anchored O labelled by isotope).
+
+    Returns
+    -------
+    list of (atoms, permutations)
+        ``atoms``: cluster indices of the ligand's heavy atoms; each permutation lists,
+        for each of those positions, the cluster atom that may take it.
+    """
+    from rdkit import Chem
+
+    heavy = [e != "H" for e in reference.elements]
+    anchored = {j for _, j, _ in reference.metal_oxygen_bonds}
+    result = []
+    for ligand in sorted(set(reference.ligand_index) - {-1}):
+        atoms = [i for i, k in enumerate(reference.ligand_index) if k == ligand and heavy[i]]
+        local = {a: n for n, a in enumerate(atoms)}
+        mol = Chem.RWMol()
+        for a in atoms:
+            atom = Chem.Atom(reference.elements[a])
+            if a in anchored:
+                atom.SetIsotope(100 + local[a])
+            atom.SetNoImplicit(True)
+            mol.AddAtom(atom)
+        for i, j, _ in reference.bonds:
+            if i in local and j in local:
+                mol.AddBond(local[i], local[j], Chem.BondType.SINGLE)
+        query = mol.GetMol()
+        matches = query.GetSubstructMatches(query, uniquify=False, maxMatches=10000)
+        perms = sorted({tuple(atoms[n] for n in match) for match in matches})
+        result.append((np.array(atoms), [np.array(p) for p in perms]))
+    return result
+
+
+def symmetry_corrected_rmsd(
+    xyz: np.ndarray,
+    reference: np.ndarray,
+    heavy: np.ndarray,
+    automorphisms: list[tuple[np.ndarray, list[np.ndarray]]],
+    iterations: int = 5,
+) -> float:
+    """Heavy-atom RMSD (A) minimised over superposition and the ligands' local flips.
+
+    Alternates an optimal superposition (QCP) with, per ligand, the flip that puts its
+    atoms closest to the reference, until the assignment no longer changes.
+    """
+    from MDAnalysis.analysis.align import rotation_matrix
+
+    mapping = np.arange(len(xyz))
+    target = reference[heavy]
+    target_centre = target.mean(axis=0)
+    for _ in range(iterations):
+        mobile = xyz[mapping[heavy]]
+        centre = mobile.mean(axis=0)
+        rotation, _ = rotation_matrix(mobile - centre, target - target_centre)
+        moved = (xyz - centre) @ np.asarray(rotation).T + target_centre
+        changed = False
+        for atoms, perms in automorphisms:
+            best = min(perms, key=lambda p: float(((moved[p] - reference[atoms]) ** 2).sum()))
+            if not np.array_equal(mapping[atoms], best):
+                mapping[atoms] = best
+                changed = True
+        if not changed:
+            break
+    deviation = moved[mapping[heavy]] - target
+    return float(np.sqrt((deviation**2).sum(axis=1).mean()))
+
+
+#: Heavy-atom groups of the per-group deviation (role-based, see :func:`atom_groups`).
+ATOM_GROUPS = (
+    "Ti6O6 core",
+    "O bound to Ti (ligands)",
+    "carboxylate C",
+    "aromatic C",
+    "amine N",
+    "alkoxide C-O carbon",
+    "alkoxide methyl C",
+)
+
+
+def atom_groups(reference: ClusterStructure) -> dict[str, np.ndarray]:
+    """Heavy atoms by structural group, for the per-group deviation from the reference."""
+    groups: dict[str, list[int]] = {g: [] for g in ATOM_GROUPS}
+    for i, (element, role, ligand) in enumerate(
+        zip(reference.elements, reference.roles, reference.ligand_index, strict=True)
+    ):
+        if element == "H":
+            continue
+        if role in ("Ti", "O(mu3)"):
+            groups["Ti6O6 core"].append(i)
+        elif role in ("O(carboxylate)", "O(alkoxide)"):
+            groups["O bound to Ti (ligands)"].append(i)
+        elif role == "C(carboxylate)":
+            groups["carboxylate C"].append(i)
+        elif role == "C(alkoxide)":
+            groups["alkoxide C-O carbon"].append(i)
+        elif element == "N":
+            groups["amine N"].append(i)
+        elif ligand < 6:  # alkoxides are ligands 0-5
+            groups["alkoxide methyl C"].append(i)
+        else:
+            groups["aromatic C"].append(i)
+    return {g: np.array(v) for g, v in groups.items() if v}
+
+
+def _dihedrals_degrees(xyz: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    from MDAnalysis.lib.distances import calc_dihedrals
+
+    if not len(quads):
+        return np.zeros(0)
+    points = [xyz[quads[:, k]].astype(np.float64) for k in range(4)]
+    return np.degrees(calc_dihedrals(*points))
+
+
+def _same_rotamer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dihedrals (degrees) in the same staggered well: within 60 degrees of each other."""
+    return np.abs((a - b + 180.0) % 360.0 - 180.0) < 60.0
+
+
 class ClusterStability(AnalysisBase):
     """RMSD and Ti-O bonds of every copy of a cluster along a trajectory.
 
@@ -145,8 +270,15 @@ class ClusterStability(AnalysisBase):
     times_ps : (n_frames,)
     heavy_rmsd_angstrom, site_rmsd_angstrom, core_rmsd_angstrom : (n_frames, n_clusters)
         After optimal superposition on the relaxed GFN2-xTB structure; heavy atoms are
-        all but H (inflated by phenyl and isopropyl flips that swap equivalent atoms), the
-        site is Ti and the 30 O bound to Ti, the core the Ti6O6 prism.
+        all but H, the site is Ti and the 30 O bound to Ti, the core the Ti6O6 prism.
+    heavy_symmetric_rmsd_angstrom : (n_frames, n_clusters)
+        Heavy-atom RMSD also minimised over the ligands' local flips (methyl swap, ring
+        turn), which exchange equivalent atoms (:func:`symmetry_corrected_rmsd`).
+    group_msd_angstrom2 : dict of str -> (n_frames, n_clusters)
+        Mean squared deviation of each atom group (:func:`atom_groups`) after the
+        heavy-atom superposition: where the RMSD comes from.
+    alkoxide_in_reference_rotamer : (n_frames, n_clusters, n_alkoxides) bool
+        Whether each alkoxide's Ti-O-C-H dihedral is in the relaxed structure's well.
     ti_o_angstrom : (n_frames, n_clusters, n_bonds)
         Every Ti-O bond of the topology.
     bond_classes : list of str, the class of each bond.
@@ -177,6 +309,10 @@ class ClusterStability(AnalysisBase):
         site_roles = ("Ti", "O(mu3)", "O(carboxylate)", "O(alkoxide)")
         self._site = np.array([i for i, role in enumerate(reference.roles) if role in site_roles])
         self._reference = reference.positions
+        self._automorphisms = ligand_automorphisms(reference)
+        self._groups_by_name = atom_groups(reference)
+        self._alkoxide_quads = alkoxide_dihedrals(reference)
+        self._reference_dihedrals = _dihedrals_degrees(reference.positions, self._alkoxide_quads)
         self._bonds = np.array([[i, j] for i, j, _ in reference.metal_oxygen_bonds])
         self._classes = [c for _, _, c in reference.metal_oxygen_bonds]
 
@@ -187,6 +323,9 @@ class ClusterStability(AnalysisBase):
         self._site_rmsd = np.zeros((self.n_frames, n))
         self._ti_o = np.zeros((self.n_frames, n, len(self._bonds)))
         self._times = np.zeros(self.n_frames)
+        self._sym_rmsd = np.zeros((self.n_frames, n))
+        self._group_msd = {g: np.zeros((self.n_frames, n)) for g in self._groups_by_name}
+        self._rotamer = np.zeros((self.n_frames, n, len(self._alkoxide_quads)), dtype=bool)
 
     def _single_frame(self) -> None:
         self._times[self._frame_index] = self._ts.time
@@ -203,6 +342,24 @@ class ClusterStability(AnalysisBase):
             )
             diff = xyz[self._bonds[:, 0]] - xyz[self._bonds[:, 1]]
             self._ti_o[self._frame_index, k] = np.linalg.norm(diff, axis=1)
+            self._sym_rmsd[self._frame_index, k] = symmetry_corrected_rmsd(
+                xyz, self._reference, self._heavy, self._automorphisms
+            )
+            moved = self._superposed(xyz)
+            for name, atoms in self._groups_by_name.items():
+                squared = ((moved[atoms] - self._reference[atoms]) ** 2).sum(axis=1)
+                self._group_msd[name][self._frame_index, k] = squared.mean()
+            self._rotamer[self._frame_index, k] = _same_rotamer(
+                _dihedrals_degrees(xyz, self._alkoxide_quads), self._reference_dihedrals
+            )
+
+    def _superposed(self, xyz: np.ndarray) -> np.ndarray:
+        """``xyz`` superposed on the reference by its heavy atoms."""
+        from MDAnalysis.analysis.align import rotation_matrix
+
+        mobile, target = xyz[self._heavy], self._reference[self._heavy]
+        rotation, _ = rotation_matrix(mobile - mobile.mean(axis=0), target - target.mean(axis=0))
+        return (xyz - mobile.mean(axis=0)) @ np.asarray(rotation).T + target.mean(axis=0)
 
     def _conclude(self) -> None:
         self.results.times_ps = self._times
@@ -211,6 +368,9 @@ class ClusterStability(AnalysisBase):
         self.results.site_rmsd_angstrom = self._site_rmsd
         self.results.ti_o_angstrom = self._ti_o
         self.results.bond_classes = self._classes
+        self.results.heavy_symmetric_rmsd_angstrom = self._sym_rmsd
+        self.results.group_msd_angstrom2 = self._group_msd
+        self.results.alkoxide_in_reference_rotamer = self._rotamer
 
 
 def summarize_stability(results, document: dict) -> dict[str, Any]:
@@ -247,6 +407,23 @@ def summarize_stability(results, document: dict) -> dict[str, Any]:
             "mean": float(results.heavy_rmsd_angstrom.mean()),
             "max": float(results.heavy_rmsd_angstrom.max()),
         },
+        "heavy_atom_symmetry_corrected_rmsd_angstrom": {
+            "mean": float(results.heavy_symmetric_rmsd_angstrom.mean()),
+            "max": float(results.heavy_symmetric_rmsd_angstrom.max()),
+        },
+        "group_rms_deviation_angstrom": {
+            name: float(np.sqrt(msd.mean())) for name, msd in results.group_msd_angstrom2.items()
+        },
+        "alkoxides_in_reference_rotamer_fraction": (
+            float(results.alkoxide_in_reference_rotamer.mean())
+            if results.alkoxide_in_reference_rotamer.size
+            else None
+        ),
+        "alkoxides_in_reference_rotamer_last_frame": (
+            int(results.alkoxide_in_reference_rotamer[-1].sum())
+            if results.alkoxide_in_reference_rotamer.size
+            else None
+        ),
         "metal_site_rmsd_angstrom": {
             "mean": float(results.site_rmsd_angstrom.mean()),
             "max": float(results.site_rmsd_angstrom.max()),
@@ -278,6 +455,11 @@ def plot_stability(results, path: str | os.PathLike[str], title: str) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     t = results.times_ps
     left.plot(t, results.heavy_rmsd_angstrom.mean(axis=1), label="heavy atoms")
+    left.plot(
+        t,
+        results.heavy_symmetric_rmsd_angstrom.mean(axis=1),
+        label="heavy atoms, ligand flips allowed",
+    )
     left.plot(t, results.site_rmsd_angstrom.mean(axis=1), label="Ti + O bound to Ti")
     left.plot(t, results.core_rmsd_angstrom.mean(axis=1), label="Ti6O6 core")
     left.axhline(0.5, color="grey", ls=":", lw=1, label="0.5 A")
@@ -334,6 +516,9 @@ def stability_of_run(
         {
             "time_ps": analysis.results.times_ps,
             "heavy_rmsd_angstrom": analysis.results.heavy_rmsd_angstrom.mean(axis=1),
+            "heavy_symmetric_rmsd_angstrom": (
+                analysis.results.heavy_symmetric_rmsd_angstrom.mean(axis=1)
+            ),
             "core_rmsd_angstrom": analysis.results.core_rmsd_angstrom.mean(axis=1),
             "ti_o_min_angstrom": analysis.results.ti_o_angstrom.min(axis=(1, 2)),
             "ti_o_max_angstrom": analysis.results.ti_o_angstrom.max(axis=(1, 2)),

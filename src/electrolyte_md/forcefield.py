@@ -37,6 +37,8 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
+
 from electrolyte_md import mol2
 from electrolyte_md.errors import ParameterizationError
 from electrolyte_md.io import atomic_copy, atomic_write_text, run_program
@@ -366,7 +368,59 @@ def _parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) ->
         cluster_terms=terms,
     )
     result.to_json(out_dir / "ff.json")
+    if document.get("alkoxide_scan", {}).get("geometry_hash") == ghash:
+        terms["alkoxide_torsions"] = _fit_alkoxide_torsions(
+            structure, document["alkoxide_scan"], info.name, out_dir
+        )
+        result.cluster_terms = terms
+        result.to_json(out_dir / "ff.json")
     return result
+
+
+def _fit_alkoxide_torsions(structure, scan: dict, name: str, param_dir: Path) -> dict:
+    """Fit the Ti-O-C-H correction to the stored GFN2-xTB scan (:mod:`cluster_torsion`).
+
+    The model without the correction is the cluster alone in a 50 A box, built like any
+    system (tleap, then :func:`~electrolyte_md.cluster_ff.apply_cluster_terms`).
+    """
+    import openmm
+
+    from electrolyte_md.cluster_ff import EV_TO_KJ_PER_MOL
+    from electrolyte_md.cluster_torsion import (
+        FIT_KT_KJ_PER_MOL,
+        alkoxide_dihedrals,
+        fit_correction,
+        fit_report,
+        mm_scan_energies,
+        scan_geometries,
+    )
+
+    quad, dihedrals, geometries = scan_geometries(structure, scan["step_degrees"])
+    if list(quad) != list(scan["atoms_ti_o_c_h"]) or len(geometries) != len(scan["energy_ev"]):
+        raise ParameterizationError(f"species '{name}': the stored alkoxide scan does not fit")
+    with tempfile.TemporaryDirectory(prefix="cluster-baseline-") as tmp:
+        work = Path(tmp)
+        atoms = [
+            line
+            for line in (param_dir / "ff.pdb").read_text().splitlines()
+            if line.startswith(("ATOM", "HETATM"))
+        ]
+        cryst = "CRYST1   50.000   50.000   50.000  90.00  90.00  90.00 P 1           1"
+        (work / "box.pdb").write_text("\n".join([cryst, *atoms, "END"]) + "\n")
+        build_system(work / "box.pdb", {name: param_dir}, {name: 1}, {}, work / "system")
+        system = openmm.XmlSerializer.deserialize((work / "system" / "system.xml").read_text())
+    qm = np.asarray(scan["energy_ev"]) * EV_TO_KJ_PER_MOL
+    mm = mm_scan_energies(system, geometries)
+    terms = fit_correction(dihedrals, qm, mm)
+    return {
+        "method": (
+            "E_QM - E_MM on a rigid GFN2-xTB scan, fitted by sum_n k_n (1 + cos(n phi - "
+            f"delta_n)), n = 1-3, Boltzmann weights at kT = {FIT_KT_KJ_PER_MOL} kJ/mol"
+        ),
+        "terms_n_delta_degrees_k_kj_per_mol": [list(t) for t in terms],
+        "dihedrals_ti_o_c_h": alkoxide_dihedrals(structure).tolist(),
+        "fit": fit_report(dihedrals, qm, mm, terms),
+    }
 
 
 @dataclass
