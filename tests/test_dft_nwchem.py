@@ -207,7 +207,11 @@ def test_dft_rules_end_to_end(nwchem_outputs, tmp_path):
     (tmp_path / "structures").symlink_to(REPO / "structures")  # files the config names
     configfile = tmp_path / "config" / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    targets = ["results/dft/binding_energies.csv", "results/dft/atomic_charges.csv"]
+    targets = [
+        "results/dft/binding_energies.csv",
+        "results/dft/atomic_charges.csv",
+        "results/report/binding_comparison.csv",
+    ]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
@@ -224,4 +228,16 @@ def test_dft_rules_end_to_end(nwchem_outputs, tmp_path):
     assert "counterpoise" in table.loc[0, "cp_method"]
     charges = pd.read_csv(tmp_path / targets[1])
     assert len(charges) == 8 + 1 + 7 + 8 + 8
+    # the comparison table: both DFT values with their method, then the paper's
+    comparison = pd.read_csv(tmp_path / targets[2])
+    assert list(comparison["structure"]) == [
+        "DFT outputs (uncorrected)",
+        "DFT outputs (counterpoise-corrected)",
+        "paper (Figure 5e, Table S3)",
+    ]
+    assert comparison.loc[1, "binding_energy_ev"] == pytest.approx(
+        direct["cp_binding_energy_eV"], abs=1e-4
+    )
+    assert comparison["method"].str.contains("b3lyp-d3bj/6-31g\\*").iloc[:2].all()
+    assert comparison.loc[2, "binding_energy_ev"] == -0.993
     assert not (tmp_path / "results" / "md").exists()

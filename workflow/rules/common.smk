@@ -177,8 +177,8 @@ def final_outputs():
             outputs.append(f"{run}/energies.png")
         for species in cluster_species(system):
             outputs += run_files(system, f"cluster_{species}.png")
-    if xtb_pairs():
-        outputs += [f"{RESULTS}/binding_xtb/{pair}/binding.csv" for pair in xtb_pairs()]
+    outputs += [f"{RESULTS}/binding_xtb/{pair}/binding.csv" for pair in xtb_pairs()]
+    if xtb_pairs() or dft_manifest():
         outputs.append(f"{RESULTS}/report/binding_comparison.csv")
     if dft_manifest():
         outputs += [
