@@ -112,10 +112,39 @@ def test_inconsistent_md_protocol_is_rejected(config):
 
 def test_ions_default_to_scaled_charges_and_explicit_factors_win(config):
     config = _validated(config)
-    assert charge_scales(config) == {"NMP": 1.0, "Li": 0.8, "PF6": 0.8}
+    # the neutral cluster is never scaled
+    assert charge_scales(config) == {"NMP": 1.0, "Li": 0.8, "PF6": 0.8, "Ti6HPAB": 1.0}
     config["forcefield"]["ion_charge_scale"] = 0.75
     config["forcefield"]["charge_scale"] = {"NMP": 0.9}
-    assert charge_scales(config) == {"NMP": 0.9, "Li": 0.75, "PF6": 0.75}
+    assert charge_scales(config) == {"NMP": 0.9, "Li": 0.75, "PF6": 0.75, "Ti6HPAB": 1.0}
+
+
+def test_default_study_runs_with_and_without_the_cluster(config, monkeypatch):
+    monkeypatch.chdir(REPO)
+    config = _validated(config)
+    check_config(config)
+    assert system_species(config, "LiPF6_NMP") == ["NMP", "Li", "PF6"]
+    assert system_species(config, "Ti6HPAB_LiPF6_NMP") == ["NMP", "Li", "PF6", "Ti6HPAB"]
+    assert {"Ti-P", "Ti-F"} <= set(analysis_pairs(config, "Ti6HPAB_LiPF6_NMP"))
+    pair = config["binding_xtb"]["pairs"]["Ti6HPAB_PF6"]
+    assert (REPO / pair["reuse"]).is_file()
+
+
+def test_bad_binding_pairs_are_reported(config, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    config["binding_xtb"]["pairs"] = {
+        "a": {"host": "Ti6", "guest": "PF6"},
+        "b": {"host": "PF6", "guest": "PF6", "reuse": "structures/binding/none.json"},
+    }
+    with pytest.raises(ConfigError) as error:
+        check_config(_validated(config), source="study.yaml")
+    message = str(error.value)
+    assert "binding_xtb.pairs.a: host 'Ti6' is not a species" in message
+    assert "binding_xtb.pairs.b: host and guest are the same species" in message
+    assert "reuse file structures/binding/none.json not found" in message
+    config["binding_xtb"]["placements"] = ["above"]
+    with pytest.raises(WorkflowError, match="above"):
+        _validated(config)
 
 
 def _with_cluster(config):
