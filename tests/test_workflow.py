@@ -94,15 +94,27 @@ def test_rdf_and_coordination_numbers(finished_run):
     assert rows.loc["Li-P", "cutoff_source"] == "user"
     assert rows.loc["Li-P", "cutoff_angstrom"] == pytest.approx(4.2)
     assert rows.loc["Li-F", "cutoff_source"] == "first minimum"
-    # Li+ binds carbonyl O and F at contact distance, 1.7-2.6 A
+    # Li+ binds carbonyl O and F at contact distance, 1.7-2.6 A. Ten NMP O surround each
+    # of the 3 Li+, so Li-O contacts are always there; whether any of the 3 PF6- reaches
+    # contact within 10 ps is chance (a CI run had none), so Li-F is held to its contacts.
+    rundir = workdir / "results/analysis/LiPF6_NMP/298.15K/rep1"
+    shell_donors = {}
     for pair in ("Li-O", "Li-F"):
-        assert 1.7 < rows.loc[pair, "first_peak_angstrom"] < 2.6
-        assert rows.loc[pair, "first_peak_angstrom"] < rows.loc[pair, "cutoff_angstrom"] < 3.6
+        rdf = pd.read_csv(rundir / f"rdf_{pair}.csv")
+        contacts_per_li = float(rdf.loc[rdf["r_angstrom"] < 2.6, "cn_r"].max())
+        peak = rows.loc[pair, "first_peak_angstrom"]
+        if pair == "Li-O" or contacts_per_li >= 0.1:
+            assert 1.7 < peak < 2.6, pair
+            assert peak < rows.loc[pair, "cutoff_angstrom"] < 3.6, pair
+            shell_donors[pair] = rows.loc[pair, "coordination_number"]
+        else:
+            # no contact shell formed: the first peak lies beyond contact distance
+            assert (rdf.loc[rdf["r_angstrom"] < 2.6, "g_r"] < 1.0).all() and peak > 2.6, pair
+            shell_donors[pair] = contacts_per_li
     # every Li+ is surrounded by 4-6 donors from NMP and PF6- together
-    donors = rows.loc["Li-O", "coordination_number"] + rows.loc["Li-F", "coordination_number"]
-    assert 3.0 < donors < 7.0
+    assert 3.0 < sum(shell_donors.values()) < 7.0
     # the CN in the table is the running CN of the RDF table at the cutoff
-    rdf = pd.read_csv(workdir / "results/analysis/LiPF6_NMP/298.15K/rep1/rdf_Li-O.csv")
+    rdf = pd.read_csv(rundir / "rdf_Li-O.csv")
     assert list(rdf.columns) == ["r_angstrom", "g_r", "cn_r"]
     at_cutoff = rdf.iloc[(rdf["r_angstrom"] - rows.loc["Li-O", "cutoff_angstrom"]).abs().argmin()]
     assert at_cutoff["cn_r"] == pytest.approx(rows.loc["Li-O", "coordination_number"], abs=0.35)
