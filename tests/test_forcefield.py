@@ -119,6 +119,11 @@ def test_system_is_neutral_with_scaled_ion_charges(small_box):
     recorded = json.loads((out / "forcefield.json").read_text())
     assert recorded["species"]["Li"]["charge_per_molecule_e"] == pytest.approx(0.8)
     assert system.getNumConstraints() > 0
+    # every atom keeps its element in the topology (Li+ once came out as "EP")
+    elements = {
+        (a.residue.name, a.element.symbol if a.element else None) for a in pdb.topology.atoms()
+    }
+    assert elements == {("NMP", e) for e in "CHNO"} | {("LI", "Li"), ("PF6", "P"), ("PF6", "F")}
 
 
 def _angle_energy(system, positions_nm, atoms):

@@ -468,11 +468,18 @@ def _tleap_script(
     box: float,
 ) -> str:
     lines = ["source leaprc.gaff2"]
+    # Elements of the types leaprc.gaff2 does not define, so that the prmtop's atomic
+    # numbers (and every PDB written from it) name them: the cluster's Ti and O, and the
+    # Joung-Cheatham ions (without this, Li+ came out as element "EP").
+    new_types: dict[str, str] = {}
+    if any(p.model == "ion_jc_tip3p" for p in params):
+        new_types.update({t: e for (e, _), t in JC_TIP3P_ION_TYPES.items()})
     if any(p.cluster_terms for p in params):
         from electrolyte_md.cluster_ff import NEW_ATOM_TYPES
 
-        # elements of the cluster's own types, so the topology knows Ti and O
-        entries = " ".join(f'{{ "{t}" "{e}" "sp3" }}' for t, e in NEW_ATOM_TYPES.items())
+        new_types.update(NEW_ATOM_TYPES)
+    if new_types:
+        entries = " ".join(f'{{ "{t}" "{e}" "sp3" }}' for t, e in new_types.items())
         lines.append(f"addAtomTypes {{ {entries} }}")
     for extra in sorted({f for p in params for f in p.extra_frcmods}):
         lines.append(f"loadamberparams {extra}")
