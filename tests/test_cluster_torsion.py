@@ -8,15 +8,18 @@ import numpy as np
 import openmm
 import pytest
 from conftest import REPO
+from MDAnalysis.analysis.rms import rmsd
 
 from electrolyte_md.cluster import ClusterStructure
 from electrolyte_md.cluster_ff import EV_TO_KJ_PER_MOL
 from electrolyte_md.cluster_torsion import (
+    RELAXED_SHIFT_TOLERANCE_DEGREES,
     alkoxide_dihedrals,
     correction_energy,
     dihedral_degrees,
     fit_correction,
     mm_scan_energies,
+    relaxed_dihedrals,
     scan_geometries,
 )
 from electrolyte_md.forcefield import build_system, parameterize_species
@@ -44,6 +47,17 @@ def test_fit_recovers_a_known_correction():
     gap = correction_energy(phi, fitted) - correction_energy(phi, known)
     np.testing.assert_allclose(gap - gap.mean(), 0.0, atol=1e-8)
     assert all(k >= 0 for _, _, k in fitted)
+
+
+def test_fixed_phase_fit_is_even():
+    """AMBER's convention: delta 0 or 180 degrees, no torque at anti or syn."""
+    phi = np.arange(-180.0, 180.0, 15.0)
+    known = [(1, 0.0, 4.0), (2, 180.0, 1.5)]
+    mm = 3.0 * np.sin(np.radians(phi))  # an odd part the even form cannot take
+    qm = mm + correction_energy(phi, known)
+    fitted = fit_correction(phi, qm, mm, periodicities=(1, 2), free_phase=False)
+    assert [(n, d) for n, d, _ in fitted] == [(1, 0.0), (2, 180.0)]
+    np.testing.assert_allclose([k for *_, k in fitted], [4.0, 1.5], atol=1e-8)
 
 
 def test_scan_turns_one_alkoxide_rigidly(structure):
@@ -100,6 +114,18 @@ def test_parameterised_cluster_carries_the_fitted_torsion(tmp_path, structure):
     assert min(p["mm_kj_per_mol"] for p in low) < 0.0
     gauche = [p for p in low if abs(p["dihedral_degrees"]) < 100]
     assert min(p["mm_corrected_kj_per_mol"] for p in gauche) > 5.0
+    # forms tried richest first, up to the first the relaxed model keeps in place; the
+    # uncorrected model's wells already sit at GFN2-xTB's
+    candidates = torsions["candidates"]
+    tolerance = RELAXED_SHIFT_TOLERANCE_DEGREES
+    assert [c["accepted"] for c in candidates] == [False] * (len(candidates) - 1) + [True]
+    assert all(c["largest_shift_degrees"] > tolerance for c in candidates[:-1])
+    assert candidates[-1]["largest_shift_degrees"] <= tolerance
+    assert (
+        candidates[-1]["terms_n_delta_degrees_k_kj_per_mol"]
+        == (torsions["terms_n_delta_degrees_k_kj_per_mol"])
+    )
+    assert torsions["uncorrected_relaxed_shift_degrees"] <= tolerance
 
     # the System built from these parameters holds the same correction: same energies
     atoms = [
@@ -112,9 +138,17 @@ def test_parameterised_cluster_carries_the_fitted_torsion(tmp_path, structure):
     summary = build_system(
         tmp_path / "box.pdb", {"Ti6HPAB": species / "params"}, {"Ti6HPAB": 1}, {}, tmp_path / "s"
     )
-    assert summary.cluster_terms_set == 36 + 126 + 42 * 41 // 2 + 6 * 3
+    n_terms = len(torsions["terms_n_delta_degrees_k_kj_per_mol"])
+    assert summary.cluster_terms_set == 36 + 126 + 42 * 41 // 2 + 6 * n_terms
     system = openmm.XmlSerializer.deserialize((tmp_path / "s" / "system.xml").read_text())
     _, _, geometries = scan_geometries(structure)
     energies = mm_scan_energies(system, geometries)
     expected = np.array([p["mm_corrected_kj_per_mol"] for p in fit])
     np.testing.assert_allclose(energies - energies[0], expected, atol=0.05)
+    # minimised from the GFN2-xTB structure, the model stays close to it
+    quads = alkoxide_dihedrals(structure)
+    dihedrals, xyz = relaxed_dihedrals(system, structure.positions, quads, [])
+    heavy = np.array([e != "H" for e in structure.elements])
+    assert rmsd(xyz[heavy], structure.positions[heavy], superposition=True) < 0.35
+    reference = [dihedral_degrees(structure.positions, q) for q in quads]
+    assert np.abs((dihedrals - reference + 180) % 360 - 180).max() <= tolerance

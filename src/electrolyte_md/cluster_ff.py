@@ -552,7 +552,7 @@ def _add_alkoxide_torsions(system, topology, residue: str, terms: dict) -> int:
     import openmm
 
     fitted = terms.get("alkoxide_torsions")
-    if not fitted:
+    if not fitted or not fitted["terms_n_delta_degrees_k_kj_per_mol"]:
         return 0
     names = terms["atom_names"]
     force = openmm.PeriodicTorsionForce()

@@ -388,8 +388,9 @@ def _fit_alkoxide_torsions(structure, scan: dict, name: str, param_dir: Path) ->
     from electrolyte_md.cluster_ff import EV_TO_KJ_PER_MOL
     from electrolyte_md.cluster_torsion import (
         FIT_KT_KJ_PER_MOL,
+        RELAXED_SHIFT_TOLERANCE_DEGREES,
         alkoxide_dihedrals,
-        fit_correction,
+        choose_correction,
         fit_report,
         mm_scan_energies,
         scan_geometries,
@@ -411,15 +412,20 @@ def _fit_alkoxide_torsions(structure, scan: dict, name: str, param_dir: Path) ->
         system = openmm.XmlSerializer.deserialize((work / "system" / "system.xml").read_text())
     qm = np.asarray(scan["energy_ev"]) * EV_TO_KJ_PER_MOL
     mm = mm_scan_energies(system, geometries)
-    terms = fit_correction(dihedrals, qm, mm)
+    choice = choose_correction(system, structure, dihedrals, qm, mm)
+    terms = choice["terms"]
     return {
         "method": (
             "E_QM - E_MM on a rigid GFN2-xTB scan, fitted by sum_n k_n (1 + cos(n phi - "
-            f"delta_n)), n = 1-3, Boltzmann weights at kT = {FIT_KT_KJ_PER_MOL} kJ/mol"
+            f"delta_n)), Boltzmann weights at kT = {FIT_KT_KJ_PER_MOL} kJ/mol; the richest "
+            "form whose model, minimised from the GFN2-xTB structure, keeps every Ti-O-C-H "
+            f"within {RELAXED_SHIFT_TOLERANCE_DEGREES:g} degrees of it"
         ),
         "terms_n_delta_degrees_k_kj_per_mol": [list(t) for t in terms],
         "dihedrals_ti_o_c_h": alkoxide_dihedrals(structure).tolist(),
         "fit": fit_report(dihedrals, qm, mm, terms),
+        "uncorrected_relaxed_shift_degrees": choice["uncorrected_shift_degrees"],
+        "candidates": choice["candidates"],
     }
 
 
