@@ -24,7 +24,7 @@ import pandas as pd
 from MDAnalysis.analysis.base import AnalysisBase, Results
 from MDAnalysis.core.groups import AtomGroup
 from MDAnalysis.exceptions import NoDataError
-from MDAnalysis.lib.distances import capped_distance
+from MDAnalysis.lib.distances import capped_distance, distance_array
 from MDAnalysis.lib.mdamath import box_volume, triclinic_vectors
 
 from electrolyte_md.errors import AnalysisError
@@ -32,6 +32,9 @@ from electrolyte_md.io import atomic_savefig, atomic_write_text
 
 __all__ = [
     "RDFCoordination",
+    "RDFCoordinationSet",
+    "analyze_pair",
+    "analyze_pairs",
     "default_pairs",
     "plot_rdf",
     "rdf_table",
@@ -52,6 +55,13 @@ MIN_DEPTH_FRACTION = 0.5
 #: The minimum is confirmed once smoothed g rises above it by this fraction of the
 #: peak-to-minimum drop, or by half the gap to g = 1 when the minimum is below bulk.
 MIN_RISE_FRACTION = 0.1
+
+#: Center x ligand pairs up to which a frame's full distance matrix is histogrammed.
+_DENSE_MAX_PAIRS = 1_000_000
+#: MDAnalysis' capped_distance searches by brute force (the full distance matrix, cut
+#: at the cutoff) when the cutoff exceeds 0.3 of an orthorhombic box edge; above this
+#: slightly larger fraction the RDF does the same itself, without the per-call overhead.
+_BRUTE_FORCE_CUTOFF_FRACTION = 0.31
 
 # Slack when comparing lengths that should be equal but went through float32
 # coordinates or a division by the bin width.
@@ -408,36 +418,69 @@ class RDFCoordination(AnalysisBase):
             self._ligand_res = self.ligand.resindices
         self._center_ix = self.center.ix
         self._ligand_ix = self.ligand.ix
+        self._half_width_key: bytes | None = None
+        self._half_width_angstrom = math.nan
+        # Center-ligand pairs that count (not self, not same residue), as a matrix for
+        # the dense route of _accumulate.
+        self._counted: np.ndarray | None = None
+        if self.center.n_atoms * self.ligand.n_atoms <= _DENSE_MAX_PAIRS:
+            counted = self._center_ix[:, None] != self._ligand_ix[None, :]
+            if self.exclude_same_residue:
+                counted &= self._center_res[:, None] != self._ligand_res[None, :]
+            self._counted = counted
 
     def _single_frame(self) -> None:
-        dimensions = self._ts.dimensions
+        self._accumulate(self._ts, self._frame_index)
+
+    def _accumulate(self, ts: Any, frame_index: int) -> None:
+        """Histogram the center-ligand distances of frame ``ts`` as analysed frame
+        ``frame_index`` (the body of :meth:`_single_frame`, shared with
+        :class:`RDFCoordinationSet`)."""
+        dimensions = ts.dimensions
         if dimensions is None or not np.all(np.asarray(dimensions[:3]) > 0):
             raise AnalysisError(
-                f"RDF {self._pair_label}: frame {self._ts.frame} has no periodic box dimensions"
+                f"RDF {self._pair_label}: frame {ts.frame} has no periodic box dimensions"
             )
-        half_width = _half_min_width_angstrom(dimensions)
+        # The box of an NVT production run never changes: its half width is computed
+        # once per distinct box, not per frame (it cost more than the distance search).
+        key = np.asarray(dimensions).tobytes()
+        if key != self._half_width_key:
+            self._half_width_key = key
+            self._half_width_angstrom = _half_min_width_angstrom(dimensions)
+        half_width = self._half_width_angstrom
         if self.r_max_angstrom is None:
             n_bins = self._n_bins_for(half_width)
         else:
-            self._check_r_max(self.r_max_angstrom, half_width, f"frame {self._ts.frame}")
+            self._check_r_max(self.r_max_angstrom, half_width, f"frame {ts.frame}")
             n_bins = self._n_bins_for(self.r_max_angstrom)
         r_search = n_bins * self.bin_width_angstrom
 
-        pairs, distances = capped_distance(
-            self.center.positions,
-            self.ligand.positions,
-            max_cutoff=r_search,
-            box=dimensions,
-            return_distances=True,
-        )
-        i_center, j_ligand = pairs[:, 0], pairs[:, 1]
-        keep = self._center_ix[i_center] != self._ligand_ix[j_ligand]
-        if self.exclude_same_residue:
-            keep &= self._center_res[i_center] != self._ligand_res[j_ligand]
-        bins = np.floor(distances[keep] / self.bin_width_angstrom).astype(np.int64)
+        if (
+            self._counted is not None
+            and np.all(np.asarray(dimensions[3:]) == 90.0)
+            and r_search > _BRUTE_FORCE_CUTOFF_FRACTION * float(np.min(dimensions[:3]))
+        ):
+            # Where capped_distance would take its brute-force route: the same distance
+            # matrix and cut, without its per-call method choice and pair lists.
+            matrix = distance_array(self.center.positions, self.ligand.positions, box=dimensions)
+            distances = matrix[(matrix <= r_search) & self._counted]
+        else:
+            pairs, found = capped_distance(
+                self.center.positions,
+                self.ligand.positions,
+                max_cutoff=r_search,
+                box=dimensions,
+                return_distances=True,
+            )
+            i_center, j_ligand = pairs[:, 0], pairs[:, 1]
+            keep = self._center_ix[i_center] != self._ligand_ix[j_ligand]
+            if self.exclude_same_residue:
+                keep &= self._center_res[i_center] != self._ligand_res[j_ligand]
+            distances = found[keep]
+        bins = np.floor(distances / self.bin_width_angstrom).astype(np.int64)
         bins = bins[(bins >= 0) & (bins < n_bins)]
         self._frame_histograms.append(np.bincount(bins, minlength=n_bins).astype(np.int64))
-        self._volumes_angstrom3[self._frame_index] = box_volume(dimensions)
+        self._volumes_angstrom3[frame_index] = box_volume(dimensions)
 
     def _conclude(self) -> None:
         if self.n_frames == 0 or not self._frame_histograms:
@@ -534,6 +577,62 @@ class RDFCoordination(AnalysisBase):
         res.effective_ligand_density_per_angstrom3 = float(rho_eff)
         res.r_max_angstrom = r_max
         res.bin_width_angstrom = bw
+
+
+class RDFCoordinationSet(AnalysisBase):
+    """Several :class:`RDFCoordination` analyses of one universe in one trajectory pass.
+
+    Each frame is read once and handed to every analysis, so analysing k pairs costs one
+    read instead of k. Every analysis ends with exactly the ``results`` it gets from its
+    own :meth:`~RDFCoordination.run` over the same frames.
+
+    Parameters
+    ----------
+    analyses : sequence of RDFCoordination
+        Analyses built on groups of one universe; not yet run.
+    verbose : bool, default False
+        Show MDAnalysis' progress bar.
+
+    Raises
+    ------
+    AnalysisError
+        If ``analyses`` is empty or its groups come from different universes.
+
+    Examples
+    --------
+    >>> li, p, o = ...  # doctest: +SKIP
+    >>> li_p, li_o = RDFCoordination(li, p), RDFCoordination(li, o)  # doctest: +SKIP
+    >>> RDFCoordinationSet([li_p, li_o]).run()  # doctest: +SKIP
+    >>> li_o.results.coordination_number  # doctest: +SKIP
+    """
+
+    def __init__(self, analyses: list[RDFCoordination], verbose: bool = False) -> None:
+        analyses = list(analyses)
+        if not analyses:
+            raise AnalysisError("RDFCoordinationSet needs at least one RDFCoordination")
+        universe = analyses[0].center.universe
+        if any(a.center.universe is not universe for a in analyses):
+            raise AnalysisError("the analyses of an RDFCoordinationSet share one universe")
+        super().__init__(universe.trajectory, verbose=verbose)
+        self.analyses = analyses
+
+    def _prepare(self) -> None:
+        for analysis in self.analyses:
+            # the frames this pass analyses (arrays filled in place while it runs)
+            analysis.n_frames, analysis.frames, analysis.times = (
+                self.n_frames,
+                self.frames,
+                self.times,
+            )
+            analysis._prepare()
+
+    def _single_frame(self) -> None:
+        for analysis in self.analyses:
+            analysis._accumulate(self._ts, self._frame_index)
+
+    def _conclude(self) -> None:
+        for analysis in self.analyses:
+            analysis._conclude()
 
 
 def _as_results(results: Results | RDFCoordination) -> Results:
@@ -703,53 +802,126 @@ def analyze_pair(
     dict
         The record written to ``out_json``, with the selections and frames used added.
     """
+    spec = {
+        "center": center_selection,
+        "ligand": ligand_selection,
+        "cutoff_angstrom": cutoff_angstrom,
+        "out_csv": out_csv,
+        "out_json": out_json,
+        "out_png": out_png,
+        "title": title,
+    }
+    return analyze_pairs(
+        topology,
+        trajectory,
+        {pair_name: spec},
+        skip_ps=skip_ps,
+        bin_width_angstrom=bin_width_angstrom,
+        r_max_angstrom=r_max_angstrom,
+        n_blocks=n_blocks,
+    )[pair_name]
+
+
+def analyze_pairs(
+    topology: str | os.PathLike[str],
+    trajectory: str | os.PathLike[str],
+    pairs: Mapping[str, Mapping[str, Any]],
+    *,
+    skip_ps: float = 0.0,
+    bin_width_angstrom: float = 0.05,
+    r_max_angstrom: float | None = None,
+    n_blocks: int = 5,
+) -> dict[str, dict[str, Any]]:
+    """:func:`analyze_pair` for several pairs of one trajectory, reading it once.
+
+    One Universe is built and every frame is read once for all pairs
+    (:class:`RDFCoordinationSet`); each pair's files and record are those
+    :func:`analyze_pair` writes for it alone.
+
+    Parameters
+    ----------
+    topology, trajectory
+        Files MDAnalysis can read (e.g. an Amber prmtop and an OpenMM DCD).
+    pairs
+        Pair label -> ``center`` and ``ligand`` (selection strings), ``out_csv``,
+        ``out_json``, ``out_png`` (output paths), optional ``cutoff_angstrom`` and
+        ``title`` (default: the label).
+    skip_ps
+        Trajectory time (ps) left out at the start.
+    bin_width_angstrom, r_max_angstrom, n_blocks
+        Passed to every :class:`RDFCoordination`.
+
+    Returns
+    -------
+    dict
+        Pair label -> the record written to its ``out_json``.
+
+    Raises
+    ------
+    AnalysisError
+        If a selection does not parse or matches no atom, ``skip_ps`` leaves no frame, or
+        the analysis of a pair fails (see :class:`RDFCoordination`).
+    """
     import json
 
     import MDAnalysis
 
     universe = MDAnalysis.Universe(str(topology), str(trajectory))
-    groups = {}
-    for role, selection in (("center", center_selection), ("ligand", ligand_selection)):
-        try:
-            groups[role] = universe.select_atoms(selection)
-        except Exception as error:  # MDAnalysis raises several types for bad selections
-            raise AnalysisError(
-                f"pair '{pair_name}': cannot parse {role} selection {selection!r}: {error}"
-            ) from error
-        if len(groups[role]) == 0:
-            raise AnalysisError(
-                f"pair '{pair_name}': {role} selection {selection!r} matches no atom in "
-                f"{topology}; check residue names and elements in the configuration"
-            )
+    groups: dict[str, dict[str, AtomGroup]] = {}
+    for pair_name, spec in pairs.items():
+        groups[pair_name] = {}
+        for role in ("center", "ligand"):
+            selection = spec[role]
+            try:
+                group = universe.select_atoms(selection)
+            except Exception as error:  # MDAnalysis raises several types for bad selections
+                raise AnalysisError(
+                    f"pair '{pair_name}': cannot parse {role} selection {selection!r}: {error}"
+                ) from error
+            if len(group) == 0:
+                raise AnalysisError(
+                    f"pair '{pair_name}': {role} selection {selection!r} matches no atom in "
+                    f"{topology}; check residue names and elements in the configuration"
+                )
+            groups[pair_name][role] = group
     dt_ps = universe.trajectory.dt
     start = math.ceil(skip_ps / dt_ps - 1e-9) if skip_ps > 0 else 0
     if start >= universe.trajectory.n_frames:
+        names = ", ".join(f"'{name}'" for name in pairs)
         raise AnalysisError(
-            f"pair '{pair_name}': skip_ps = {skip_ps} leaves no frame of {trajectory} "
+            f"pair {names}: skip_ps = {skip_ps} leaves no frame of {trajectory} "
             f"({universe.trajectory.n_frames} frames, {dt_ps:g} ps apart)"
         )
-    rdf = RDFCoordination(
-        groups["center"],
-        groups["ligand"],
-        r_max_angstrom=r_max_angstrom,
-        bin_width_angstrom=bin_width_angstrom,
-        cutoff_angstrom=cutoff_angstrom,
-        n_blocks=n_blocks,
-    ).run(start=start)
-    table = rdf_table(rdf)
-    atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
-    plot_rdf(rdf, out_png, title or pair_name)
-    record = summarize(rdf, pair_name)
-    record.update(
-        center_selection=center_selection,
-        ligand_selection=ligand_selection,
-        n_center_atoms=len(groups["center"]),
-        n_ligand_atoms=len(groups["ligand"]),
-        first_frame=start,
-        frame_interval_ps=float(dt_ps),
-    )
-    atomic_write_text(out_json, json.dumps(record, indent=2, allow_nan=False) + "\n")
-    return record
+    analyses = {
+        pair_name: RDFCoordination(
+            groups[pair_name]["center"],
+            groups[pair_name]["ligand"],
+            r_max_angstrom=r_max_angstrom,
+            bin_width_angstrom=bin_width_angstrom,
+            cutoff_angstrom=spec.get("cutoff_angstrom"),
+            n_blocks=n_blocks,
+        )
+        for pair_name, spec in pairs.items()
+    }
+    RDFCoordinationSet(list(analyses.values())).run(start=start)
+    records = {}
+    for pair_name, spec in pairs.items():
+        rdf = analyses[pair_name]
+        table = rdf_table(rdf)
+        atomic_write_text(spec["out_csv"], table.to_csv(index=False, float_format="%.6g"))
+        plot_rdf(rdf, spec["out_png"], spec.get("title") or pair_name)
+        record = summarize(rdf, pair_name)
+        record.update(
+            center_selection=spec["center"],
+            ligand_selection=spec["ligand"],
+            n_center_atoms=len(groups[pair_name]["center"]),
+            n_ligand_atoms=len(groups[pair_name]["ligand"]),
+            first_frame=start,
+            frame_interval_ps=float(dt_ps),
+        )
+        atomic_write_text(spec["out_json"], json.dumps(record, indent=2, allow_nan=False) + "\n")
+        records[pair_name] = record
+    return records
 
 
 def coordination_table(records: list[dict[str, Any]]) -> pd.DataFrame:
