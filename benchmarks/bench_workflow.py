@@ -1,0 +1,225 @@
+"""Benchmark of the workflow's scheduling overhead (issue 8, item 4).
+
+Writes a study of ``n_systems`` electrolytes x ``n_temperatures`` x ``n_replicas`` into a
+fresh working directory and times, each in its own ``snakemake`` process:
+
+``parse``
+    ``--list-target-rules``: Python start-up, imports, parsing the Snakefile and rule
+    files, schema validation and :func:`electrolyte_md.config.check_config`. No DAG.
+``dry_run``
+    ``--dry-run --quiet rules``: all of the above plus building the DAG of every job
+    (input functions, wildcards, file inventory of the empty working directory) and
+    printing the job count table. This is the number the issue's target applies to.
+
+``dag_build_s`` is their difference, the DAG build alone. Both runs use the repository's
+Snakefile with ``--directory <workdir>`` and ``--replace-workflow-config``, so only the
+generated configuration applies; the repository's ``profiles/default`` is loaded
+automatically by Snakemake (it is the Snakefile's workflow profile, as in ``make run``);
+its settings (``printshellcmds``, ``rerun-incomplete``, ``latency-wait``...) do not
+change the DAG.
+
+The module is imported by ``benchmarks/run.py`` with ``benchmarks/`` on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+BASE_CONFIG = REPO / "config" / "config.yaml"
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+#: The issue's target for the dry run, in seconds.
+TARGET_S = 30.0
+#: Temperatures (K) handed out in order; the default study's 298.15 K first.
+TEMPERATURES_KELVIN = (298.15, 253.15, 273.15, 313.15, 333.15, 353.15)
+#: Every ``CLUSTER_EVERY``-th system also holds the Ti6(HPAB) cluster, as in the
+#: default study (which has one system with and one without).
+CLUSTER_EVERY = 2
+
+
+def study_config(
+    n_systems: int, n_temperatures: int, n_replicas: int, base: Path = BASE_CONFIG
+) -> dict[str, Any]:
+    """The default configuration with ``n_systems`` LiPF6-NMP electrolytes.
+
+    Systems differ in salt concentration (0.5 to 2.0 mol/L) and number of NMP molecules
+    (80 to 160); every :data:`CLUSTER_EVERY`-th one also holds one Ti6(HPAB) cluster.
+    Relative file paths of the configuration (committed cluster structure, reused
+    binding study) are made absolute so that it is valid in any working directory.
+
+    Parameters
+    ----------
+    n_systems, n_temperatures, n_replicas
+        Size of the study (at most ``len(TEMPERATURES_KELVIN)`` temperatures).
+    base
+        Configuration to start from.
+
+    Returns
+    -------
+    dict
+        The configuration, ready to be written as YAML.
+    """
+    if n_systems < 1 or n_replicas < 1 or not 1 <= n_temperatures <= len(TEMPERATURES_KELVIN):
+        raise ValueError(
+            f"need n_systems >= 1, n_replicas >= 1 and 1 <= n_temperatures <= "
+            f"{len(TEMPERATURES_KELVIN)}; got {n_systems}, {n_temperatures}, {n_replicas}"
+        )
+    config = copy.deepcopy(yaml.safe_load(base.read_text()))
+    for spec in config["species"].values():
+        cluster = spec.get("cluster") or {}
+        if "structure" in cluster:
+            cluster["structure"] = str((REPO / cluster["structure"]).resolve())
+    for spec in (config.get("binding_xtb") or {}).get("pairs", {}).values():
+        if "reuse" in spec:
+            spec["reuse"] = str((REPO / spec["reuse"]).resolve())
+    cluster_species = [name for name, spec in config["species"].items() if "cluster" in spec]
+    systems = {}
+    for i in range(n_systems):
+        spec: dict[str, Any] = {
+            "solvents": {"NMP": 1.0},
+            "n_solvent_molecules": 80 + (i % 81),
+            "salts": {"LiPF6": round(0.5 + 1.5 * (i % 31) / 30, 3)},
+            "additives": {},
+        }
+        if cluster_species and i % CLUSTER_EVERY == CLUSTER_EVERY - 1:
+            spec["additives"] = {cluster_species[0]: 1}
+        systems[f"S{i:05d}_LiPF6_NMP"] = spec
+    config["systems"] = systems
+    config["md"]["temperatures_kelvin"] = list(TEMPERATURES_KELVIN[:n_temperatures])
+    config["md"]["replicas"] = n_replicas
+    return config
+
+
+def _snakemake(workdir: Path, configfile: Path, *args: str) -> tuple[float, str]:
+    """Run snakemake on the generated study; wall seconds and combined output."""
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--replace-workflow-config",
+        "--cores",
+        "1",
+        *args,
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} failed with exit status {done.returncode}:\n{output[-4000:]}"
+        )
+    return seconds, output
+
+
+def parse_job_counts(output: str) -> dict[str, int]:
+    """Rule -> job count from the ``Job stats:`` table of a dry run (with ``total``)."""
+    counts: dict[str, int] = {}
+    lines = output.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == "Job stats:")
+    except StopIteration:
+        raise ValueError("no 'Job stats:' table in the snakemake output") from None
+    for line in lines[start + 3 :]:
+        match = re.fullmatch(r"\s*(\S+)\s+(\d+)\s*", line)
+        if not match:
+            break
+        counts[match.group(1)] = int(match.group(2))
+    if "total" not in counts:
+        raise ValueError("the 'Job stats:' table has no total row")
+    return counts
+
+
+def measure(
+    workdir: Path, *, n_systems: int = 1000, n_temperatures: int = 2, n_replicas: int = 3
+) -> dict[str, Any]:
+    """Time parsing, DAG build and dry run of a large generated study.
+
+    Parameters
+    ----------
+    workdir
+        Empty (or benchmark-owned) directory; the configuration ``study.yaml`` and
+        Snakemake's ``.snakemake`` metadata are written there. No job runs.
+    n_systems, n_temperatures, n_replicas
+        Size of the study.
+
+    Returns
+    -------
+    dict
+        JSON-safe: sizes, ``n_jobs`` and ``jobs_by_rule`` (from the dry run's job stats
+        table), ``n_runs`` (systems x temperatures x replicas), ``parse_s``,
+        ``dry_run_s``, ``dag_build_s`` (their difference), ``target_s``,
+        ``meets_target`` (``dry_run_s < target_s``), ``dry_run_ms_per_job``, the
+        commands' description and notes.
+    """
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    configfile = workdir / "study.yaml"
+    config = study_config(n_systems, n_temperatures, n_replicas)
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    parse_s, _ = _snakemake(workdir, configfile, "--list-target-rules")
+    dry_run_s, output = _snakemake(workdir, configfile, "--dry-run", "--quiet", "rules")
+    counts = parse_job_counts(output)
+    n_jobs = counts.pop("total")
+    return {
+        "n_systems": n_systems,
+        "n_temperatures": n_temperatures,
+        "n_replicas": n_replicas,
+        "n_runs": n_systems * n_temperatures * n_replicas,
+        "n_systems_with_cluster": sum(
+            1 for spec in config["systems"].values() if spec.get("additives")
+        ),
+        "n_jobs": n_jobs,
+        "jobs_by_rule": counts,
+        "parse_s": round(parse_s, 3),
+        "dry_run_s": round(dry_run_s, 3),
+        "dag_build_s": round(max(dry_run_s - parse_s, 0.0), 3),
+        "dry_run_ms_per_job": round(1000.0 * dry_run_s / max(n_jobs, 1), 4),
+        "target_s": TARGET_S,
+        "meets_target": dry_run_s < TARGET_S,
+        "commands": {
+            "parse_s": "snakemake --list-target-rules (start-up, parse, config checks)",
+            "dry_run_s": "snakemake --dry-run --quiet rules (parse + DAG + job table)",
+            "dag_build_s": "dry_run_s - parse_s",
+        },
+        "notes": (
+            "one snakemake process per figure, wall clock, empty working directory (every "
+            "job is needed); the repository's profiles/default is loaded automatically"
+        ),
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use
+    import argparse
+    import json
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--systems", type=int, default=1000)
+    parser.add_argument("--temperatures", type=int, default=2)
+    parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-workflow-"))
+    result = measure(
+        workdir,
+        n_systems=args.systems,
+        n_temperatures=args.temperatures,
+        n_replicas=args.replicas,
+    )
+    print(json.dumps(result, indent=2))
