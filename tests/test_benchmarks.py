@@ -1,0 +1,85 @@
+"""Smoke run of the benchmark harness (benchmarks/run.py --smoke) on tiny boxes.
+
+The numbers of a smoke run mean nothing; what is checked is that every part runs and
+reports what it claims: both engines' energies of the same coordinates agree, each ratio
+is the ratio of the absolute numbers beside it, and the Markdown table is written.
+GROMACS (Debian package gromacs) is required under CI (.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+HAVE_GMX = shutil.which("gmx") is not None
+if not HAVE_GMX and os.environ.get("CI"):
+    raise RuntimeError("CI is set but gmx is not on PATH (apt-get install gromacs)")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out, json.loads((out / "benchmarks_smoke.json").read_text())
+
+
+@pytest.mark.slow
+def test_md_overhead_and_timestep(smoke):
+    _, report = smoke
+    assert report["machine"]["cpus_available"] >= 1 and report["machine"]["openmm"]
+    for name, row in report["md"]["overhead"].items():
+        assert row["pipeline_ns_per_day"] > 0, name
+        bare = max(row["bare_ns_per_day"])
+        assert row["ratio_pipeline_to_bare"] == pytest.approx(row["pipeline_ns_per_day"] / bare)
+        assert row["meets_target"] is (row["overhead_fraction"] <= 0.05)
+        step = report["md"]["timestep"][name]
+        assert step["ratio_4fs_to_2fs"] == pytest.approx(max(step["4 fs, HMR"]) / step["2 fs"])
+    sizes = report["md"]["size"]
+    assert sizes["small"]["n_atoms"] < sizes["standard"]["n_atoms"] < sizes["large"]["n_atoms"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_GMX, reason="gmx not on PATH (Debian package gromacs)")
+def test_gromacs_gets_the_same_energy(smoke):
+    _, report = smoke
+    standard = report["md"]["gromacs"]["standard"]
+    energy = standard["energy"]
+    # the same model in both engines: every term agrees within the stated tolerance
+    assert energy["agree"], energy["terms_kj_per_mol"]
+    terms = energy["terms_kj_per_mol"]
+    assert terms["torsions"]["openmm"] > 0 and terms["nonbonded"]["openmm"] < 0
+    assert standard["gromacs"]["ns_per_day"] > 0
+    assert standard["ratio_openmm_to_gromacs"] == pytest.approx(
+        standard["openmm_bare_2fs"]["ns_per_day"] / standard["gromacs"]["ns_per_day"]
+    )
+    # the smoke box is too small for the cluster's far exclusions: said, not hidden
+    cluster = report["md"]["gromacs"]["standard_Ti6HPAB"]
+    assert "skipped" in cluster and "too small" in cluster["skipped"]
+
+
+@pytest.mark.slow
+def test_analysis_workflow_and_tables(smoke):
+    out, report = smoke
+    analysis = report["analysis"]
+    assert analysis["raw_read_frames_per_s"] > 0 and analysis["stage_frames_per_s"] > 0
+    workflow = report["workflow"]
+    assert workflow["n_systems"] == 5 and workflow["n_jobs"] > 5
+    table = (out / "benchmarks_smoke.md").read_text()
+    for heading in ("pipeline against a bare OpenMM loop", "OpenMM against GROMACS",
+                    "4 fs with hydrogen mass", "cost against size", "raw read rate",
+                    "DAG build"):  # fmt: skip
+        assert heading in table
