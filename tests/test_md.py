@@ -426,6 +426,10 @@ def test_summary_json(nvt_run: tuple[MDOutputs, MDProtocol]) -> None:
     assert summary["platform"] == "CPU"
     assert summary["openmm_version"] == openmm.__version__
     assert summary["ns_per_day"] > 0
+    # the wall clock of the phase includes the integration time and the output on top
+    wall = summary["wall_seconds"]
+    assert wall["production_with_output"] >= wall["production"] > 0
+    assert 0 < summary["ns_per_day_with_output"] <= summary["ns_per_day"]
     assert summary["seed"] == protocol.seed
     assert summary["protocol"] == dataclasses.asdict(protocol)
     assert summary["steps"]["production"] == protocol.production_steps
