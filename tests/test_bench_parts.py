@@ -68,8 +68,9 @@ def tiny_trajectory(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_analysis_benchmark_on_a_tiny_trajectory(tiny_trajectory):
     topology, trajectory = tiny_trajectory
-    # fixed shells: a random box has no first minimum to find
-    pairs = {name: {**spec, "cutoff_angstrom": 3.0} for name, spec in PAIRS.items()}
+    # a fixed shell for Li-F; the others get the fallback if a random box has no shell
+    pairs = {name: dict(spec) for name, spec in PAIRS.items()}
+    pairs["Li-F"]["cutoff_angstrom"] = 3.0
     result = bench_analysis.measure(topology, trajectory, pairs, repeats=1)
 
     assert json.loads(json.dumps(result)) == result  # JSON-safe
@@ -94,6 +95,34 @@ def test_analysis_benchmark_on_a_tiny_trajectory(tiny_trajectory):
     assert sum(result["per_pair_s"].values()) == pytest.approx(result["stage_s"], rel=0.05)
     assert all(cn is not None and cn >= 0 for cn in result["coordination_numbers"].values())
     assert "page cache" in result["notes"]
+    assert set(result["pairs_given_fallback_cutoff"]) <= {"Li-P", "Li-O"}
+    for name in result["pairs_given_fallback_cutoff"]:
+        assert result["pairs"][name]["cutoff_angstrom"] == bench_analysis.FALLBACK_CUTOFF_ANGSTROM
+
+
+def test_pairs_without_a_shell_get_the_fallback_cutoff(monkeypatch, tmp_path):
+    from electrolyte_md import analysis
+    from electrolyte_md.errors import AnalysisError
+
+    calls = []
+
+    def fake_analyze_pair(topology, trajectory, name, center, ligand, **kwargs):
+        calls.append((name, kwargs["cutoff_angstrom"]))
+        if name == "Li-P" and kwargs["cutoff_angstrom"] is None:
+            raise AnalysisError("RDF x: g(r) has a first peak at 3 A but no first minimum")
+        if name == "Li-O":
+            raise AnalysisError("pair 'Li-O': center selection matches no atom")
+        return {}
+
+    monkeypatch.setattr(analysis, "analyze_pair", fake_analyze_pair)
+    pairs = {name: PAIRS[name] for name in ("Li-P", "Li-F")}
+    checked, fixed = bench_analysis.runnable_pairs(tmp_path, tmp_path, pairs)
+    assert fixed == ["Li-P"]
+    assert checked["Li-P"]["cutoff_angstrom"] == bench_analysis.FALLBACK_CUTOFF_ANGSTROM
+    assert "cutoff_angstrom" not in checked["Li-F"]
+    assert calls == [("Li-P", None), ("Li-P", 3.5), ("Li-F", None)]
+    with pytest.raises(AnalysisError, match="matches no atom"):
+        bench_analysis.runnable_pairs(tmp_path, tmp_path, PAIRS)
 
 
 def test_analysis_benchmark_rejects_missing_files(tmp_path):
