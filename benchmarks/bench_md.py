@@ -140,6 +140,58 @@ def write_trajectory(
     return dcd
 
 
+def alternate_chunked_and_bare(
+    system: openmm.System,
+    pdb: app.PDBFile,
+    protocol: MDProtocol,
+    n_steps: int,
+    *,
+    threads: int,
+    repeats: int = 3,
+) -> dict[str, Any]:
+    """The pipeline's integration pattern against a bare loop, alternating in one Context.
+
+    The pipeline integrates in chunks of one report interval through
+    ``Simulation.step`` (which itself steps 10 at a time) and reads the state after each
+    chunk; the bare loop calls ``integrator.step(n_steps)``. Alternating the two on the
+    same Context cancels the drift of a shared machine's speed, which is larger than the
+    difference sought.
+    """
+    platform = openmm.Platform.getPlatformByName("CPU")
+    simulation = app.Simulation(
+        pdb.topology, system, make_integrator(protocol, 1), platform, {"Threads": str(threads)}
+    )
+    context = simulation.context
+    context.setPeriodicBoxVectors(*pdb.topology.getPeriodicBoxVectors())
+    context.setPositions(pdb.positions)
+    context.applyConstraints(1e-6)
+    context.setVelocitiesToTemperature(protocol.temperature_kelvin * unit.kelvin, 1)
+    simulation.integrator.step(200)
+    interval = protocol.report_interval_steps
+    chunks = max(1, n_steps // interval)
+    speeds: dict[str, list[float]] = {"bare": [], "chunked": []}
+    for _ in range(repeats):
+        for kind in ("bare", "chunked"):
+            start = time.perf_counter()
+            if kind == "bare":
+                simulation.integrator.step(chunks * interval)
+            else:
+                for _ in range(chunks):
+                    simulation.step(interval)
+                    context.getState(getEnergy=True, getPositions=True, enforcePeriodicBox=False)
+            context.getState(getEnergy=True)
+            wall = time.perf_counter() - start
+            speeds[kind].append(_ns_per_day(chunks * interval, protocol.timestep_fs, wall))
+    bare, chunked = float(np.median(speeds["bare"])), float(np.median(speeds["chunked"]))
+    return {
+        "n_steps": chunks * interval,
+        "repeats": repeats,
+        "bare_ns_per_day": speeds["bare"],
+        "chunked_ns_per_day": speeds["chunked"],
+        "chunking_cost_fraction": 1.0 - chunked / bare,
+    }
+
+
 def pipeline_against_bare(
     system_xml: Path,
     pdb_path: Path,
@@ -148,15 +200,19 @@ def pipeline_against_bare(
     *,
     threads: int,
 ) -> dict[str, Any]:
-    """The pipeline's production phase against the bare loop, same System and steps.
+    """The pipeline's production phase against a bare loop on the same System.
 
-    The bare loop runs before and after ``run_md`` (from its final state) so that a
-    drift of the machine's speed shows as a spread between the two.
+    Two measures. End to end: ``run_md``'s production by the wall clock against a bare
+    loop of as many steps from its final state, run twice after it; on a shared machine
+    this carries the machine's drift. Decomposed: the share of the production wall time
+    spent on output (reporters, checkpoints, logging; from the run's own clocks), plus
+    the cost of its integration pattern measured by :func:`alternate_chunked_and_bare`.
+    The target is judged on the decomposed estimate.
     """
-    out = Path(workdir) / "pipeline_run"
-    outputs = run_md(system_xml, pdb_path, protocol, out, name="benchmark", use_slurm=False)
     import json
 
+    out = Path(workdir) / "pipeline_run"
+    outputs = run_md(system_xml, pdb_path, protocol, out, name="benchmark", use_slurm=False)
     summary = json.loads(outputs.summary_json.read_text())
     steps = summary["steps"]["production"]
     pdb = app.PDBFile(str(out / "prod_final.pdb"))
@@ -165,6 +221,11 @@ def pipeline_against_bare(
     bare_ns_per_day = max(b["ns_per_day"] for b in bare)
     # the production phase as a wall clock sees it: reporters, checkpoints, logging
     pipeline_ns_per_day = summary["ns_per_day_with_output"]
+    output_share = 1.0 - pipeline_ns_per_day / summary["ns_per_day"]
+    alternation = alternate_chunked_and_bare(
+        system, pdb, protocol, 4 * protocol.report_interval_steps, threads=threads
+    )
+    estimate = output_share + alternation["chunking_cost_fraction"]
     return {
         "n_atoms": summary["n_atoms"],
         "timestep_fs": protocol.timestep_fs,
@@ -174,10 +235,12 @@ def pipeline_against_bare(
         "pipeline_integration_ns_per_day": summary["ns_per_day"],
         "pipeline_ns_per_day": pipeline_ns_per_day,
         "bare_ns_per_day": [b["ns_per_day"] for b in bare],
-        "ratio_pipeline_to_bare": pipeline_ns_per_day / bare_ns_per_day,
-        "overhead_fraction": 1.0 - pipeline_ns_per_day / bare_ns_per_day,
+        "end_to_end_overhead_fraction": 1.0 - pipeline_ns_per_day / bare_ns_per_day,
+        "output_share": output_share,
+        "alternation": alternation,
+        "overhead_fraction": estimate,
         "target_overhead_fraction": 0.05,
-        "meets_target": 1.0 - pipeline_ns_per_day / bare_ns_per_day <= 0.05,
+        "meets_target": estimate <= 0.05,
     }
 
 

@@ -244,14 +244,27 @@ def to_markdown(report: dict[str, Any]) -> str:
         "## MD: pipeline against a bare OpenMM loop (production settings: "
         f"{report['production_protocol']})",
         "",
-        "| box | atoms | pipeline ns/day | bare loop ns/day (2 runs) | overhead | target |",
-        "|---|---|---|---|---|---|",
+        "Pipeline: the production phase by the wall clock (reporters, checkpoints, logging "
+        "included). End to end: against a bare `integrator.step` loop of as many steps from "
+        "the run's final state, run twice after it (the faster counts); this carries the "
+        "drift of a shared machine. Output: the share of the production wall time outside "
+        "the integration chunks, from the run's own clocks. Chunking: the pipeline's "
+        "integration pattern (`Simulation.step` per report interval, then a state read) "
+        "against the bare loop, alternated 3 times on one Context (medians). Overhead = "
+        "output + chunking, judged against the target.",
+        "",
+        "| box | atoms | pipeline ns/day | bare ns/day | end to end | output | chunking | "
+        "overhead | target |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, o in md["overhead"].items():
         bare = " / ".join(f"{b:.2f}" for b in o["bare_ns_per_day"])
         ok = "met" if o["meets_target"] else "NOT met"
         lines.append(
             f"| {name} | {o['n_atoms']} | {o['pipeline_ns_per_day']:.2f} | {bare} | "
+            f"{100 * o['end_to_end_overhead_fraction']:.1f} % | "
+            f"{100 * o['output_share']:.2f} % | "
+            f"{100 * o['alternation']['chunking_cost_fraction']:.1f} % | "
             f"{100 * o['overhead_fraction']:.1f} % | <= 5 %: {ok} |"
         )
     lines += [
@@ -339,7 +352,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--workdir", type=Path, default=None, help="default: OUT/work")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--markdown-from", type=Path, default=None, help="only rewrite the table of a JSON"
+    )
     args = parser.parse_args(argv)
+    if args.markdown_from is not None:
+        report = json.loads(args.markdown_from.read_text())
+        args.markdown_from.with_suffix(".md").write_text(to_markdown(report))
+        return 0
     start = time.perf_counter()
     out = args.out.resolve()
     workdir = (args.workdir or out / "work").resolve()
