@@ -289,13 +289,13 @@ def to_gromacs(
     import parmed
 
     struct = parmed.openmm.load_topology(pdb.topology, system, xyz=pdb.positions)
-    constraint_nm = {}
+    constraint_angstrom = {}
     for k in range(system.getNumConstraints()):
         i, j, d = system.getConstraintParameters(k)
-        constraint_nm[frozenset((i, j))] = d.value_in_unit(unit.angstrom)
+        constraint_angstrom[frozenset((i, j))] = d.value_in_unit(unit.angstrom)
     for bond in struct.bonds:
         if bond.type is None:
-            length = constraint_nm.get(frozenset((bond.atom1.idx, bond.atom2.idx)))
+            length = constraint_angstrom.get(frozenset((bond.atom1.idx, bond.atom2.idx)))
             if length is None:
                 raise ValueError(f"bond {bond} has neither a force constant nor a constraint")
             bond.type = parmed.BondType(1000.0, length)  # kcal/mol/A^2; replaced by a constraint
@@ -506,20 +506,39 @@ def openmm_terms(
     return terms, pme_parameters(context)
 
 
+def _grompp(
+    system: openmm.System,
+    pdb: app.PDBFile,
+    workdir: Path,
+    protocol: MDProtocol,
+    threads: int,
+    stem: str,
+    n_steps: int,
+) -> tuple[Path, dict[str, float], dict, Path]:
+    """Topology, coordinates and ``{stem}.tpr`` with OpenMM's PME parameters.
+
+    ``stem`` "rerun" makes a single-point input, anything else a run of ``n_steps``.
+    Returns the .gro path, OpenMM's energy terms at its coordinates, OpenMM's PME
+    parameters and the log path.
+    """
+    top, gro, xyz, box = to_gromacs(system, pdb, workdir)
+    ours, pme = openmm_terms(system, xyz, box, threads)
+    (workdir / f"{stem}.mdp").write_text(_mdp(pme, protocol, n_steps, rerun=stem == "rerun"))
+    log = workdir / "gmx.log"
+    _gmx(
+        ["grompp", "-f", f"{stem}.mdp", "-c", gro.name, "-p", top.name, "-o", f"{stem}.tpr",
+         "-po", f"{stem}_out.mdp"],
+        workdir,
+        log,
+    )  # fmt: skip
+    return gro, ours, pme, log
+
+
 def gromacs_energy_check(
     system: openmm.System, pdb: app.PDBFile, workdir: Path, protocol: MDProtocol, threads: int
 ) -> dict[str, Any]:
     """Both engines' potential energy, by term, for the same coordinates (``-rerun``)."""
-    top, gro, xyz, box = to_gromacs(system, pdb, workdir)
-    ours, pme = openmm_terms(system, xyz, box, threads)
-    (workdir / "rerun.mdp").write_text(_mdp(pme, protocol, 0, rerun=True))
-    log = workdir / "gmx.log"
-    _gmx(
-        ["grompp", "-f", "rerun.mdp", "-c", gro.name, "-p", top.name, "-o", "rerun.tpr",
-         "-po", "rerun_out.mdp"],
-        workdir,
-        log,
-    )  # fmt: skip
+    gro, ours, pme, log = _grompp(system, pdb, workdir, protocol, threads, "rerun", 0)
     _gmx(
         ["mdrun", "-s", "rerun.tpr", "-rerun", gro.name, "-deffnm", "rerun", "-nt", str(threads)],
         workdir,
@@ -575,16 +594,7 @@ def gromacs_speed(
     threads: int,
 ) -> dict[str, Any]:
     """GROMACS ns/day over ``n_steps`` (timers reset half-way, as ``-resethway`` does)."""
-    top, gro, xyz, box = to_gromacs(system, pdb, workdir)
-    _, pme = openmm_terms(system, xyz, box, threads)
-    (workdir / "md.mdp").write_text(_mdp(pme, protocol, n_steps))
-    log = workdir / "gmx.log"
-    _gmx(
-        ["grompp", "-f", "md.mdp", "-c", gro.name, "-p", top.name, "-o", "md.tpr",
-         "-po", "md_out.mdp"],
-        workdir,
-        log,
-    )  # fmt: skip
+    *_, log = _grompp(system, pdb, workdir, protocol, threads, "md", n_steps)
     start = time.perf_counter()
     _gmx(
         ["mdrun", "-s", "md.tpr", "-deffnm", "md", "-nt", str(threads), "-ntmpi", "1",
