@@ -109,6 +109,32 @@ def _pair_kwargs(
     }
 
 
+def _analyze_pair_as_the_rule(
+    topology: Path,
+    trajectory: Path,
+    name: str,
+    spec: Mapping[str, Any],
+    out: Path,
+    bin_width_angstrom: float,
+    n_blocks: int,
+) -> dict[str, Any]:
+    """One analyze_pair call with the rdf rule's files and arguments, into ``out``."""
+    from electrolyte_md.analysis import analyze_pair
+
+    return analyze_pair(
+        topology,
+        trajectory,
+        name,
+        spec["center"],
+        spec["ligand"],
+        out_csv=out / f"rdf_{name}.csv",
+        out_json=out / f"cn_{name}.json",
+        out_png=out / f"rdf_{name}.png",
+        title=f"{name} (benchmark)",
+        **_pair_kwargs(spec, bin_width_angstrom, n_blocks),
+    )
+
+
 def runnable_pairs(
     topology: Path,
     trajectory: Path,
@@ -129,7 +155,6 @@ def runnable_pairs(
     pairs, fixed
         The pair specs to time and the names of those given the fallback cutoff.
     """
-    from electrolyte_md.analysis import analyze_pair
     from electrolyte_md.errors import AnalysisError
 
     checked: dict[str, dict[str, Any]] = {}
@@ -140,16 +165,8 @@ def runnable_pairs(
             spec = dict(spec)
             for attempt in range(2):
                 try:
-                    analyze_pair(
-                        topology,
-                        trajectory,
-                        name,
-                        spec["center"],
-                        spec["ligand"],
-                        out_csv=out / f"rdf_{name}.csv",
-                        out_json=out / f"cn_{name}.json",
-                        out_png=out / f"rdf_{name}.png",
-                        **_pair_kwargs(spec, bin_width_angstrom, n_blocks),
+                    _analyze_pair_as_the_rule(
+                        topology, trajectory, name, spec, out, bin_width_angstrom, n_blocks
                     )
                     break
                 except AnalysisError as error:
@@ -179,7 +196,6 @@ def stage_seconds(
         Wall seconds of all pairs (fastest repeat), seconds of each pair in that repeat,
         and the JSON records analyze_pair returned.
     """
-    from electrolyte_md.analysis import analyze_pair
 
     def run_all() -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
         seconds: dict[str, float] = {}
@@ -188,17 +204,8 @@ def stage_seconds(
             out = Path(tmp)
             for name, spec in pairs.items():
                 start = time.perf_counter()
-                records[name] = analyze_pair(
-                    topology,
-                    trajectory,
-                    name,
-                    spec["center"],
-                    spec["ligand"],
-                    out_csv=out / f"rdf_{name}.csv",
-                    out_json=out / f"cn_{name}.json",
-                    out_png=out / f"rdf_{name}.png",
-                    title=f"{name} (benchmark)",
-                    **_pair_kwargs(spec, bin_width_angstrom, n_blocks),
+                records[name] = _analyze_pair_as_the_rule(
+                    topology, trajectory, name, spec, out, bin_width_angstrom, n_blocks
                 )
                 seconds[name] = time.perf_counter() - start
         return seconds, records

@@ -18,6 +18,7 @@ Energies in kJ/mol, lengths in nm (as both engines use them), speeds in ns/day.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import shutil
@@ -32,13 +33,7 @@ import openmm.app as app
 import openmm.unit as unit
 
 from electrolyte_md.md import MDProtocol, run_md
-from electrolyte_md.md.system import (
-    add_barostat,
-    make_integrator,
-    pme_parameters,
-    repartition_hydrogen_masses,
-    set_pme_tolerance,
-)
+from electrolyte_md.md.system import make_integrator, pme_parameters, prepare_for_md
 
 #: Agreement asked of the two engines' energies for the same coordinates, per term
 #: (bonds, angles, torsions, all non-bonded together) and in total: relative to the size
@@ -55,20 +50,37 @@ def _ns_per_day(n_steps: int, timestep_fs: float, wall_s: float) -> float:
 
 def prepared_system(
     system_xml: Path, topology: app.Topology, protocol: MDProtocol
-) -> tuple[openmm.System, dict]:
-    """The System as ``run_md`` runs it: PME tolerance, HMR, a switched-off barostat."""
+) -> tuple[openmm.System, dict | None]:
+    """The System as ``run_md`` runs it (:func:`~electrolyte_md.md.system.prepare_for_md`)."""
     system = openmm.XmlSerializer.deserialize(Path(system_xml).read_text())
-    set_pme_tolerance(system, protocol.pme_error_tolerance)
-    hmr = {}
-    if protocol.hydrogen_mass_amu is not None:
-        hmr = repartition_hydrogen_masses(system, topology, protocol.hydrogen_mass_amu)
-    add_barostat(system, protocol, 1)
+    hmr, _ = prepare_for_md(system, topology, protocol)
     return system, hmr
 
 
-def _context(system: openmm.System, protocol: MDProtocol, threads: int) -> openmm.Context:
+def _simulation(
+    system: openmm.System,
+    pdb: app.PDBFile,
+    protocol: MDProtocol,
+    threads: int,
+    *,
+    minimize: bool = False,
+) -> app.Simulation:
+    """A CPU Simulation at the PDB's box and positions, constrained, with velocities.
+
+    ``minimize`` first relaxes a freshly packed box (a few hundred iterations).
+    """
     platform = openmm.Platform.getPlatformByName("CPU")
-    return openmm.Context(system, make_integrator(protocol, 1), platform, {"Threads": str(threads)})
+    simulation = app.Simulation(
+        pdb.topology, system, make_integrator(protocol, 1), platform, {"Threads": str(threads)}
+    )
+    context = simulation.context
+    context.setPeriodicBoxVectors(*pdb.topology.getPeriodicBoxVectors())
+    context.setPositions(pdb.positions)
+    if minimize:
+        openmm.LocalEnergyMinimizer.minimize(context, 10.0, 500)
+    context.applyConstraints(1e-6)
+    context.setVelocitiesToTemperature(protocol.temperature_kelvin * unit.kelvin, 1)
+    return simulation
 
 
 def bare_loop(
@@ -85,14 +97,8 @@ def bare_loop(
 
     ``minimize`` first relaxes a freshly packed box (a few hundred iterations).
     """
-    context = _context(system, protocol, threads)
-    context.setPeriodicBoxVectors(*pdb.topology.getPeriodicBoxVectors())
-    context.setPositions(pdb.positions)
-    if minimize:
-        openmm.LocalEnergyMinimizer.minimize(context, 10.0, 500)
-    context.applyConstraints(1e-6)
-    context.setVelocitiesToTemperature(protocol.temperature_kelvin * unit.kelvin, 1)
-    integrator = context.getIntegrator()
+    simulation = _simulation(system, pdb, protocol, threads, minimize=minimize)
+    context, integrator = simulation.context, simulation.integrator
     integrator.step(warmup_steps)
     context.getState(getEnergy=True)
     start = time.perf_counter()
@@ -122,17 +128,15 @@ def write_trajectory(
 ) -> Path:
     """A DCD of ``n_frames`` frames, one every ``steps_per_frame`` steps (for the I/O test)."""
     system, _ = prepared_system(system_xml, pdb.topology, protocol)
-    context = _context(system, protocol, threads)
-    context.setPeriodicBoxVectors(*pdb.topology.getPeriodicBoxVectors())
-    context.setPositions(pdb.positions)
-    context.setVelocitiesToTemperature(protocol.temperature_kelvin * unit.kelvin, 1)
+    simulation = _simulation(system, pdb, protocol, threads)
+    context = simulation.context
     with open(dcd, "wb") as handle:
         writer = app.DCDFile(
             handle, pdb.topology, protocol.timestep_fs / 1000.0 * unit.picosecond, 0,
             steps_per_frame,
         )  # fmt: skip
         for _ in range(n_frames):
-            context.getIntegrator().step(steps_per_frame)
+            simulation.integrator.step(steps_per_frame)
             state = context.getState(getPositions=True, enforcePeriodicBox=False)
             writer.writeModel(
                 state.getPositions(), periodicBoxVectors=state.getPeriodicBoxVectors()
@@ -157,15 +161,8 @@ def alternate_chunked_and_bare(
     same Context cancels the drift of a shared machine's speed, which is larger than the
     difference sought.
     """
-    platform = openmm.Platform.getPlatformByName("CPU")
-    simulation = app.Simulation(
-        pdb.topology, system, make_integrator(protocol, 1), platform, {"Threads": str(threads)}
-    )
+    simulation = _simulation(system, pdb, protocol, threads)
     context = simulation.context
-    context.setPeriodicBoxVectors(*pdb.topology.getPeriodicBoxVectors())
-    context.setPositions(pdb.positions)
-    context.applyConstraints(1e-6)
-    context.setVelocitiesToTemperature(protocol.temperature_kelvin * unit.kelvin, 1)
     simulation.integrator.step(200)
     interval = protocol.report_interval_steps
     chunks = max(1, n_steps // interval)
@@ -256,6 +253,20 @@ def with_cutoff(system: openmm.System, cutoff_nm: float) -> openmm.System:
     return system
 
 
+def _excluded_pairs(system: openmm.System) -> list[tuple[int, int]]:
+    """Atom pairs whose non-bonded interaction the System excludes (zeroed exceptions)."""
+    nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
+    pairs = []
+    for k in range(nonbonded.getNumExceptions()):
+        i, j, q, _, eps = nonbonded.getExceptionParameters(k)
+        if (
+            q.value_in_unit(unit.elementary_charge**2) == 0
+            and eps.value_in_unit(unit.kilojoule_per_mole) == 0
+        ):
+            pairs.append((i, j))
+    return pairs
+
+
 def largest_excluded_distance_nm(system: openmm.System, positions_nm: np.ndarray) -> float:
     """The longest distance between two atoms whose non-bonded interaction is excluded.
 
@@ -263,17 +274,11 @@ def largest_excluded_distance_nm(system: openmm.System, positions_nm: np.ndarray
     topology whose excluded atoms lie farther apart than the cutoff. OpenMM corrects
     every excluded pair.
     """
-    nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
     xyz = np.asarray(positions_nm)
-    longest = 0.0
-    for k in range(nonbonded.getNumExceptions()):
-        i, j, q, _, eps = nonbonded.getExceptionParameters(k)
-        if (
-            q.value_in_unit(unit.elementary_charge**2) == 0
-            and eps.value_in_unit(unit.kilojoule_per_mole) == 0
-        ):
-            longest = max(longest, float(np.linalg.norm(xyz[i] - xyz[j])))
-    return longest
+    return max(
+        (float(np.linalg.norm(xyz[i] - xyz[j])) for i, j in _excluded_pairs(system)),
+        default=0.0,
+    )
 
 
 def to_gromacs(
@@ -332,22 +337,17 @@ def _far_exclusions(system: openmm.System, topology: app.Topology) -> dict[str, 
         neighbours[i].add(j)
         neighbours[j].add(i)
 
-    def within_three(i: int, j: int) -> bool:
+    @functools.cache
+    def within_three_bonds(i: int) -> frozenset[int]:
         shell = {i}
         for _ in range(3):
             shell |= {n for a in shell for n in neighbours[a]}
-        return j in shell
+        return frozenset(shell)
 
-    nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
     atoms = list(topology.atoms())
     per_residue: dict[int, set[tuple[int, int]]] = {}
-    for k in range(nonbonded.getNumExceptions()):
-        i, j, q, _, eps = nonbonded.getExceptionParameters(k)
-        if (
-            q.value_in_unit(unit.elementary_charge**2) != 0
-            or eps.value_in_unit(unit.kilojoule_per_mole) != 0
-            or within_three(i, j)
-        ):
+    for i, j in _excluded_pairs(system):
+        if j in within_three_bonds(i):
             continue
         residue = atoms[i].residue
         if atoms[j].residue is not residue:

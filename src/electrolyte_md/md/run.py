@@ -26,15 +26,13 @@ from electrolyte_md.md.exceptions import MDBlowUpError, MDInterruptedError
 from electrolyte_md.md.files import DCDWriter, EnergyCSVWriter, RestartStore, read_energies
 from electrolyte_md.md.protocol import MDProtocol
 from electrolyte_md.md.system import (
-    add_barostat,
     check_system,
     create_simulation,
     degrees_of_freedom,
     load_inputs,
     platform_info,
     pme_parameters,
-    repartition_hydrogen_masses,
-    set_pme_tolerance,
+    prepare_for_md,
     total_mass_amu,
 )
 from electrolyte_md.md.walltime import Deadline, StopSignals
@@ -819,10 +817,8 @@ def run_md(
         path.unlink(missing_ok=True)
     store = RestartStore(restart_dir if restart_dir is not None else out_dir / RESTART_DIR_NAME)
 
-    set_pme_tolerance(system, protocol.pme_error_tolerance)
-    hmr: dict[str, Any] | None = None
-    if protocol.hydrogen_mass_amu is not None:
-        hmr = repartition_hydrogen_masses(system, pdb.topology, protocol.hydrogen_mass_amu)
+    hmr, barostat_index = prepare_for_md(system, pdb.topology, protocol)
+    if hmr is not None:
         log.info(
             "hydrogen mass repartitioning: %d of %d hydrogens now %.3f amu (%s)",
             hmr["n_repartitioned"],
@@ -830,7 +826,6 @@ def run_md(
             protocol.hydrogen_mass_amu,
             hmr["n_skipped"] or "none skipped",
         )
-    barostat_index = add_barostat(system, protocol, protocol.openmm_seeds()["barostat"])
 
     input_hash = hashlib.sha256(
         system_xml.read_bytes() + b"\0" + topology_pdb.read_bytes()

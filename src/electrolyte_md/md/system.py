@@ -28,6 +28,7 @@ __all__ = [
     "degrees_of_freedom",
     "load_inputs",
     "pme_force_error",
+    "prepare_for_md",
     "repartition_hydrogen_masses",
     "set_pme_tolerance",
     "total_mass_amu",
@@ -341,6 +342,22 @@ def add_barostat(system: openmm.System, protocol: MDProtocol, seed: int) -> int:
     )
     barostat.setRandomNumberSeed(seed)
     return system.addForce(barostat)
+
+
+def prepare_for_md(
+    system: openmm.System, topology: app.Topology, protocol: MDProtocol
+) -> tuple[dict[str, Any] | None, int]:
+    """Make a built System the one MD runs (in place): PME tolerance, HMR, barostat.
+
+    Returns the hydrogen mass repartitioning record (None without HMR) and the index
+    of the added, switched-off barostat.
+    """
+    set_pme_tolerance(system, protocol.pme_error_tolerance)
+    hmr = None
+    if protocol.hydrogen_mass_amu is not None:
+        hmr = repartition_hydrogen_masses(system, topology, protocol.hydrogen_mass_amu)
+    barostat_index = add_barostat(system, protocol, protocol.openmm_seeds()["barostat"])
+    return hmr, barostat_index
 
 
 def degrees_of_freedom(system: openmm.System) -> int:
