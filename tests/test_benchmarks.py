@@ -92,3 +92,51 @@ def test_analysis_workflow_and_tables(smoke):
                     "4 fs with hydrogen mass", "cost against size", "raw read rate",
                     "DAG build"):  # fmt: skip
         assert heading in table
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_GMX, reason="gmx not on PATH (Debian package gromacs)")
+def test_gromacs_gets_the_cluster_energy_with_its_far_exclusions(tmp_path):
+    """The cluster's metal-site exclusions reach beyond three bonds; ParmEd writes none,
+    bench_md adds them. Without them GROMACS's non-bonded energy is off by thousands."""
+    import openmm.app as app
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_md
+
+    from electrolyte_md.forcefield import build_system, parameterize_species
+    from electrolyte_md.md import MDProtocol
+    from electrolyte_md.structures import build_cluster_species
+
+    species = tmp_path / "Ti6HPAB"
+    info = build_cluster_species(
+        "Ti6HPAB",
+        {"carboxylate": "4-aminobenzoate", "alkoxide": "isopropoxide"},
+        "TI6",
+        species / "structure.sdf",
+        species / "species.json",
+        structure_path=REPO / "structures" / "ti6_hpab.json",
+    )
+    parameterize_species(
+        info, species / "structure.sdf", {"model": "xtb_seminario"}, species / "params"
+    )
+    atoms = [
+        line
+        for line in (species / "params" / "ff.pdb").read_text().splitlines()
+        if line.startswith(("ATOM", "HETATM"))
+    ]
+    cryst = "CRYST1   40.000   40.000   40.000  90.00  90.00  90.00 P 1           1"
+    (tmp_path / "box.pdb").write_text("\n".join([cryst, *atoms, "END"]) + "\n")
+    build_system(
+        tmp_path / "box.pdb", {"Ti6HPAB": species / "params"}, {"Ti6HPAB": 1}, {}, tmp_path / "s"
+    )
+    pdb = app.PDBFile(str(tmp_path / "s" / "system.pdb"))
+    protocol = MDProtocol(timestep_fs=2.0, hydrogen_mass_amu=None, threads=1)
+    system, _ = bench_md.prepared_system(tmp_path / "s" / "system.xml", pdb.topology, protocol)
+    far = bench_md._far_exclusions(system, pdb.topology)
+    assert list(far) == ["TI6"] and len(far["TI6"]) > 100
+    energy = bench_md.gromacs_energy_check(
+        bench_md.with_cutoff(system, 1.2), pdb, tmp_path / "gmx", protocol, 1
+    )
+    assert energy["agree"], energy["terms_kj_per_mol"]
+    assert "[ exclusions ]" in (tmp_path / "gmx" / "topol.top").read_text()
