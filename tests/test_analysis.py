@@ -12,13 +12,18 @@ import pandas as pd
 import pytest
 from MDAnalysis.coordinates.memory import MemoryReader
 
+from electrolyte_md import analysis
 from electrolyte_md.analysis import (
     RDFCoordination,
     _find_first_minimum,
     _find_first_peak,
     _smooth,
+    analyze_pair,
+    analyze_run,
+    pair_files,
     plot_rdf,
     rdf_table,
+    read_pair_records,
     summarize,
 )
 from electrolyte_md.errors import AnalysisError
@@ -295,6 +300,115 @@ def test_plot_and_summary(tmp_path):
     # Fewer frames than blocks: the SEM is undefined and serialised as null.
     one = RDFCoordination(u.atoms[sodium], u.atoms[~sodium], n_blocks=10).run(stop=3)
     assert summarize(one, "Na-Cl")["coordination_number_sem"] is None
+
+
+#: Pairs of the rock-salt trajectory of :func:`rock_salt_files`, as system_pairs gives them.
+ROCK_SALT_PAIRS = {
+    "Na-Cl": {"center": "resname NA", "ligand": "resname CL", "requires": []},
+    "Na-Na": {"center": "resname NA", "ligand": "resname NA", "cutoff_angstrom": 3.2},
+}
+
+
+@pytest.fixture
+def rock_salt_files(tmp_path) -> tuple[Path, Path]:
+    """PDB topology and 6-frame DCD of a thermally disordered rock-salt crystal."""
+    import warnings
+
+    rng = np.random.default_rng(5)
+    positions, ijk = cubic_sites(6, 2.0)
+    sodium = ijk.sum(axis=1) % 2 == 0
+    frames = positions[None] + rng.normal(scale=0.1, size=(6, len(positions), 3))
+    u = make_universe(frames, 12.0)
+    u.add_TopologyAttr("names", np.where(sodium, "NA", "CL"))
+    u.add_TopologyAttr("resnames", np.where(sodium, "NA", "CL"))
+    u.add_TopologyAttr("elements", np.where(sodium, "Na", "Cl"))
+    u.add_TopologyAttr("resids", np.arange(1, len(positions) + 1))
+    topology, trajectory = tmp_path / "salt.pdb", tmp_path / "salt.dcd"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PDB writer: missing chain IDs, occupancies...
+        u.atoms.write(str(topology))
+        with MDAnalysis.Writer(str(trajectory), u.atoms.n_atoms) as writer:
+            for _ in u.trajectory:
+                writer.write(u.atoms)
+    return topology, trajectory
+
+
+def test_analyze_run_writes_every_pair_as_analyze_pair_does(rock_salt_files, tmp_path):
+    topology, trajectory = rock_salt_files
+    out = tmp_path / "run" / "rdf"
+    records = analyze_run(topology, trajectory, ROCK_SALT_PAIRS, out, n_blocks=3, run_label="x")
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{stem}_{pair}.{ext}"
+        for pair in ROCK_SALT_PAIRS
+        for stem, ext in (("rdf", "csv"), ("cn", "json"), ("rdf", "png"))
+    )
+    assert records["Na-Cl"]["coordination_number"] == pytest.approx(6.0, abs=0.05)
+    assert records["Na-Na"]["cutoff_source"] == "user"
+    # per pair, the files of one analyze_pair call
+    for pair, spec in ROCK_SALT_PAIRS.items():
+        alone = tmp_path / "alone" / pair
+        alone.mkdir(parents=True)
+        files = pair_files(alone, pair)
+        analyze_pair(
+            topology,
+            trajectory,
+            pair,
+            spec["center"],
+            spec["ligand"],
+            cutoff_angstrom=spec.get("cutoff_angstrom"),
+            n_blocks=3,
+            title=f"{pair} in x",
+            **files,
+        )
+        for key, path in pair_files(out, pair).items():
+            if key != "out_png":
+                assert path.read_text() == files[key].read_text(), path.name
+    # the records come back sorted by pair, as written
+    assert read_pair_records(out, ["Na-Na", "Na-Cl"]) == [records["Na-Cl"], records["Na-Na"]]
+    assert read_pair_records(out) == read_pair_records(out, ROCK_SALT_PAIRS)
+
+
+def test_analyze_run_leaves_no_pair_file_when_it_fails(rock_salt_files, tmp_path, monkeypatch):
+    topology, trajectory = rock_salt_files
+    out = tmp_path / "rdf"
+    out.mkdir()
+    (out / "cn_Na-Na.json").write_text("{}")  # stale, from an earlier run
+    (out / "notes.txt").write_text("not a pair file")
+    real_plot, calls = analysis.plot_rdf, []
+
+    def plot_then_fail(results, path, title):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+        real_plot(results, path, title)
+
+    monkeypatch.setattr(analysis, "plot_rdf", plot_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        analyze_run(topology, trajectory, ROCK_SALT_PAIRS, out, n_blocks=3)
+    assert len(calls) == 2  # the first pair's files were written, then removed
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    with pytest.raises(AnalysisError, match="no RDF pair"):
+        analyze_run(topology, trajectory, {}, out)
+
+
+def test_read_pair_records_names_the_directory_and_what_it_lacks(tmp_path):
+    with pytest.raises(AnalysisError, match=r"RDF directory .*nowhere does not exist"):
+        read_pair_records(tmp_path / "nowhere")
+    rdf = tmp_path / "298.15K" / "rep1" / "rdf"
+    rdf.mkdir(parents=True)
+    with pytest.raises(AnalysisError, match=r"rep1/rdf lacks cn_\*\.json \(pairs there: none\)"):
+        read_pair_records(rdf)
+    (rdf / "cn_Li-P.json").write_text(json.dumps({"pair": "Li-P", "coordination_number": 1.2}))
+    (rdf / "cn_Li-O.json").write_text(json.dumps({"coordination_number": 4.1}))
+    (rdf / "cn_Ti-P.json").write_text(json.dumps({"pair": "Ti-P"}))
+    records = read_pair_records(rdf, ["Li-P", "Li-O"])
+    assert [r["pair"] for r in records] == ["Li-O", "Li-P"]  # sorted; pair filled in
+    assert [r["pair"] for r in read_pair_records(rdf)] == ["Li-O", "Li-P", "Ti-P"]
+    with pytest.raises(AnalysisError, match=r"rep1/rdf lacks cn_Li-F\.json \(pairs there: \["):
+        read_pair_records(rdf, ["Li-P", "Li-F"])
+    (rdf / "cn_Li-O.json").write_text("{not json")
+    with pytest.raises(AnalysisError, match=r"cn_Li-O\.json: cannot read the RDF record"):
+        read_pair_records(rdf, ["Li-O"])
 
 
 DATA = Path(__file__).parent / "data"

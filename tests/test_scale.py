@@ -1,7 +1,7 @@
 """The study at scale: a many-system DAG plans right, and a config change reruns only its part.
 
 Nothing here runs a job: the configuration (20 systems x 2 temperatures x 3 replicas,
-about 960 jobs) is only planned (``--dry-run``); the rerun test marks every
+about 730 jobs) is only planned (``--dry-run``); the rerun test marks every
 output of a small study as done (``--touch``, which records Snakemake's metadata),
 changes one system's salt concentration and checks the planned jobs.
 """
@@ -93,13 +93,13 @@ def test_dag_of_a_many_system_study(tmp_path):
     counts = _job_counts(run.stdout + run.stderr)
     n_systems = len(config["systems"])
     n_runs = n_systems * len(config["md"]["temperatures_kelvin"]) * config["md"]["replicas"]
-    n_pairs = len(config["analysis"]["rdf"]["pairs"])
+    # one rdf job per run reads the trajectory once for all its pairs
     assert counts["run_md"] == counts["transport"] == counts["solvation"] == n_runs
-    assert counts["rdf"] == n_runs * n_pairs
+    assert counts["rdf"] == n_runs
     assert counts["pack_box"] == counts["arrhenius"] == n_systems
     assert counts["parameterize_species"] == len(config["species"])
     total = sum(v for k, v in counts.items() if k != "total")
-    assert counts["total"] == total > 900
+    assert counts["total"] == total > 700
     print(f"dry run of {total} jobs: {seconds:.1f} s ({1000 * seconds / total:.1f} ms per job)")
 
 
@@ -113,6 +113,9 @@ def test_config_change_reruns_only_the_system_it_touches(tmp_path):
     assert len(outputs) > 100
     for name in outputs:
         path = tmp_path / name
+        if path.name == "rdf":  # the rdf rule's output: a directory per run
+            path.mkdir(parents=True, exist_ok=True)
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
     touch = _snakemake(tmp_path, "--touch", "--forceall", "--cores", "1")

@@ -3,6 +3,7 @@ and the default RDF pairs: all on hand-made inputs with known answers."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -21,7 +22,9 @@ from electrolyte_md.study import (
     aggregate,
     arrhenius_table,
     comparison_table,
+    rdf_run_records,
     system_summary,
+    write_system_summary,
 )
 
 
@@ -100,6 +103,36 @@ def test_system_summary_names_a_broken_record():
     record["source"] = "runs/cn_Li-P.json"
     with pytest.raises(AnalysisError, match=r"runs/cn_Li-P.json.*cutoff_angstrom"):
         system_summary("A", [record], [], [])
+
+
+def test_system_summary_from_the_rdf_directories_of_runs(tmp_path):
+    """Each run's cn_<pair>.json sits in .../<T>K/rep<r>/rdf; the run comes from the path."""
+    dirs = []
+    for rep, cn in ((1, 1.0), (2, 1.4)):
+        rdf = tmp_path / "analysis/A/298.15K" / f"rep{rep}" / "rdf"
+        rdf.mkdir(parents=True)
+        for pair, value in (("Li-P", cn), ("Li-O", 4.0)):
+            record = _cn(None, None, pair, value)
+            del record["temperature_kelvin"], record["replica"]
+            (rdf / f"cn_{pair}.json").write_text(json.dumps(record))
+        dirs.append(str(rdf))
+    records = rdf_run_records(dirs, ["Li-P", "Li-O"])
+    assert [(r["replica"], r["pair"]) for r in records] == [
+        (1, "Li-O"), (1, "Li-P"), (2, "Li-O"), (2, "Li-P"),
+    ]  # fmt: skip
+    assert {r["temperature_kelvin"] for r in records} == {298.15}
+    assert records[1]["source"] == f"{dirs[0]}/cn_Li-P.json"
+    out = tmp_path / "summary.csv"
+    table = write_system_summary("A", dirs, [], [], str(out), pairs=["Li-P", "Li-O"])
+    rows = table.set_index("quantity")
+    assert rows.loc["CN Li-P", "mean"] == pytest.approx(1.2)
+    assert rows.loc["CN Li-P", "n"] == 2 and rows.loc["CN Li-P", "error_from"] == "replicas"
+    assert pd.read_csv(out)["quantity"].tolist() == table["quantity"].tolist()
+    # a configured pair the run lacks, and a directory outside the run layout
+    with pytest.raises(AnalysisError, match=r"298.15K/rep1/rdf lacks cn_Li-F\.json"):
+        rdf_run_records(dirs, ["Li-P", "Li-F"])
+    with pytest.raises(AnalysisError, match=r"cannot tell temperature and replica"):
+        rdf_run_records([str(tmp_path / "analysis/A/298.15K/rep1")])
 
 
 def _summary_row(system, quantity, mean, sem, n=3, flagged=False, t=298.0):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, TINY_CONFIG
+
+from electrolyte_md.analysis import system_pairs
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 
@@ -97,7 +101,7 @@ def test_rdf_and_coordination_numbers(finished_run):
     # Li+ binds carbonyl O and F at contact distance, 1.7-2.6 A. Ten NMP O surround each
     # of the 3 Li+, so Li-O contacts are always there; whether any of the 3 PF6- reaches
     # contact within 10 ps is chance (a CI run had none), so Li-F is held to its contacts.
-    rundir = workdir / "results/analysis/LiPF6_NMP/298.15K/rep1"
+    rundir = workdir / "results/analysis/LiPF6_NMP/298.15K/rep1/rdf"
     shell_donors = {}
     for pair in ("Li-O", "Li-F"):
         rdf = pd.read_csv(rundir / f"rdf_{pair}.csv")
@@ -119,10 +123,69 @@ def test_rdf_and_coordination_numbers(finished_run):
     at_cutoff = rdf.iloc[(rdf["r_angstrom"] - rows.loc["Li-O", "cutoff_angstrom"]).abs().argmin()]
     assert at_cutoff["cn_r"] == pytest.approx(rows.loc["Li-O", "coordination_number"], abs=0.35)
     record = json.loads(
-        (workdir / "results/analysis/LiPF6_NMP/298.15K/rep1/cn_Li-O.json").read_text()
+        (workdir / "results/analysis/LiPF6_NMP/298.15K/rep1/rdf/cn_Li-O.json").read_text()
     )
     assert record["n_frames"] == 18  # 20 frames minus 1 ps skipped at 0.5 ps per frame
     assert math.isfinite(record["coordination_number"])
+
+
+def _report_variable(html: str, name: str):
+    """A JSON object the Snakemake report embeds as ``var <name> = {...}``."""
+    start = html.index(f"var {name} = {{") + len(f"var {name} = ")
+    return json.JSONDecoder().raw_decode(html, start)[0]
+
+
+@pytest.mark.slow
+def test_one_rdf_job_per_run_and_one_report_figure_per_pair(finished_run):
+    workdir, config = finished_run
+    pairs = sorted(system_pairs(config, "LiPF6_NMP"))
+    assert pairs == ["Li-F", "Li-O", "Li-P"]
+    # one job per run: one directory with the table, record and figure of every pair
+    run = "LiPF6_NMP/298.15K/rep1"
+    rdf_dir = workdir / "results/analysis" / run / "rdf"
+    files = {f"{stem}_{pair}.{ext}" for pair in pairs for stem, ext in
+             (("rdf", "csv"), ("cn", "json"), ("rdf", "png"))}  # fmt: skip
+    assert {p.name for p in rdf_dir.iterdir() if not p.name.startswith(".")} == files
+    for pair in pairs:
+        assert json.loads((rdf_dir / f"cn_{pair}.json").read_text())["pair"] == pair
+        assert (rdf_dir / f"rdf_{pair}.png").stat().st_size > 0
+    assert [p.name for p in (workdir / "results/logs/rdf/LiPF6_NMP/298.15K").iterdir()] == [
+        "rep1.log"
+    ]
+    assert (workdir / "results/benchmarks/rdf" / f"{run}.tsv").is_file()
+    # the report shows every pair's figure, labelled with pair and run
+    html = (workdir / "results/report.html").read_text(errors="replace")
+    figures = _report_variable(html, "categories")["Radial distribution functions"]
+    assert sorted(figures["LiPF6_NMP"]) == [
+        f"results/analysis/{run}/rdf/rdf_{pair}.png" for pair in pairs
+    ]
+    results = _report_variable(html, "results")
+    for pair in pairs:
+        entry = results[f"results/analysis/{run}/rdf/rdf_{pair}.png"]
+        assert entry["labels"] == {
+            "pair": pair,
+            "system": "LiPF6_NMP",
+            "temperature (K)": "298.15",
+            "replica": "1",
+        }
+        assert f"of pair {pair} in LiPF6_NMP" in entry["caption"]
+
+
+@pytest.mark.slow
+def test_failed_rdf_job_leaves_no_rdf_directory(finished_run, tmp_path):
+    workdir, config = finished_run
+    clone = tmp_path / "clone"
+    shutil.copytree(workdir, clone, ignore=shutil.ignore_patterns("cache", "report.html"))
+    rdf_dir = clone / "results/analysis/LiPF6_NMP/298.15K/rep1/rdf"
+    assert (rdf_dir / "cn_Li-O.json").is_file()
+    # a new pair reruns the run's rdf job, which fails: no atom matches its ligand
+    config = copy.deepcopy(config)
+    config["analysis"]["rdf"]["pairs"]["Li-X"] = {"center": "resname LI", "ligand": "resname XXX"}
+    (clone / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    run = _snakemake(clone, "--cores", "1", str(rdf_dir.relative_to(clone)))
+    assert run.returncode != 0
+    assert "matches no atom" in run.stdout + run.stderr
+    assert not rdf_dir.exists()
 
 
 @pytest.mark.slow
@@ -134,7 +197,7 @@ def test_solvation_shells(finished_run):
     details = record["partner_details"]
     assert {name: d["pair"] for name, d in details.items()} == {"PF6": "Li-F", "NMP": "Li-O"}
     for name, pair in (("PF6", "Li-F"), ("NMP", "Li-O")):
-        cn = json.loads((run / f"cn_{pair}.json").read_text())
+        cn = json.loads((run / "rdf" / f"cn_{pair}.json").read_text())
         assert details[name]["cutoff_angstrom"] == cn["cutoff_angstrom"]
         assert record["partners"][name] == cn["cutoff_angstrom"]
     assert record["anions"] == ["PF6"] and record["n_li"] == 3 and record["n_frames"] == 18
@@ -142,7 +205,7 @@ def test_solvation_shells(finished_run):
     assert sorted(fractions) == ["AGG", "CIP", "MCIP", "SSIP"]
     assert sum(fractions.values()) == pytest.approx(1.0)
     # NMP has one O: molecules in the shell = the Li-O coordination number at that cutoff
-    li_o = json.loads((run / "cn_Li-O.json").read_text())["coordination_number"]
+    li_o = json.loads((run / "rdf/cn_Li-O.json").read_text())["coordination_number"]
     assert record["mean_shell_counts"]["NMP"] == pytest.approx(li_o, abs=0.35)
     table = pd.read_csv(run / "solvation.csv")
     assert list(table.columns) == ["shell", "n_PF6", "n_NMP", "fraction"]

@@ -92,7 +92,7 @@ def test_cluster_stays_intact_in_md(cluster_run):
     for bond_class, md in summary["ti_o_by_class_angstrom"].items():
         assert md["mean"] == pytest.approx(xtb[bond_class]["mean"], abs=0.1), bond_class
     assert (run / "cluster_Ti6HPAB.png").stat().st_size > 0
-    ti_p = json.loads((run / "cn_Ti-P.json").read_text())
+    ti_p = json.loads((run / "rdf/cn_Ti-P.json").read_text())
     assert ti_p["cutoff_angstrom"] == 7.0
     report = (cluster_run / "results/report.html").read_text(errors="replace")
     assert "cluster_charges.csv" in report and "cluster_Ti6HPAB.png" in report

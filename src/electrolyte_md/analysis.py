@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,15 @@ from electrolyte_md.io import atomic_savefig, atomic_write_text
 __all__ = [
     "RDFCoordination",
     "RDFCoordinationSet",
+    "PAIR_FILES",
     "analyze_pair",
     "analyze_pairs",
+    "analyze_run",
     "default_pairs",
+    "pair_files",
     "plot_rdf",
     "rdf_table",
+    "read_pair_records",
     "summarize",
     "system_pairs",
 ]
@@ -67,6 +71,14 @@ _BRUTE_FORCE_CUTOFF_FRACTION = 0.31
 # coordinates or a division by the bin width.
 _LENGTH_SLACK_ANGSTROM = 1e-6
 _BIN_COUNT_SLACK = 1e-6
+
+#: Files of one pair in the RDF directory of a run (:func:`analyze_run`, the ``rdf``
+#: rule): g(r) and n(r) table, :func:`summarize` record, figure.
+PAIR_FILES = {
+    "out_csv": "rdf_{pair}.csv",
+    "out_json": "cn_{pair}.json",
+    "out_png": "rdf_{pair}.png",
+}
 
 
 def _half_min_width_angstrom(dimensions: np.ndarray) -> float:
@@ -921,6 +933,138 @@ def analyze_pairs(
         )
         atomic_write_text(spec["out_json"], json.dumps(record, indent=2, allow_nan=False) + "\n")
         records[pair_name] = record
+    return records
+
+
+def pair_files(directory: str | os.PathLike[str], pair_name: str) -> dict[str, Path]:
+    """Paths of one pair's files in an RDF directory: ``out_csv``, ``out_json``, ``out_png``.
+
+    Named by :data:`PAIR_FILES`: ``rdf_<pair>.csv``, ``cn_<pair>.json``, ``rdf_<pair>.png``.
+    """
+    directory = Path(directory)
+    return {key: directory / name.format(pair=pair_name) for key, name in PAIR_FILES.items()}
+
+
+def analyze_run(
+    topology: str | os.PathLike[str],
+    trajectory: str | os.PathLike[str],
+    pairs: Mapping[str, Mapping[str, Any]],
+    out_dir: str | os.PathLike[str],
+    *,
+    skip_ps: float = 0.0,
+    bin_width_angstrom: float = 0.05,
+    r_max_angstrom: float | None = None,
+    n_blocks: int = 5,
+    run_label: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every RDF pair of one MD run in one trajectory pass, files named by pair.
+
+    :func:`analyze_pairs` with each pair's files (:func:`pair_files`) in ``out_dir``, which
+    is created if missing: per pair exactly what :func:`analyze_pair` writes. If anything
+    fails, the files of all pairs are removed from ``out_dir`` before the error
+    propagates, so that no pair's files are left half made or out of step with the rest.
+
+    Parameters
+    ----------
+    topology, trajectory
+        Files MDAnalysis can read (e.g. an Amber prmtop and an OpenMM DCD).
+    pairs
+        Pair label -> ``center`` and ``ligand`` selections and optional
+        ``cutoff_angstrom`` (as :func:`system_pairs` gives them; other keys are ignored).
+    out_dir
+        The RDF directory of the run.
+    skip_ps, bin_width_angstrom, r_max_angstrom, n_blocks
+        As for :func:`analyze_pairs`.
+    run_label
+        Figure titles read "<pair> in <run_label>" (default: the pair label alone).
+
+    Returns
+    -------
+    dict
+        Pair label -> the record written to its ``cn_<pair>.json``.
+    """
+    if not pairs:
+        raise AnalysisError(f"{out_dir}: no RDF pair to analyse")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = {
+        name: {
+            "center": spec["center"],
+            "ligand": spec["ligand"],
+            "cutoff_angstrom": spec.get("cutoff_angstrom"),
+            "title": f"{name} in {run_label}" if run_label else name,
+            **pair_files(out_dir, name),
+        }
+        for name, spec in pairs.items()
+    }
+    try:
+        return analyze_pairs(
+            topology,
+            trajectory,
+            jobs,
+            skip_ps=skip_ps,
+            bin_width_angstrom=bin_width_angstrom,
+            r_max_angstrom=r_max_angstrom,
+            n_blocks=n_blocks,
+        )
+    except BaseException:
+        for name in jobs:
+            for path in pair_files(out_dir, name).values():
+                path.unlink(missing_ok=True)
+        raise
+
+
+def read_pair_records(
+    directory: str | os.PathLike[str], pairs: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """The ``cn_<pair>.json`` records of an RDF directory (:func:`analyze_run`), by pair name.
+
+    Parameters
+    ----------
+    directory
+        The RDF directory of one run.
+    pairs
+        Pair labels that must be there (the configured pairs of the system); only these
+        are read. Default: every ``cn_*.json`` of the directory.
+
+    Returns
+    -------
+    list of dict
+        The records sorted by pair label, each with ``pair`` set.
+
+    Raises
+    ------
+    AnalysisError
+        If the directory is missing, lacks the record of a pair in ``pairs`` (or holds
+        none at all), or a record is not valid JSON.
+    """
+    import json
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise AnalysisError(f"RDF directory {directory} does not exist")
+    prefix, suffix = PAIR_FILES["out_json"].split("{pair}")
+    found = {
+        path.name.removeprefix(prefix).removesuffix(suffix): path
+        for path in directory.glob(PAIR_FILES["out_json"].format(pair="*"))
+    }
+    names = sorted(found) if pairs is None else sorted(set(pairs))
+    missing = [name for name in names if name not in found] if names else ["*"]
+    if missing:
+        files = ", ".join(PAIR_FILES["out_json"].format(pair=name) for name in missing)
+        raise AnalysisError(
+            f"RDF directory {directory} lacks {files} (pairs there: "
+            f"{sorted(found) or 'none'}); was it made by the rdf rule with the current "
+            "analysis.rdf pairs?"
+        )
+    records = []
+    for name in names:
+        try:
+            record = json.loads(found[name].read_text())
+        except (OSError, ValueError) as error:
+            raise AnalysisError(f"{found[name]}: cannot read the RDF record: {error}") from error
+        record.setdefault("pair", name)
+        records.append(record)
     return records
 
 

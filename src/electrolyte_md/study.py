@@ -3,7 +3,7 @@
 - :func:`aggregate` -- mean, standard error and the count behind it: over replicas when
   there are several, else the block (or particle-group) error of the single run.
 - :func:`system_summary` -- one long table per system from the per-run records
-  (``cn_<pair>.json``, ``solvation.json``, ``transport.json``): coordination numbers and
+  (``rdf/cn_<pair>.json``, ``solvation.json``, ``transport.json``): coordination numbers and
   cutoffs per pair, shell composition and SSIP/CIP/MCIP/AGG fractions, D per species,
   t+ and the Nernst-Einstein conductivity, each as mean, SEM and n, flagged where a
   non-diffusive MSD fit went into it.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "arrhenius_fits",
     "arrhenius_table",
     "comparison_table",
+    "rdf_run_records",
     "system_summary",
 ]
 
@@ -558,17 +560,28 @@ def arrhenius_table(summary: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------
 
 
+def _run_of(path: Path) -> tuple[float, int]:
+    """Temperature (K) and replica of ``.../{temperature}K/rep{replica}/<name>``."""
+    try:
+        temperature = float(path.parts[-3].removesuffix("K"))
+        replica = int(path.parts[-2].removeprefix("rep"))
+    except (IndexError, ValueError) as exc:
+        raise AnalysisError(
+            f"{path}: cannot tell temperature and replica from the path (expected "
+            f".../<T>K/rep<r>/{path.name}): {exc}"
+        ) from exc
+    return temperature, replica
+
+
 def _run_records(paths: Iterable[str]) -> list[dict[str, Any]]:
     """JSON records of ``.../{temperature}K/rep{replica}/<file>.json``, tagged with both."""
     import json
-    from pathlib import Path
 
     records = []
     for path in map(Path, paths):
+        temperature, replica = _run_of(path)
         try:
             record = json.loads(path.read_text())
-            temperature = float(path.parts[-3].removesuffix("K"))
-            replica = int(path.parts[-2].removeprefix("rep"))
         except (OSError, ValueError) as exc:
             raise AnalysisError(
                 f"{path}: cannot read a run record (expected JSON at "
@@ -579,19 +592,56 @@ def _run_records(paths: Iterable[str]) -> list[dict[str, Any]]:
     return records
 
 
+def rdf_run_records(
+    rdf_dirs: Iterable[str], pairs: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """The ``cn_<pair>.json`` records of the RDF directories of runs, tagged with the run.
+
+    Parameters
+    ----------
+    rdf_dirs
+        RDF directories ``.../{temperature}K/rep{replica}/rdf`` (the ``rdf`` rule's output).
+    pairs
+        Pair labels every directory must hold (the system's configured pairs); default:
+        whatever each holds (:func:`electrolyte_md.analysis.read_pair_records`).
+
+    Returns
+    -------
+    list of dict
+        Per directory, its records sorted by pair, each with ``temperature_kelvin``,
+        ``replica`` and ``source`` (the JSON file) added.
+    """
+    from electrolyte_md.analysis import PAIR_FILES, read_pair_records
+
+    pairs = None if pairs is None else list(pairs)
+    records = []
+    for directory in map(Path, rdf_dirs):
+        temperature, replica = _run_of(directory)
+        for record in read_pair_records(directory, pairs):
+            source = directory / PAIR_FILES["out_json"].format(pair=record["pair"])
+            record.update(temperature_kelvin=temperature, replica=replica, source=str(source))
+            records.append(record)
+    return records
+
+
 def write_system_summary(
     system: str,
-    cn_paths: Sequence[str],
+    rdf_dirs: Sequence[str],
     solvation_paths: Sequence[str],
     transport_paths: Sequence[str],
     out_csv: str,
+    pairs: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """:func:`system_summary` of the per-run files of one system, written as CSV."""
+    """:func:`system_summary` of the per-run files of one system, written as CSV.
+
+    ``rdf_dirs`` are the runs' RDF directories (:func:`rdf_run_records`, which ``pairs``
+    is passed to); the other paths are the runs' ``solvation.json`` and ``transport.json``.
+    """
     from electrolyte_md.io import atomic_write_text
 
     table = system_summary(
         system,
-        _run_records(cn_paths),
+        rdf_run_records(rdf_dirs, pairs),
         _run_records(solvation_paths),
         _run_records(transport_paths),
     )

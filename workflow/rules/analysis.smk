@@ -1,4 +1,5 @@
-# Stage 4: radial distribution functions and coordination numbers per pair and run.
+# Stage 4: radial distribution functions and coordination numbers, every pair of a run
+# in one job (one trajectory read).
 
 
 rule rdf:
@@ -6,10 +7,12 @@ rule rdf:
         prmtop=f"{RESULTS}/systems/{{system}}/system.prmtop",
         dcd=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.dcd",
     output:
-        table=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/rdf_{{pair}}.csv",
-        summary=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/cn_{{pair}}.json",
-        png=report(
-            f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/rdf_{{pair}}.png",
+        # rdf_<pair>.csv, cn_<pair>.json, rdf_<pair>.png of every pair of the system
+        rdf=report(
+            directory(
+                f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/rdf"
+            ),
+            patterns=["rdf_{pair}.png"],
             caption="../report/rdf.rst",
             category="Radial distribution functions",
             subcategory="{system}",
@@ -21,16 +24,16 @@ rule rdf:
             },
         ),
     log:
-        f"{LOGS}/rdf/{{system}}/{{temperature}}K/rep{{replica}}/{{pair}}.log",
+        f"{LOGS}/rdf/{{system}}/{{temperature}}K/rep{{replica}}.log",
     benchmark:
-        f"{BENCH}/rdf/{{system}}/{{temperature}}K/rep{{replica}}/{{pair}}.tsv"
+        f"{BENCH}/rdf/{{system}}/{{temperature}}K/rep{{replica}}.tsv"
     conda:
         ENVS["analysis"]
     resources:
         mem_mb=2000,
         runtime=60,
     params:
-        pair=pair_spec,
+        pairs=lambda wc: system_pairs(config, wc.system),
         bin_width=config["analysis"]["rdf"]["bin_width_angstrom"],
         r_max=config["analysis"]["rdf"].get("r_max_angstrom"),
         n_blocks=config["analysis"]["rdf"]["n_blocks"],
@@ -41,7 +44,7 @@ rule rdf:
 
 rule coordination_table:
     input:
-        summaries=lambda wc: rdf_outputs(wc.system),
+        rdf=lambda wc: rdf_outputs(wc.system),
     output:
         table=report(
             f"{RESULTS}/analysis/{{system}}/coordination.csv",
@@ -58,6 +61,8 @@ rule coordination_table:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        pairs=pair_names,
     script:
         "../scripts/analysis_coordination_table.py"
 
@@ -66,7 +71,7 @@ rule solvation:
     input:
         prmtop=f"{RESULTS}/systems/{{system}}/system.prmtop",
         dcd=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.dcd",
-        cn=run_cn_files,
+        rdf=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/rdf",
     output:
         summary=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/solvation.json",
         table=report(
@@ -90,6 +95,7 @@ rule solvation:
         mem_mb=2000,
         runtime=30,
     params:
+        pairs=pair_names,
         cation=lambda wc: salt_ions(wc.system, "cation"),
         anions=lambda wc: salt_ions(wc.system, "anion"),
         residues=lambda wc: residues_of(wc.system),
@@ -145,7 +151,7 @@ rule transport:
 
 rule system_summary:
     input:
-        cn=lambda wc: rdf_outputs(wc.system),
+        rdf=lambda wc: rdf_outputs(wc.system),
         solvation=lambda wc: (
             run_files(wc.system, "solvation.json")
             if salt_ions(wc.system, "cation") and salt_ions(wc.system, "anion")
@@ -169,6 +175,7 @@ rule system_summary:
         mem_mb=1000,
         runtime=5,
     params:
+        pairs=pair_names,
         viscosity=config["analysis"]["transport"]["viscosity_pa_s"],
         viscosity_source=config["analysis"]["transport"]["viscosity_source"],
     script:

@@ -94,23 +94,13 @@ def cluster_document(wildcards):
 
 
 def rdf_outputs(system):
-    return [
-        f"{RESULTS}/analysis/{system}/{t}K/rep{r}/cn_{pair}.json"
-        for t in temperatures()
-        for r in replicas()
-        for pair in system_pairs(config, system)
-    ]
+    """The RDF directory (rdf_<pair>.csv/.png, cn_<pair>.json) of every run of a system."""
+    return run_files(system, "rdf")
 
 
-def pair_spec(wildcards):
-    """Settings of the RDF pair of a job (configured or, with default_pairs, default)."""
-    pairs = system_pairs(config, wildcards.system)
-    if wildcards.pair not in pairs:
-        raise ValueError(
-            f"RDF pair '{wildcards.pair}' is not analysed in system '{wildcards.system}'; "
-            f"its pairs are {sorted(pairs)} (analysis.rdf.pairs, requires, default_pairs)"
-        )
-    return pairs[wildcards.pair]
+def pair_names(wildcards):
+    """Params function: the RDF pairs analysed in the system of a job, sorted."""
+    return sorted(system_pairs(config, wildcards.system))
 
 
 def run_files(system, name):
@@ -120,12 +110,6 @@ def run_files(system, name):
         for t in temperatures()
         for r in replicas()
     ]
-
-
-def run_cn_files(wildcards):
-    """Input function: the cn_<pair>.json of every pair of one run."""
-    run = f"{RESULTS}/analysis/{wildcards.system}/{wildcards.temperature}K/rep{wildcards.replica}"
-    return [f"{run}/cn_{pair}.json" for pair in system_pairs(config, wildcards.system)]
 
 
 def salt_ions(system, role):

@@ -1,24 +1,24 @@
-"""RDF and coordination number of one pair in one MD run (Snakemake script)."""
+"""RDF and coordination number of every pair of one MD run, one trajectory pass (Snakemake script).
 
-from electrolyte_md.analysis import analyze_pair
+Writes rdf_<pair>.csv, cn_<pair>.json and rdf_<pair>.png of each pair into the run's RDF
+directory (the rule's directory output); an error propagates, and Snakemake removes the
+directory of the failed job.
+"""
+
+from electrolyte_md.analysis import analyze_run
 from electrolyte_md.logs import log_to_file
 
 log_to_file(snakemake.log[0])
 wc = snakemake.wildcards
-pair = snakemake.params.pair
-analyze_pair(
+params = snakemake.params
+analyze_run(
     snakemake.input.prmtop,
     snakemake.input.dcd,
-    wc.pair,
-    pair["center"],
-    pair["ligand"],
-    out_csv=snakemake.output.table,
-    out_json=snakemake.output.summary,
-    out_png=snakemake.output.png,
-    skip_ps=snakemake.params.skip_ps,
-    bin_width_angstrom=snakemake.params.bin_width,
-    r_max_angstrom=snakemake.params.r_max,
-    cutoff_angstrom=pair.get("cutoff_angstrom"),
-    n_blocks=snakemake.params.n_blocks,
-    title=f"{wc.pair} in {wc.system}, {wc.temperature} K, replica {wc.replica}",
+    params.pairs,
+    snakemake.output.rdf,
+    skip_ps=params.skip_ps,
+    bin_width_angstrom=params.bin_width,
+    r_max_angstrom=params.r_max,
+    n_blocks=params.n_blocks,
+    run_label=f"{wc.system}, {wc.temperature} K, replica {wc.replica}",
 )

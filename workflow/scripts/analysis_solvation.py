@@ -1,8 +1,6 @@
 """First solvation shells of the salt cation in one MD run (Snakemake script)."""
 
-import json
-from pathlib import Path
-
+from electrolyte_md.analysis import read_pair_records
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.logs import log_to_file
 from electrolyte_md.solvation import analyze_solvation
@@ -18,7 +16,7 @@ residues = params.residues
 analyze_solvation(
     snakemake.input.prmtop,
     snakemake.input.dcd,
-    [json.loads(Path(path).read_text()) for path in snakemake.input.cn],
+    read_pair_records(snakemake.input.rdf, params.pairs),
     cation_residue=residues[params.cation[0]],
     anion_species=params.anions,
     species_by_residue={residue: name for name, residue in residues.items()},
