@@ -9,18 +9,21 @@ raw read
     built beforehand and not timed. The file is read once untimed first (page cache
     warm), then the best of ``repeats`` passes counts.
 stage
-    :func:`electrolyte_md.analysis.analyze_pair` for every pair, exactly as the rule
-    script ``workflow/scripts/analysis_rdf.py`` calls it (one call per pair, each
-    building its Universe, reading the trajectory, histogramming, writing the CSV, JSON
-    and PNG), into a temporary directory. Rate = frames / wall seconds of all pairs,
-    best of ``repeats``.
+    :func:`electrolyte_md.analysis.analyze_run` for all pairs at once, exactly as the
+    rule script ``workflow/scripts/analysis_rdf.py`` calls it (one ``rdf`` job per MD
+    run: :func:`~electrolyte_md.analysis.analyze_pairs` builds one Universe, reads the
+    trajectory once for every pair, and writes each pair's CSV, JSON and PNG), into a
+    temporary directory. Rate = frames / wall seconds of the call, best of ``repeats``.
 
-Also reported, to explain the ratio: the frame loop alone (``RDFCoordination.run`` per
-pair on a ready Universe), the fixed cost per pair (stage minus loop: Universe, figure,
-files), the ratio the loop alone reaches on a long trajectory (where fixed costs vanish),
-and the single-pass route :func:`electrolyte_md.analysis.analyze_pairs` (all pairs in one
-read) when the package has it. ``job_start_s`` is what each Snakemake job pays before
-the function runs: a fresh Python importing what the rule script imports.
+Also reported, to explain the ratio: the frame loop of the stage alone
+(``RDFCoordinationSet.run`` over all pairs on a ready Universe; its ratio is what the
+stage tends to on a long trajectory, where fixed costs vanish), the fixed cost per job
+(stage minus that loop: Universe, figures, files), the frame loop per pair
+(``RDFCoordination.run`` of each pair alone on a ready Universe), and the route the rule
+took before it ran once per run: one :func:`~electrolyte_md.analysis.analyze_pair` call
+per pair, each building its Universe and reading the trajectory. ``job_start_s`` is what
+each Snakemake job pays before the function runs: a fresh Python importing what the rule
+script imports.
 
 The module is imported by ``benchmarks/run.py`` with ``benchmarks/`` on ``sys.path``.
 """
@@ -43,7 +46,7 @@ TARGET_RATIO = 0.5
 #: trajectory (too few frames), so that the stage runs as it would with a fixed shell.
 FALLBACK_CUTOFF_ANGSTROM = 3.5
 
-#: What a Snakemake job of the rdf rule imports before it calls analyze_pair.
+#: What a Snakemake job of the rdf rule imports before it calls analyze_run.
 _JOB_IMPORTS = (
     "import snakemake.script, MDAnalysis, pandas, scipy.ndimage, matplotlib.figure, "
     "matplotlib.backends.backend_agg, electrolyte_md.analysis, electrolyte_md.logs"
@@ -99,7 +102,7 @@ def raw_read_seconds(topology: Path, trajectory: Path, repeats: int = 3) -> tupl
 def _pair_kwargs(
     spec: Mapping[str, Any], bin_width_angstrom: float, n_blocks: int
 ) -> dict[str, Any]:
-    """Keyword arguments of analyze_pair for one pair spec, as the rule script passes them."""
+    """Keyword arguments of analyze_pair for one pair spec, with the rdf rule's settings."""
     return {
         "skip_ps": 0.0,
         "bin_width_angstrom": bin_width_angstrom,
@@ -109,7 +112,7 @@ def _pair_kwargs(
     }
 
 
-def _analyze_pair_as_the_rule(
+def _analyze_pair_alone(
     topology: Path,
     trajectory: Path,
     name: str,
@@ -118,7 +121,7 @@ def _analyze_pair_as_the_rule(
     bin_width_angstrom: float,
     n_blocks: int,
 ) -> dict[str, Any]:
-    """One analyze_pair call with the rdf rule's files and arguments, into ``out``."""
+    """One analyze_pair call with the rdf rule's file names and arguments, into ``out``."""
     from electrolyte_md.analysis import analyze_pair
 
     return analyze_pair(
@@ -145,8 +148,8 @@ def runnable_pairs(
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The pairs, with a fixed shell where the stage could not locate one.
 
-    Runs the stage once untimed (which also warms imports and caches). A pair whose
-    g(r) has no first peak or minimum on this trajectory, and no configured cutoff,
+    Runs every pair once untimed, alone (which also warms imports and caches). A pair
+    whose g(r) has no first peak or minimum on this trajectory, and no configured cutoff,
     would stop the stage; it gets ``cutoff_angstrom`` :data:`FALLBACK_CUTOFF_ANGSTROM`
     (the histogramming work is the same). Any other error propagates.
 
@@ -165,7 +168,7 @@ def runnable_pairs(
             spec = dict(spec)
             for attempt in range(2):
                 try:
-                    _analyze_pair_as_the_rule(
+                    _analyze_pair_alone(
                         topology, trajectory, name, spec, out, bin_width_angstrom, n_blocks
                     )
                     break
@@ -179,6 +182,29 @@ def runnable_pairs(
     return checked, fixed
 
 
+def _analyze_run_as_the_rule(
+    topology: Path,
+    trajectory: Path,
+    pairs: Mapping[str, Mapping[str, Any]],
+    out: Path,
+    bin_width_angstrom: float,
+    n_blocks: int,
+) -> dict[str, dict[str, Any]]:
+    """One analyze_run call for all pairs with the rdf rule's arguments, into ``out``."""
+    from electrolyte_md.analysis import analyze_run
+
+    return analyze_run(
+        topology,
+        trajectory,
+        pairs,
+        out,
+        skip_ps=0.0,
+        bin_width_angstrom=bin_width_angstrom,
+        n_blocks=n_blocks,
+        run_label="benchmark",
+    )
+
+
 def stage_seconds(
     topology: Path,
     trajectory: Path,
@@ -187,34 +213,25 @@ def stage_seconds(
     bin_width_angstrom: float = 0.05,
     n_blocks: int = 5,
     repeats: int = 3,
-) -> tuple[float, dict[str, float], dict[str, dict[str, Any]]]:
-    """Best wall time of the stage as wired: one analyze_pair call per pair.
+) -> tuple[float, dict[str, dict[str, Any]]]:
+    """Best wall time of the stage as wired: one analyze_run call for all pairs.
 
     Returns
     -------
-    total_s, per_pair_s, records
-        Wall seconds of all pairs (fastest repeat), seconds of each pair in that repeat,
-        and the JSON records analyze_pair returned.
+    total_s, records
+        Wall seconds of the fastest repeat and the JSON records of its pairs.
     """
 
-    def run_all() -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
-        seconds: dict[str, float] = {}
-        records: dict[str, dict[str, Any]] = {}
+    def run_all() -> dict[str, dict[str, Any]]:
         with tempfile.TemporaryDirectory(prefix="bench-rdf-") as tmp:
-            out = Path(tmp)
-            for name, spec in pairs.items():
-                start = time.perf_counter()
-                records[name] = _analyze_pair_as_the_rule(
-                    topology, trajectory, name, spec, out, bin_width_angstrom, n_blocks
-                )
-                seconds[name] = time.perf_counter() - start
-        return seconds, records
+            return _analyze_run_as_the_rule(
+                topology, trajectory, pairs, Path(tmp) / "rdf", bin_width_angstrom, n_blocks
+            )
 
-    total, (per_pair, records) = _best_seconds(run_all, repeats)
-    return total, per_pair, records
+    return _best_seconds(run_all, repeats)
 
 
-def single_pass_seconds(
+def per_pair_call_seconds(
     topology: Path,
     trajectory: Path,
     pairs: Mapping[str, Mapping[str, Any]],
@@ -222,39 +239,66 @@ def single_pass_seconds(
     bin_width_angstrom: float = 0.05,
     n_blocks: int = 5,
     repeats: int = 3,
-) -> tuple[float, dict[str, dict[str, Any]]] | None:
-    """Best wall time of analyze_pairs (all pairs, one read), or None without it."""
-    from electrolyte_md import analysis
+) -> tuple[float, dict[str, float]]:
+    """Best wall time of one analyze_pair call per pair (the rule's route before it ran
+    once per MD run: a Universe and a trajectory read per pair).
 
-    analyze_pairs = getattr(analysis, "analyze_pairs", None)
-    if analyze_pairs is None:
-        return None
+    Returns
+    -------
+    total_s, per_pair_s
+        Wall seconds of all pairs (fastest repeat) and of each pair in that repeat.
+    """
 
-    def run_all() -> dict[str, dict[str, Any]]:
+    def run_all() -> dict[str, float]:
+        seconds: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix="bench-rdf-") as tmp:
             out = Path(tmp)
-            jobs = {
-                name: {
-                    "center": spec["center"],
-                    "ligand": spec["ligand"],
-                    "cutoff_angstrom": spec.get("cutoff_angstrom"),
-                    "out_csv": out / f"rdf_{name}.csv",
-                    "out_json": out / f"cn_{name}.json",
-                    "out_png": out / f"rdf_{name}.png",
-                    "title": f"{name} (benchmark)",
-                }
-                for name, spec in pairs.items()
-            }
-            return analyze_pairs(
-                topology,
-                trajectory,
-                jobs,
-                skip_ps=0.0,
-                bin_width_angstrom=bin_width_angstrom,
-                n_blocks=n_blocks,
-            )
+            for name, spec in pairs.items():
+                start = time.perf_counter()
+                _analyze_pair_alone(
+                    topology, trajectory, name, spec, out, bin_width_angstrom, n_blocks
+                )
+                seconds[name] = time.perf_counter() - start
+        return seconds
 
     return _best_seconds(run_all, repeats)
+
+
+def single_pass_loop_seconds(
+    topology: Path,
+    trajectory: Path,
+    pairs: Mapping[str, Mapping[str, Any]],
+    *,
+    bin_width_angstrom: float = 0.05,
+    n_blocks: int = 5,
+    repeats: int = 3,
+) -> float:
+    """Best wall time of ``RDFCoordinationSet.run`` over all pairs on a ready Universe:
+    the stage's frame loop (one read, every pair's histogram)."""
+    from electrolyte_md.analysis import RDFCoordination, RDFCoordinationSet
+
+    universe = _universe(topology, trajectory)
+    groups = [
+        (universe.select_atoms(spec["center"]), universe.select_atoms(spec["ligand"]), spec)
+        for spec in pairs.values()
+    ]
+
+    def run() -> Any:
+        analyses = [
+            RDFCoordination(
+                center,
+                ligand,
+                r_max_angstrom=spec.get("r_max_angstrom"),
+                bin_width_angstrom=bin_width_angstrom,
+                cutoff_angstrom=spec.get("cutoff_angstrom"),
+                n_blocks=n_blocks,
+            )
+            for center, ligand, spec in groups
+        ]
+        return RDFCoordinationSet(analyses).run()
+
+    seconds, _ = _best_seconds(run, repeats)
+    return seconds
 
 
 def loop_seconds(
@@ -337,9 +381,9 @@ def measure(
     dict
         JSON-safe: ``n_atoms``, ``n_frames``, ``file_size_mb``,
         ``raw_read_frames_per_s``, ``stage_frames_per_s``, ``ratio``
-        (stage / raw), ``target`` (0.5), ``meets_target``, ``pairs``,
-        ``per_pair_s``, the breakdown (``loop_*``, ``fixed_s_per_pair``,
-        ``single_pass_*``, ``job_start_s``) and ``notes``.
+        (stage / raw), ``target`` (0.5), ``meets_target``, ``pairs``, the breakdown
+        (``single_pass_loop_*``, ``fixed_s_per_job``, ``loop_*`` per pair,
+        ``per_pair_calls_*``, ``job_start_s``, ``pipeline_frames_per_s``) and ``notes``.
     """
     topology, trajectory = Path(topology), Path(trajectory)
     for path in (topology, trajectory):
@@ -349,6 +393,7 @@ def measure(
         raise ValueError("no RDF pairs to benchmark")
     import MDAnalysis  # noqa: F401  (its import adds warning filters; ours go in front)
 
+    settings = {"bin_width_angstrom": bin_width_angstrom, "n_blocks": n_blocks}
     with warnings.catch_warnings():
         # MDAnalysis warns about prmtop elements and DCD timestep copies on every load
         warnings.simplefilter("ignore")
@@ -356,32 +401,14 @@ def measure(
         n_atoms = int(universe.atoms.n_atoms)
         trajectory.read_bytes()  # into the page cache before anything is timed
         raw_s, n_frames = raw_read_seconds(topology, trajectory, repeats)
-        pairs, fixed_cutoff = runnable_pairs(
-            topology, trajectory, pairs, bin_width_angstrom=bin_width_angstrom, n_blocks=n_blocks
+        pairs, fixed_cutoff = runnable_pairs(topology, trajectory, pairs, **settings)
+        stage_s, records = stage_seconds(topology, trajectory, pairs, **settings, repeats=repeats)
+        set_loop_s = single_pass_loop_seconds(
+            topology, trajectory, pairs, **settings, repeats=repeats
         )
-        stage_s, per_pair_s, records = stage_seconds(
-            topology,
-            trajectory,
-            pairs,
-            bin_width_angstrom=bin_width_angstrom,
-            n_blocks=n_blocks,
-            repeats=repeats,
-        )
-        loop_s = loop_seconds(
-            topology,
-            trajectory,
-            pairs,
-            bin_width_angstrom=bin_width_angstrom,
-            n_blocks=n_blocks,
-            repeats=repeats,
-        )
-        single = single_pass_seconds(
-            topology,
-            trajectory,
-            pairs,
-            bin_width_angstrom=bin_width_angstrom,
-            n_blocks=n_blocks,
-            repeats=repeats,
+        loop_s = loop_seconds(topology, trajectory, pairs, **settings, repeats=repeats)
+        calls_s, per_pair_s = per_pair_call_seconds(
+            topology, trajectory, pairs, **settings, repeats=repeats
         )
     job_start_s = job_start_seconds(repeats)
 
@@ -406,35 +433,38 @@ def measure(
         "pairs": {name: dict(spec) for name, spec in pairs.items()},
         "n_pairs": len(pairs),
         "pairs_given_fallback_cutoff": fixed_cutoff,
-        "per_pair_s": _rounded(per_pair_s),
         "coordination_numbers": {
             name: record.get("coordination_number") for name, record in records.items()
         },
+        "single_pass_loop_s": _sig(set_loop_s),
+        "single_pass_loop_frames_per_s": _sig(n_frames / set_loop_s),
+        "single_pass_loop_ratio": _sig(n_frames / set_loop_s / raw_fps),
+        "fixed_s_per_job": _sig(max(stage_s - set_loop_s, 0.0)),
         "loop_s_per_pair": _rounded(loop_s),
         "loop_frames_per_s": _sig(loop_fps),
         "loop_ratio": _sig(loop_fps / raw_fps),
-        "fixed_s_per_pair": _sig(max(stage_s - loop_total_s, 0.0) / len(pairs)),
+        "per_pair_calls_s": _sig(calls_s),
+        "per_pair_s": _rounded(per_pair_s),
+        "per_pair_calls_frames_per_s": _sig(n_frames / calls_s),
         "job_start_s": _sig(job_start_s),
-        "pipeline_frames_per_s": _sig(n_frames / (stage_s + len(pairs) * job_start_s)),
+        "pipeline_frames_per_s": _sig(n_frames / (stage_s + job_start_s)),
         "repeats": repeats,
         "bin_width_angstrom": bin_width_angstrom,
         "n_blocks": n_blocks,
         "notes": (
-            "best of repeats, after one untimed run of the stage; the trajectory was read "
+            "best of repeats, after one untimed run of every pair; the trajectory was read "
             "once untimed first, so it is in the OS page cache and the raw rate is the "
-            "decode rate, not the disk rate. stage = "
-            "analyze_pair per pair as the rdf rule calls it (Universe, read, histogram, "
-            "CSV/JSON/PNG). loop = RDFCoordination.run per pair on a built Universe; "
-            "loop_ratio is what the stage tends to on a long trajectory (fixed costs "
-            "per pair vanish). pipeline_frames_per_s adds job_start_s (fresh Python + "
-            "imports) per pair, which each Snakemake rdf job pays."
+            "decode rate, not the disk rate. stage = analyze_run of all pairs as the rdf "
+            "rule calls it, one job per MD run (analyze_pairs: one Universe, one read, "
+            "histograms of every pair, CSV/JSON/PNG per pair). single_pass_loop = "
+            "RDFCoordinationSet.run over all pairs on a built Universe; its ratio is what "
+            "the stage tends to on a long trajectory (the fixed cost per job vanishes). "
+            "loop = RDFCoordination.run per pair alone on a built Universe. per_pair_calls "
+            "= one analyze_pair call per pair, the rule's route before one job per run "
+            "(per_pair_s: each call). pipeline_frames_per_s adds job_start_s (fresh "
+            "Python + imports), which the run's one Snakemake rdf job pays."
         ),
     }
-    if single is not None:
-        single_s, _ = single
-        result["single_pass_s"] = _sig(single_s)
-        result["single_pass_frames_per_s"] = _sig(n_frames / single_s)
-        result["single_pass_ratio"] = _sig(n_frames / single_s / raw_fps)
     return result
 
 
