@@ -18,6 +18,7 @@ from electrolyte_md.transport import (
     arrhenius_fit,
     diffusion_coefficients,
     fit_diffusion,
+    ion_transport_records,
     msd_fft,
     msd_table,
     nernst_einstein_conductivity,
@@ -325,3 +326,24 @@ def test_figures_are_written_whole(tmp_path):
         data = png.read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arrhenius.png", "msd.png"]
+
+
+def test_ion_records_say_when_a_short_run_leaves_d_unresolved():
+    """A slope <= 0 fitted to an ion's MSD (a 10 ps run can give one) yields no t+ and no
+    sigma, with the reason, instead of failing the whole transport analysis."""
+    charges = {"Li": 1, "PF6": -1, "NMP": 0}
+    counts = {"Li": 3, "PF6": 3, "NMP": 30}
+    args = ([], counts, 27000.0, 298.15)
+    t_plus, sigma = ion_transport_records(
+        charges, {"Li": -0.0016, "PF6": 0.02}, {"Li": -1.6e-12, "PF6": 2e-10}, *args
+    )
+    assert t_plus["value"] is None and sigma["sigma_ms_per_cm"] is None
+    assert t_plus["flagged"] and sigma["flagged"]
+    assert "['Li']" in t_plus["note"] and "not positive" in sigma["note"]
+    # resolved: the same arithmetic as transference_number
+    t_plus, sigma = ion_transport_records(
+        charges, {"Li": 0.01, "PF6": 0.02}, {"Li": 1e-10, "PF6": 2e-10}, *args
+    )
+    assert t_plus["value"] == pytest.approx(1.0 / 3.0)
+    assert t_plus["value_pbc"] == pytest.approx(1.0 / 3.0)
+    assert sigma["sigma_ms_per_cm"] > 0 and not sigma["flagged"]

@@ -64,6 +64,7 @@ __all__ = [
     "plot_arrhenius",
     "plot_msd",
     "transference_number",
+    "ion_transport_records",
     "yeh_hummer_correction_m2_per_s",
 ]
 
@@ -1165,6 +1166,112 @@ def plot_arrhenius(
 # ---------------------------------------------------------------------------------------
 
 
+def ion_transport_records(
+    charges: Mapping[str, int],
+    d_pbc_angstrom2_per_ps: Mapping[str, float],
+    d_corrected_m2_per_s: Mapping[str, float],
+    flagged: Sequence[str],
+    n_particles: Mapping[str, int],
+    volume_angstrom3: float,
+    temperature_kelvin: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The t+ and Nernst-Einstein records of :func:`analyze_transport`.
+
+    Parameters
+    ----------
+    charges
+        Species -> formal charge (neutral species are ignored).
+    d_pbc_angstrom2_per_ps, d_corrected_m2_per_s
+        Species -> D as fitted in the box (Angstrom^2/ps) and Yeh-Hummer corrected (m^2/s).
+    flagged
+        Species whose MSD fit had no diffusive window.
+    n_particles, volume_angstrom3, temperature_kelvin
+        Ion counts, mean box volume and temperature for the conductivity.
+
+    Returns
+    -------
+    (dict, dict)
+        ``transference_number`` and ``conductivity`` records; a value is None, with the
+        reason in ``note``, where it cannot be computed (not one cation and one anion
+        species; an ion's D not positive).
+    """
+    cations = [n for n in charges if charges[n] > 0]
+    anions = [n for n in charges if charges[n] < 0]
+    # A short run can fit a slope <= 0 to an ion's MSD: then its D, hence t+ and the
+    # Nernst-Einstein conductivity, is not resolved, which the record says instead of
+    # failing the analysis.
+    unresolved = sorted(
+        n
+        for n in cations + anions
+        if not (d_corrected_m2_per_s[n] > 0 and d_pbc_angstrom2_per_ps[n] > 0)
+    )
+    not_resolved_note = (
+        f"not computed: the fitted D of {unresolved} is not positive (MSD slope <= 0 in "
+        "the fit window; the run is too short to resolve diffusion)"
+    )
+    record_t: dict[str, Any]
+    if len(cations) == 1 and len(anions) == 1 and unresolved:
+        record_t = {
+            "value": None,
+            "value_pbc": None,
+            "cation": cations[0],
+            "anion": anions[0],
+            "flagged": True,
+            "note": not_resolved_note,
+        }
+    elif len(cations) == 1 and len(anions) == 1:
+        c, a = cations[0], anions[0]
+        t_plus = transference_number(d_corrected_m2_per_s[c], d_corrected_m2_per_s[a])
+        t_plus_pbc = transference_number(d_pbc_angstrom2_per_ps[c], d_pbc_angstrom2_per_ps[a])
+        bad = [n for n in (c, a) if n in flagged]
+        record_t = {
+            "value": t_plus,
+            "value_pbc": t_plus_pbc,
+            "cation": c,
+            "anion": a,
+            "flagged": bool(bad),
+            "note": (
+                f"FLAGGED: from non-diffusive MSD fit(s) of {bad}" if bad
+                else "D+ / (D+ + D-), Yeh-Hummer corrected D, uncorrelated ions"
+            ),
+        }  # fmt: skip
+    else:
+        record_t = {
+            "value": None,
+            "value_pbc": None,
+            "flagged": False,
+            "note": f"not computed: needs one cation and one anion species, got cations "
+            f"{cations} and anions {anions}",
+        }
+    ions = cations + anions
+    if ions and unresolved:
+        record_sigma = {"sigma_ms_per_cm": None, "flagged": True, "note": not_resolved_note}
+    elif ions:
+        ne = nernst_einstein_conductivity(
+            {n: n_particles[n] for n in ions},
+            {n: charges[n] for n in ions},
+            {n: d_corrected_m2_per_s[n] for n in ions},
+            volume_angstrom3,
+            temperature_kelvin,
+        )
+        bad = [n for n in ions if n in flagged]
+        record_sigma = {
+            "sigma_ms_per_cm": ne["sigma_ms_per_cm"],
+            "sigma_s_per_m": ne["sigma_s_per_m"],
+            "contributions_s_per_m": ne["contributions_s_per_m"],
+            "charges": "formal (unscaled) ionic charges",
+            "flagged": bool(bad),
+            "note": (
+                f"FLAGGED: from non-diffusive MSD fit(s) of {bad}" if bad
+                else "Nernst-Einstein, Yeh-Hummer corrected D, ion correlations neglected"
+            ),
+        }  # fmt: skip
+    else:
+        record_sigma = {"sigma_ms_per_cm": None, "flagged": False, "note": "no ions"}
+
+    return record_t, record_sigma
+
+
 def analyze_transport(
     topology: str | os.PathLike[str],
     trajectory: str | os.PathLike[str],
@@ -1279,56 +1386,15 @@ def analyze_transport(
         per_species[name] = entry
     flagged = sorted(name for name, fit in fits.items() if not fit.diffusive)
 
-    cations = [n for n in species if charges[n] > 0]
-    anions = [n for n in species if charges[n] < 0]
-    record_t: dict[str, Any]
-    if len(cations) == 1 and len(anions) == 1:
-        c, a = cations[0], anions[0]
-        t_plus = transference_number(d_corrected_m2_per_s[c], d_corrected_m2_per_s[a])
-        t_plus_pbc = transference_number(fits[c].d_angstrom2_per_ps, fits[a].d_angstrom2_per_ps)
-        bad = [n for n in (c, a) if n in flagged]
-        record_t = {
-            "value": t_plus,
-            "value_pbc": t_plus_pbc,
-            "cation": c,
-            "anion": a,
-            "flagged": bool(bad),
-            "note": (
-                f"FLAGGED: from non-diffusive MSD fit(s) of {bad}" if bad
-                else "D+ / (D+ + D-), Yeh-Hummer corrected D, uncorrelated ions"
-            ),
-        }  # fmt: skip
-    else:
-        record_t = {
-            "value": None,
-            "value_pbc": None,
-            "flagged": False,
-            "note": f"not computed: needs one cation and one anion species, got cations "
-            f"{cations} and anions {anions}",
-        }
-    ions = cations + anions
-    if ions:
-        ne = nernst_einstein_conductivity(
-            {n: res.n_particles[n] for n in ions},
-            {n: charges[n] for n in ions},
-            {n: d_corrected_m2_per_s[n] for n in ions},
-            res.mean_volume_angstrom3,
-            temperature_kelvin,
-        )
-        bad = [n for n in ions if n in flagged]
-        record_sigma = {
-            "sigma_ms_per_cm": ne["sigma_ms_per_cm"],
-            "sigma_s_per_m": ne["sigma_s_per_m"],
-            "contributions_s_per_m": ne["contributions_s_per_m"],
-            "charges": "formal (unscaled) ionic charges",
-            "flagged": bool(bad),
-            "note": (
-                f"FLAGGED: from non-diffusive MSD fit(s) of {bad}" if bad
-                else "Nernst-Einstein, Yeh-Hummer corrected D, ion correlations neglected"
-            ),
-        }  # fmt: skip
-    else:
-        record_sigma = {"sigma_ms_per_cm": None, "flagged": False, "note": "no ions"}
+    record_t, record_sigma = ion_transport_records(
+        charges,
+        {n: fit.d_angstrom2_per_ps for n, fit in fits.items()},
+        d_corrected_m2_per_s,
+        flagged,
+        {n: res.n_particles[n] for n in species},
+        res.mean_volume_angstrom3,
+        temperature_kelvin,
+    )
 
     record = {
         "temperature_kelvin": float(temperature_kelvin),
