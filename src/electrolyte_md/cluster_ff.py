@@ -19,7 +19,13 @@ Inf. Model. 2016, 56, 599):
   placeholders on these terms; :func:`apply_cluster_terms` then writes the per-term
   values into the OpenMM System;
 * torsions about Ti-O bonds carry no energy (zero barriers, as MCPB.py does), but are
-  listed so that the 1-4 pairs across them get Amber's usual scaled non-bonded terms.
+  listed so that the 1-4 pairs across them get Amber's usual scaled non-bonded terms;
+* non-bonded pairs among the metal-site atoms (Ti, the O bound to Ti, the C bound to
+  those O) are excluded: the Hessian behind their bonded terms holds those interactions;
+* each ligand's periphery (what lies beyond its C bound to a Ti-bound O) has no
+  non-bonded contact with the rest of the cluster; its orientation is held by harmonic
+  dihedral terms fitted to GFN2-xTB scans, and the carboxylate O-C-C angles take the
+  relaxed structure's reference values (:mod:`electrolyte_md.cluster_orientation`).
 
 Only the metal-site rows of the Hessian are needed: the Ti atoms and their O neighbours
 are displaced (30 atoms for Ti6O6, 180 gradients).
@@ -39,6 +45,7 @@ import numpy as np
 
 from electrolyte_md import mol2
 from electrolyte_md.cluster import BOND_CLASSES, ClusterStructure, _ligand
+from electrolyte_md.cluster_orientation import carboxylate_angle_references, ligand_peripheries
 from electrolyte_md.errors import ParameterizationError
 from electrolyte_md.io import atomic_write_text, run_program
 from electrolyte_md.seminario import angle_force_constant, bond_force_constant
@@ -457,6 +464,8 @@ def write_cluster_parameters(
         "atom_names": names,
         "atom_types": types,
         "nonbonded_excluded_atoms": sorted(shell),
+        "ligand_peripheries": ligand_peripheries(structure),
+        "carboxylate_angle_references": carboxylate_angle_references(structure),
         **terms,
     }
 
@@ -500,6 +509,9 @@ def apply_cluster_terms(system, topology, residue: str, terms: dict) -> int:
     names = terms["atom_names"]
     bonds: dict[tuple[int, int], tuple[float, float]] = {}
     angles: dict[tuple[int, int, int], tuple[float, float]] = {}
+    # GAFF2 O-C-X angles of the carboxylates: their force constants stay, their
+    # reference angles become the relaxed structure's (cluster_orientation).
+    references: dict[tuple[int, int, int], float] = {}
     for residue_obj in topology.residues():
         if residue_obj.name != residue:
             continue
@@ -516,13 +528,19 @@ def apply_cluster_terms(system, topology, residue: str, terms: dict) -> int:
         for a, b, c, theta0, k in terms["angles"]:
             x, z = sorted((local[a], local[c]))
             angles[(x, local[b], z)] = (math.radians(theta0), k * EV_TO_KJ_PER_MOL)
+        for a, b, c, theta0 in terms.get("carboxylate_angle_references", []):
+            x, z = sorted((local[a], local[c]))
+            references[(x, local[b], z)] = math.radians(theta0)
     # The metal site (Ti, the O bound to Ti and the C bound to those O) is held by its
     # bonded terms alone: the GFN2-xTB Hessian behind them already contains every
     # interaction inside it, and Coulomb between its 1-4 and farther pairs (Ti +1.4 e,
     # O -0.8 e, carboxylate C +0.6 e, 3-4 A apart) would count those again: in a test it
     # crushed the core, then pulled the carboxylate O to 1.7 A from Ti.
     site_pairs = _exclude_metal_site_pairs(system, topology, residue, terms)
-    set_bonds = set_angles = 0
+    # Each ligand's periphery is held in place by orientation terms fitted to GFN2-xTB,
+    # not by GAFF2 contacts with the rest of the cluster (see cluster_orientation).
+    periphery_pairs = _exclude_ligand_periphery_pairs(system, topology, residue, terms)
+    set_bonds = set_angles = set_references = 0
     for force in system.getForces():
         if isinstance(force, openmm.HarmonicBondForce):
             for n in range(force.getNumBonds()):
@@ -538,45 +556,67 @@ def apply_cluster_terms(system, topology, residue: str, terms: dict) -> int:
                 if key in angles:
                     force.setAngleParameters(n, a, b, c, *angles[key])
                     set_angles += 1
+                elif key in references:
+                    *_, k = force.getAngleParameters(n)
+                    force.setAngleParameters(n, a, b, c, references[key], k)
+                    set_references += 1
     if set_bonds != len(bonds) or set_angles != len(angles):
         raise ParameterizationError(
             f"cluster {residue}: set {set_bonds}/{len(bonds)} Seminario bonds and "
             f"{set_angles}/{len(angles)} angles; tleap did not make every Ti term"
         )
-    torsions = _add_alkoxide_torsions(system, topology, residue, terms)
-    return set_bonds + set_angles + site_pairs + torsions
+    if set_references != len(references):
+        raise ParameterizationError(
+            f"cluster {residue}: found {set_references}/{len(references)} carboxylate "
+            "O-C-X angles in the tleap system"
+        )
+    torsions = _add_orientation_terms(system, topology, residue, terms)
+    return set_bonds + set_angles + set_references + site_pairs + periphery_pairs + torsions
 
 
-def _add_alkoxide_torsions(system, topology, residue: str, terms: dict) -> int:
-    """The fitted Ti-O-C-H correction (:mod:`electrolyte_md.cluster_torsion`), if any."""
+def orientation_force(fitted: list[dict], atom_index):
+    """A CustomTorsionForce ``k/2 (phi - phi0)^2`` (phi - phi0 wrapped into -pi..pi) with
+    the fitted orientation terms; ``atom_index`` maps a cluster atom to a System index."""
     import openmm
 
-    fitted = terms.get("alkoxide_torsions")
-    if not fitted or not fitted["terms_n_delta_degrees_k_kj_per_mol"]:
+    force = openmm.CustomTorsionForce(
+        "0.5*k*d^2; d = dt - two_pi*floor(dt/two_pi + 0.5); dt = theta - theta0"
+    )
+    force.setName("ligand orientation terms (GFN2-xTB fit)")
+    force.addGlobalParameter("two_pi", 2.0 * math.pi)
+    force.addPerTorsionParameter("k")
+    force.addPerTorsionParameter("theta0")
+    for term in fitted:
+        if term["k_kj_per_mol_rad2"] <= 0.0:
+            continue
+        for quad, centre in zip(term["dihedrals"], term["centres_degrees"], strict=True):
+            force.addTorsion(
+                *(atom_index(k) for k in quad),
+                [term["k_kj_per_mol_rad2"], math.radians(centre)],
+            )
+    return force
+
+
+def _add_orientation_terms(system, topology, residue: str, terms: dict) -> int:
+    """The fitted ligand orientation terms (:mod:`electrolyte_md.cluster_orientation`)."""
+    fitted = (terms.get("orientation_terms") or {}).get("terms")
+    if not fitted:
         return 0
     names = terms["atom_names"]
-    force = openmm.PeriodicTorsionForce()
-    force.setName("alkoxide rotamer correction (GFN2-xTB fit)")
+    count = 0
     for residue_obj in topology.residues():
         if residue_obj.name != residue:
             continue
         index = {atom.name: atom.index for atom in residue_obj.atoms()}
-        for quad in fitted["dihedrals_ti_o_c_h"]:
-            atoms = [index[names[k]] for k in quad]
-            for n, delta, k in fitted["terms_n_delta_degrees_k_kj_per_mol"]:
-                force.addTorsion(*atoms, int(n), math.radians(delta), k)
-    system.addForce(force)
-    return force.getNumTorsions()
+        force = orientation_force(fitted, lambda k, index=index: index[names[k]])
+        count += force.getNumTorsions()
+        system.addForce(force)
+    return count
 
 
-def _exclude_metal_site_pairs(system, topology, residue: str, terms: dict) -> int:
-    """Zero the non-bonded interaction of every pair of metal-site atoms of each cluster."""
-    import itertools
-
+def _exclusions(system):
     import openmm
 
-    names = terms["atom_names"]
-    site = terms["nonbonded_excluded_atoms"]
     nonbonded = [f for f in system.getForces() if isinstance(f, openmm.NonbondedForce)]
     if len(nonbonded) != 1:
         raise ParameterizationError("expected one NonbondedForce in the system")
@@ -585,6 +625,46 @@ def _exclude_metal_site_pairs(system, topology, residue: str, terms: dict) -> in
     for n in range(force.getNumExceptions()):
         a, b, *_ = force.getExceptionParameters(n)
         existing[(min(a, b), max(a, b))] = n
+    return force, existing
+
+
+def _exclude_ligand_periphery_pairs(system, topology, residue: str, terms: dict) -> int:
+    """Zero the non-bonded interaction between each ligand's periphery and the cluster
+    atoms outside that ligand, in every cluster residue."""
+    peripheries = terms.get("ligand_peripheries")
+    if not peripheries:
+        return 0
+    names = terms["atom_names"]
+    force, existing = _exclusions(system)
+    count = 0
+    for residue_obj in topology.residues():
+        if residue_obj.name != residue:
+            continue
+        index = {atom.name: atom.index for atom in residue_obj.atoms()}
+        local = [index[name] for name in names]
+        everyone = set(range(len(names)))
+        pairs = set()
+        for ligand in peripheries:
+            own = set(ligand["periphery"]) | set(ligand["own"])
+            for i in ligand["periphery"]:
+                for j in everyone - own:
+                    pairs.add(tuple(sorted((local[i], local[j]))))
+        for a, b in sorted(pairs):
+            if (a, b) in existing:
+                force.setExceptionParameters(existing[(a, b)], a, b, 0.0, 0.1, 0.0)
+            else:
+                force.addException(a, b, 0.0, 0.1, 0.0)
+            count += 1
+    return count
+
+
+def _exclude_metal_site_pairs(system, topology, residue: str, terms: dict) -> int:
+    """Zero the non-bonded interaction of every pair of metal-site atoms of each cluster."""
+    import itertools
+
+    names = terms["atom_names"]
+    site = terms["nonbonded_excluded_atoms"]
+    force, existing = _exclusions(system)
     count = 0
     for residue_obj in topology.residues():
         if residue_obj.name != residue:

@@ -42,7 +42,7 @@ from electrolyte_md.cluster_ff import (
     geometry_hash,
     metal_site_atoms,
 )
-from electrolyte_md.cluster_torsion import alkoxide_dihedrals, qm_scan
+from electrolyte_md.cluster_orientation import orientation_coordinates, qm_scans
 from electrolyte_md.errors import StructureError
 from electrolyte_md.xtb import (
     DEFAULT_FMAX_EV_PER_ANGSTROM,
@@ -133,8 +133,9 @@ def make_document(
 
 
 def add_parameters(structure: ClusterStructure, extras: dict) -> dict:
-    """Add GFN2-xTB charges, Seminario terms and the alkoxide rotamer scan for this
-    geometry, each unless already there."""
+    """Add GFN2-xTB charges, Seminario terms and the ligand orientation scans
+    (:mod:`electrolyte_md.cluster_orientation`) for this geometry, each unless already
+    there."""
     ghash = geometry_hash(structure)
     extras = dict(extras)
     charges = extras.get("xtb_charges", {})
@@ -149,13 +150,15 @@ def add_parameters(structure: ClusterStructure, extras: dict) -> dict:
             ),
             "charges": [round(float(q), 6) for q in point.charges],
         }
-    scan = extras.get("alkoxide_scan") or {}
-    if scan.get("geometry_hash") != ghash and len(alkoxide_dihedrals(structure)):
-        logger.info("GFN2-xTB rigid scan of an alkoxide rotamer")
-        extras["alkoxide_scan"] = {
+    # A document of an earlier revision held one alkoxide's rotamer scan instead.
+    extras.pop("alkoxide_scan", None)
+    scan = extras.get("orientation_scan") or {}
+    if scan.get("geometry_hash") != ghash and orientation_coordinates(structure):
+        logger.info("GFN2-xTB rigid scans of the ligand orientations")
+        extras["orientation_scan"] = {
             "geometry_hash": ghash,
             "tblite": version("tblite"),
-            **qm_scan(structure),
+            **qm_scans(structure),
         }
     terms = extras.get("seminario", {})
     if terms.get("geometry_hash") != ghash:

@@ -28,7 +28,7 @@ from electrolyte_md.cluster import (
     ClusterStructure,
 )
 from electrolyte_md.cluster_ff import atom_names
-from electrolyte_md.cluster_torsion import alkoxide_dihedrals
+from electrolyte_md.cluster_orientation import alkoxide_dihedrals
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_savefig, atomic_write_text
 

@@ -368,37 +368,38 @@ def _parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) ->
         cluster_terms=terms,
     )
     result.to_json(out_dir / "ff.json")
-    if document.get("alkoxide_scan", {}).get("geometry_hash") == ghash:
-        terms["alkoxide_torsions"] = _fit_alkoxide_torsions(
-            structure, document["alkoxide_scan"], info.name, out_dir
+    scan = document.get("orientation_scan") or {}
+    if scan.get("geometry_hash") != ghash:
+        raise ParameterizationError(
+            f"species '{info.name}': the cluster document has no ligand orientation scans "
+            "of this geometry (orientation_scan); regenerate it with "
+            "python -m electrolyte_md.cluster_prep <document> --reuse"
         )
-        result.cluster_terms = terms
-        result.to_json(out_dir / "ff.json")
+    terms["orientation_terms"] = _fit_orientation_terms(structure, scan, info.name, out_dir)
+    result.cluster_terms = terms
+    result.to_json(out_dir / "ff.json")
     return result
 
 
-def _fit_alkoxide_torsions(structure, scan: dict, name: str, param_dir: Path) -> dict:
-    """Fit the Ti-O-C-H correction to the stored GFN2-xTB scan (:mod:`cluster_torsion`).
+def _fit_orientation_terms(structure, scan: dict, name: str, param_dir: Path) -> dict:
+    """Fit the ligand orientation terms to the stored GFN2-xTB scans
+    (:mod:`electrolyte_md.cluster_orientation`) and check the fitted model.
 
-    The model without the correction is the cluster alone in a 50 A box, built like any
-    system (tleap, then :func:`~electrolyte_md.cluster_ff.apply_cluster_terms`).
+    The model without them is the cluster alone in a 50 A box, built like any system
+    (tleap, then :func:`~electrolyte_md.cluster_ff.apply_cluster_terms`, which already
+    applies the periphery exclusions and the carboxylate angle references). The check:
+    that model plus the fitted terms, minimised from the GFN2-xTB structure, and its
+    heavy-atom RMSD from it after superposition.
     """
     import openmm
+    import openmm.unit as unit
 
-    from electrolyte_md.cluster_ff import EV_TO_KJ_PER_MOL
-    from electrolyte_md.cluster_torsion import (
+    from electrolyte_md.cluster_ff import orientation_force
+    from electrolyte_md.cluster_orientation import (
         FIT_KT_KJ_PER_MOL,
-        RELAXED_SHIFT_TOLERANCE_DEGREES,
-        alkoxide_dihedrals,
-        choose_correction,
-        fit_report,
-        mm_scan_energies,
-        scan_geometries,
+        fit_orientation_terms,
     )
 
-    quad, dihedrals, geometries = scan_geometries(structure, scan["step_degrees"])
-    if list(quad) != list(scan["atoms_ti_o_c_h"]) or len(geometries) != len(scan["energy_ev"]):
-        raise ParameterizationError(f"species '{name}': the stored alkoxide scan does not fit")
     with tempfile.TemporaryDirectory(prefix="cluster-baseline-") as tmp:
         work = Path(tmp)
         atoms = [
@@ -410,23 +411,47 @@ def _fit_alkoxide_torsions(structure, scan: dict, name: str, param_dir: Path) ->
         (work / "box.pdb").write_text("\n".join([cryst, *atoms, "END"]) + "\n")
         build_system(work / "box.pdb", {name: param_dir}, {name: 1}, {}, work / "system")
         system = openmm.XmlSerializer.deserialize((work / "system" / "system.xml").read_text())
-    qm = np.asarray(scan["energy_ev"]) * EV_TO_KJ_PER_MOL
-    mm = mm_scan_energies(system, geometries)
-    choice = choose_correction(system, structure, dihedrals, qm, mm)
-    terms = choice["terms"]
+    if system.getNumParticles() != structure.n_atoms:
+        raise ParameterizationError(f"species '{name}': the baseline is not the cluster alone")
+    reference = openmm.Platform.getPlatformByName("Reference")
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), reference)
+
+    def mm_energy(xyz) -> float:
+        context.setPositions(np.asarray(xyz) / 10.0)
+        energy = context.getState(getEnergy=True).getPotentialEnergy()
+        return energy.value_in_unit(unit.kilojoule_per_mole)
+
+    try:
+        fitted = fit_orientation_terms(structure, scan["scans"], mm_energy)
+    except ValueError as error:
+        raise ParameterizationError(f"species '{name}': {error}") from error
+    system.addForce(orientation_force(fitted, int))
+    checked = openmm.Context(system, openmm.VerletIntegrator(0.001), reference)
+    checked.setPositions(np.asarray(structure.positions) / 10.0)
+    openmm.LocalEnergyMinimizer.minimize(checked, 0.05, 0)
+    relaxed = checked.getState(getPositions=True).getPositions(asNumpy=True)
+    rmsd = _heavy_atom_rmsd(
+        np.asarray(relaxed.value_in_unit(unit.angstrom)),
+        np.asarray(structure.positions),
+        [i for i, element in enumerate(structure.elements) if element != "H"],
+    )
     return {
         "method": (
-            "E_QM - E_MM on a rigid GFN2-xTB scan, fitted by sum_n k_n (1 + cos(n phi - "
-            f"delta_n)), Boltzmann weights at kT = {FIT_KT_KJ_PER_MOL} kJ/mol; the richest "
-            "form whose model, minimised from the GFN2-xTB structure, keeps every Ti-O-C-H "
-            f"within {RELAXED_SHIFT_TOLERANCE_DEGREES:g} degrees of it"
+            "harmonic dihedral terms k/2 (phi - phi0)^2, one per ligand orientation "
+            "coordinate, fitted to E_QM - E_MM along rigid GFN2-xTB scans with Boltzmann "
+            f"weights at kT = {FIT_KT_KJ_PER_MOL} kJ/mol; non-bonded pairs between a "
+            "ligand's periphery and the rest of the cluster excluded"
         ),
-        "terms_n_delta_degrees_k_kj_per_mol": [list(t) for t in terms],
-        "dihedrals_ti_o_c_h": alkoxide_dihedrals(structure).tolist(),
-        "fit": fit_report(dihedrals, qm, mm, terms),
-        "uncorrected_relaxed_shift_degrees": choice["uncorrected_shift_degrees"],
-        "candidates": choice["candidates"],
+        "terms": fitted,
+        "relaxed_heavy_atom_rmsd_angstrom": round(rmsd, 4),
     }
+
+
+def _heavy_atom_rmsd(xyz: np.ndarray, reference: np.ndarray, atoms: list[int]) -> float:
+    """RMSD (Angstrom) over ``atoms`` after the best superposition (Kabsch)."""
+    from MDAnalysis.analysis.rms import rmsd
+
+    return float(rmsd(xyz[atoms], reference[atoms], center=True, superposition=True))
 
 
 @dataclass
