@@ -281,6 +281,19 @@ def largest_excluded_distance_nm(system: openmm.System, positions_nm: np.ndarray
     )
 
 
+#: grompp warns (an error unless -maxwarn) when excluded atoms lie farther apart than
+#: 90 % of the cutoff; the compared cutoff keeps them within this fraction of it.
+GROMACS_EXCLUSION_FRACTION = 0.85
+
+
+def gromacs_cutoff_nm(longest_excluded_nm: float, cutoff_nm: float) -> float:
+    """The cutoff (nm) GROMACS can run a System at: ``cutoff_nm`` if every excluded pair
+    lies within :data:`GROMACS_EXCLUSION_FRACTION` of it, else the next 0.1 nm that does."""
+    if longest_excluded_nm <= GROMACS_EXCLUSION_FRACTION * cutoff_nm:
+        return cutoff_nm
+    return math.ceil(longest_excluded_nm / GROMACS_EXCLUSION_FRACTION * 10.0 - 1e-9) / 10.0
+
+
 def to_gromacs(
     system: openmm.System, pdb: app.PDBFile, workdir: Path
 ) -> tuple[Path, Path, np.ndarray, np.ndarray]:

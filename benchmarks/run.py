@@ -173,10 +173,9 @@ def md_benchmarks(
         xyz = pdb.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
         cutoff = nonbonded_cutoff_nm(system_2fs)
         longest = bench_md.largest_excluded_distance_nm(system_2fs, xyz)
-        compared_cutoff = cutoff
-        if longest > cutoff - 0.1:
-            # GROMACS needs every excluded pair inside the cutoff (with room to move)
-            compared_cutoff = round(longest + 0.2, 1)
+        compared_cutoff = bench_md.gromacs_cutoff_nm(longest, cutoff)
+        if compared_cutoff != cutoff:
+            # GROMACS needs every excluded pair well inside the cutoff
             edge = min(pdb.topology.getUnitCellDimensions().value_in_unit(unit.nanometer))
             if 2 * compared_cutoff >= edge:
                 results["gromacs"][name] = {

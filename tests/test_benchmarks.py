@@ -97,9 +97,12 @@ def test_analysis_workflow_and_tables(smoke):
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_GMX, reason="gmx not on PATH (Debian package gromacs)")
 def test_gromacs_gets_the_cluster_energy_with_its_far_exclusions(tmp_path):
-    """The cluster's metal-site exclusions reach beyond three bonds; ParmEd writes none,
-    bench_md adds them. Without them GROMACS's non-bonded energy is off by thousands."""
+    """The cluster's exclusions (metal site, ligand peripheries) reach beyond three bonds;
+    ParmEd writes none, bench_md adds them. Without them GROMACS's non-bonded energy is
+    off by thousands."""
+    import openmm
     import openmm.app as app
+    import openmm.unit
 
     sys.path.insert(0, str(REPO / "benchmarks"))
     import bench_md
@@ -125,7 +128,7 @@ def test_gromacs_gets_the_cluster_energy_with_its_far_exclusions(tmp_path):
         for line in (species / "params" / "ff.pdb").read_text().splitlines()
         if line.startswith(("ATOM", "HETATM"))
     ]
-    cryst = "CRYST1   40.000   40.000   40.000  90.00  90.00  90.00 P 1           1"
+    cryst = "CRYST1   60.000   60.000   60.000  90.00  90.00  90.00 P 1           1"
     (tmp_path / "box.pdb").write_text("\n".join([cryst, *atoms, "END"]) + "\n")
     build_system(
         tmp_path / "box.pdb", {"Ti6HPAB": species / "params"}, {"Ti6HPAB": 1}, {}, tmp_path / "s"
@@ -135,8 +138,17 @@ def test_gromacs_gets_the_cluster_energy_with_its_far_exclusions(tmp_path):
     system, _ = bench_md.prepared_system(tmp_path / "s" / "system.xml", pdb.topology, protocol)
     far = bench_md._far_exclusions(system, pdb.topology)
     assert list(far) == ["TI6"] and len(far["TI6"]) > 100
+    # GROMACS needs every excluded pair inside the cutoff: the metal site's reach 1.02 nm,
+    # those between ligand peripheries across the cluster about 2 nm (run.py does the same)
+    xyz = pdb.getPositions(asNumpy=True).value_in_unit(openmm.unit.nanometer)
+    longest = bench_md.largest_excluded_distance_nm(system, xyz)
+    assert 1.5 < longest < 2.5
     energy = bench_md.gromacs_energy_check(
-        bench_md.with_cutoff(system, 1.2), pdb, tmp_path / "gmx", protocol, 1
+        bench_md.with_cutoff(system, bench_md.gromacs_cutoff_nm(longest, 1.0)),
+        pdb,
+        tmp_path / "gmx",
+        protocol,
+        1,
     )
     assert energy["agree"], energy["terms_kj_per_mol"]
     assert "[ exclusions ]" in (tmp_path / "gmx" / "topol.top").read_text()
