@@ -87,10 +87,11 @@ def test_cluster_stays_intact_in_md(cluster_run):
     assert summary["all_ti_o_bonds_kept"]
     assert summary["metal_site_rmsd_angstrom"]["mean"] < 0.5
     assert summary["core_rmsd_angstrom"]["max"] < 0.3
-    # a sanity bound: an arm flipped over or torn off moves its atoms by several A. The
-    # arms of this model swing by 10-20 degrees where GFN2-xTB's surface is flat
-    # (docs/models.md: 0.72 A over 100 ps in NMP); this box is tiny and crowded with ions
-    assert summary["heavy_atom_rmsd_angstrom"]["mean"] < 1.3
+    # a sanity bound: one aminobenzoate flipped over or torn off (7 heavy atoms moved by
+    # ~8 A) alone puts the RMSD over the 96 heavy atoms above 2 A. The arms of this model
+    # swing by 10-20 degrees where GFN2-xTB's surface is flat (docs/models.md: 0.72 A
+    # over 100 ps in NMP); in this tiny box with ions it gave 1.04 and 1.23 A
+    assert summary["heavy_atom_rmsd_angstrom"]["mean"] < 1.6
     sym = summary["heavy_atom_symmetry_corrected_rmsd_angstrom"]["mean"]
     assert sym <= summary["heavy_atom_rmsd_angstrom"]["mean"] + 1e-9
     # the fitted rotor keeps the isopropoxides in GFN2-xTB's rotamer (H anti to Ti);
