@@ -43,10 +43,11 @@ The model therefore treats the cluster as a bonded model throughout:
    terms, whose reference angles are set to the relaxed structure's
    (:func:`carboxylate_angle_references`); their stiffness matches GFN2-xTB's within
    about 20 % along that scan;
-3. per coordinate, E_QM - E_MM (the model with 1. and the angle references, without any
-   orientation term, both relative to the unrotated structure) is fitted by
-   ``k/2 sum(d^2) - a d`` over the scanned points, with Boltzmann weights
-   ``exp(-E_QM / kT)`` so that rigid-scan clashes count little
+3. E_QM - E_MM (the model with 1. and the angle references, without any orientation
+   term, both relative to the unrotated structure) at every scanned point is fitted by
+   the sum over coordinates of ``k/2 sum(d^2) - a d``, all coordinates jointly (a scan
+   of one moves the dihedrals of others a little), with ``k >= 0`` and Boltzmann
+   weights ``exp(-E_QM / kT)`` so that rigid-scan clashes count little
    (:func:`fit_orientation_terms`). One-dihedral coordinates get their minimum moved by
    ``a/k`` (the model's own forces at the GFN2-xTB structure are cancelled along that
    coordinate); two-dihedral ones (butterfly) keep the GFN2-xTB value.
@@ -179,7 +180,9 @@ def _periphery(structure: ClusterStructure, neighbours, anchor: int) -> list[int
         if atom in seen or atom == anchor:
             continue
         seen.add(atom)
-        todo += [k for k in neighbours[atom] if k not in seen and k != anchor]
+        # a ligand bound through a second O (a chelate) stops there too: the walk never
+        # enters the metal site
+        todo += [k for k in neighbours[atom] if k not in seen and k != anchor and k not in metal_o]
     return sorted(seen)
 
 
