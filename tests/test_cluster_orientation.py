@@ -211,3 +211,20 @@ def test_parameterised_cluster_holds_the_fitted_orientation(tmp_path, structure)
             energy(scan_geometry(structure, coordinate, a)) - e0 for a in term["angles_degrees"]
         ]
         np.testing.assert_allclose(built, term["fitted_kj_per_mol"], atol=0.05)
+
+
+def test_heavy_atom_rmsd_of_the_check_is_the_kabsch_rmsd():
+    """The force-field stage's own superposition (no MDAnalysis there) agrees with
+    MDAnalysis's."""
+    from MDAnalysis.analysis.rms import rmsd
+    from scipy.spatial.transform import Rotation
+
+    from electrolyte_md.forcefield import _heavy_atom_rmsd
+
+    rng = np.random.default_rng(7)
+    reference = rng.normal(scale=3.0, size=(40, 3))
+    moved = Rotation.random(random_state=3).apply(reference) + [1.0, -2.0, 0.5]
+    moved += rng.normal(scale=0.2, size=moved.shape)
+    atoms = list(range(0, 40, 2))
+    expected = rmsd(moved[atoms], reference[atoms], center=True, superposition=True)
+    assert _heavy_atom_rmsd(moved, reference, atoms) == pytest.approx(expected, rel=1e-9)

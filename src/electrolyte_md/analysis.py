@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from MDAnalysis.lib.mdamath import box_volume, triclinic_vectors
 
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_savefig, atomic_write_text
+from electrolyte_md.rdf_files import PAIR_FILES, pair_files, read_pair_records
 
 __all__ = [
     "RDFCoordination",
@@ -71,14 +72,6 @@ _BRUTE_FORCE_CUTOFF_FRACTION = 0.31
 # coordinates or a division by the bin width.
 _LENGTH_SLACK_ANGSTROM = 1e-6
 _BIN_COUNT_SLACK = 1e-6
-
-#: Files of one pair in the RDF directory of a run (:func:`analyze_run`, the ``rdf``
-#: rule): g(r) and n(r) table, :func:`summarize` record, figure.
-PAIR_FILES = {
-    "out_csv": "rdf_{pair}.csv",
-    "out_json": "cn_{pair}.json",
-    "out_png": "rdf_{pair}.png",
-}
 
 
 def _half_min_width_angstrom(dimensions: np.ndarray) -> float:
@@ -936,15 +929,6 @@ def analyze_pairs(
     return records
 
 
-def pair_files(directory: str | os.PathLike[str], pair_name: str) -> dict[str, Path]:
-    """Paths of one pair's files in an RDF directory: ``out_csv``, ``out_json``, ``out_png``.
-
-    Named by :data:`PAIR_FILES`: ``rdf_<pair>.csv``, ``cn_<pair>.json``, ``rdf_<pair>.png``.
-    """
-    directory = Path(directory)
-    return {key: directory / name.format(pair=pair_name) for key, name in PAIR_FILES.items()}
-
-
 def analyze_run(
     topology: str | os.PathLike[str],
     trajectory: str | os.PathLike[str],
@@ -1012,60 +996,6 @@ def analyze_run(
             for path in pair_files(out_dir, name).values():
                 path.unlink(missing_ok=True)
         raise
-
-
-def read_pair_records(
-    directory: str | os.PathLike[str], pairs: Iterable[str] | None = None
-) -> list[dict[str, Any]]:
-    """The ``cn_<pair>.json`` records of an RDF directory (:func:`analyze_run`), by pair name.
-
-    Parameters
-    ----------
-    directory
-        The RDF directory of one run.
-    pairs
-        Pair labels that must be there (the configured pairs of the system); only these
-        are read. Default: every ``cn_*.json`` of the directory.
-
-    Returns
-    -------
-    list of dict
-        The records sorted by pair label, each with ``pair`` set.
-
-    Raises
-    ------
-    AnalysisError
-        If the directory is missing, lacks the record of a pair in ``pairs`` (or holds
-        none at all), or a record is not valid JSON.
-    """
-    import json
-
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise AnalysisError(f"RDF directory {directory} does not exist")
-    prefix, suffix = PAIR_FILES["out_json"].split("{pair}")
-    found = {
-        path.name.removeprefix(prefix).removesuffix(suffix): path
-        for path in directory.glob(PAIR_FILES["out_json"].format(pair="*"))
-    }
-    names = sorted(found) if pairs is None else sorted(set(pairs))
-    missing = [name for name in names if name not in found] if names else ["*"]
-    if missing:
-        files = ", ".join(PAIR_FILES["out_json"].format(pair=name) for name in missing)
-        raise AnalysisError(
-            f"RDF directory {directory} lacks {files} (pairs there: "
-            f"{sorted(found) or 'none'}); was it made by the rdf rule with the current "
-            "analysis.rdf pairs?"
-        )
-    records = []
-    for name in names:
-        try:
-            record = json.loads(found[name].read_text())
-        except (OSError, ValueError) as error:
-            raise AnalysisError(f"{found[name]}: cannot read the RDF record: {error}") from error
-        record.setdefault("pair", name)
-        records.append(record)
-    return records
 
 
 def coordination_table(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -448,10 +448,16 @@ def _fit_orientation_terms(structure, scan: dict, name: str, param_dir: Path) ->
 
 
 def _heavy_atom_rmsd(xyz: np.ndarray, reference: np.ndarray, atoms: list[int]) -> float:
-    """RMSD (Angstrom) over ``atoms`` after the best superposition (Kabsch)."""
-    from MDAnalysis.analysis.rms import rmsd
+    """RMSD (Angstrom) over ``atoms`` after the best superposition (Kabsch).
 
-    return float(rmsd(xyz[atoms], reference[atoms], center=True, superposition=True))
+    Plain numpy: the force-field stage's environment has no MDAnalysis.
+    """
+    p = xyz[atoms] - xyz[atoms].mean(axis=0)
+    q = reference[atoms] - reference[atoms].mean(axis=0)
+    u, _, vt = np.linalg.svd(p.T @ q)
+    sign = np.sign(np.linalg.det(u @ vt))
+    rotation = u @ np.diag([1.0, 1.0, sign]) @ vt
+    return float(np.sqrt(((p @ rotation - q) ** 2).sum(axis=1).mean()))
 
 
 @dataclass

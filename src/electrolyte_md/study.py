@@ -603,7 +603,7 @@ def rdf_run_records(
         RDF directories ``.../{temperature}K/rep{replica}/rdf`` (the ``rdf`` rule's output).
     pairs
         Pair labels every directory must hold (the system's configured pairs); default:
-        whatever each holds (:func:`electrolyte_md.analysis.read_pair_records`).
+        whatever each holds (:func:`electrolyte_md.rdf_files.read_pair_records`).
 
     Returns
     -------
@@ -611,7 +611,7 @@ def rdf_run_records(
         Per directory, its records sorted by pair, each with ``temperature_kelvin``,
         ``replica`` and ``source`` (the JSON file) added.
     """
-    from electrolyte_md.analysis import PAIR_FILES, read_pair_records
+    from electrolyte_md.rdf_files import PAIR_FILES, read_pair_records
 
     pairs = None if pairs is None else list(pairs)
     records = []

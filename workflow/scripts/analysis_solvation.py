@@ -1,8 +1,8 @@
 """First solvation shells of the salt cation in one MD run (Snakemake script)."""
 
-from electrolyte_md.analysis import read_pair_records
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.logs import log_to_file
+from electrolyte_md.rdf_files import read_pair_records
 from electrolyte_md.solvation import analyze_solvation
 
 log_to_file(snakemake.log[0])
