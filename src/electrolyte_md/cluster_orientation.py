@@ -7,8 +7,8 @@ decided here.
 
 With GAFF2 Lennard-Jones and the GFN2-xTB charges between ligands of one cluster, the
 model pushed the aminobenzoate arms of Ti6(HPAB) away from where GFN2-xTB puts them: an
-ortho H 2.24 A from the O of the next carboxylate (a C-H...O contact GFN2-xTB finds
-attractive) met a Lennard-Jones wall, and at the GFN2-xTB structure the non-bonded
+ortho H 2.24 A from the O of the next carboxylate (a C-H...O contact GFN2-xTB keeps
+at its minimum) met a Lennard-Jones wall, and at the GFN2-xTB structure the non-bonded
 forces alone tilted an arm with up to 3.7 kJ/mol per degree. The arms then sat on a steep
 wall on one side and a soft slope on the other; in 100 ps in NMP they drifted 0.6 A (heavy
 atoms, MD mean) from the GFN2-xTB structure. A torsion correction cannot undo that: fitted
