@@ -107,7 +107,7 @@ def test_gromacs_gets_the_cluster_energy_with_its_far_exclusions(tmp_path):
     sys.path.insert(0, str(REPO / "benchmarks"))
     import bench_md
 
-    from electrolyte_md.forcefield import build_system, parameterize_species
+    from electrolyte_md.forcefield import build_species_alone, parameterize_species
     from electrolyte_md.md import MDProtocol
     from electrolyte_md.structures import build_cluster_species
 
@@ -123,16 +123,7 @@ def test_gromacs_gets_the_cluster_energy_with_its_far_exclusions(tmp_path):
     parameterize_species(
         info, species / "structure.sdf", {"model": "xtb_seminario"}, species / "params"
     )
-    atoms = [
-        line
-        for line in (species / "params" / "ff.pdb").read_text().splitlines()
-        if line.startswith(("ATOM", "HETATM"))
-    ]
-    cryst = "CRYST1   60.000   60.000   60.000  90.00  90.00  90.00 P 1           1"
-    (tmp_path / "box.pdb").write_text("\n".join([cryst, *atoms, "END"]) + "\n")
-    build_system(
-        tmp_path / "box.pdb", {"Ti6HPAB": species / "params"}, {"Ti6HPAB": 1}, {}, tmp_path / "s"
-    )
+    build_species_alone("Ti6HPAB", species / "params", tmp_path / "s", box_angstrom=60.0)
     pdb = app.PDBFile(str(tmp_path / "s" / "system.pdb"))
     protocol = MDProtocol(timestep_fs=2.0, hydrogen_mass_amu=None, threads=1)
     system, _ = bench_md.prepared_system(tmp_path / "s" / "system.xml", pdb.topology, protocol)

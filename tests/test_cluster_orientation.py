@@ -21,7 +21,7 @@ from electrolyte_md.cluster_orientation import (
     periphery_exclusions,
     scan_geometry,
 )
-from electrolyte_md.forcefield import build_system, parameterize_species
+from electrolyte_md.forcefield import build_species_alone, parameterize_species
 from electrolyte_md.structures import build_cluster_species
 
 COMMITTED = REPO / "structures" / "ti6_hpab.json"
@@ -180,16 +180,7 @@ def test_parameterised_cluster_holds_the_fitted_orientation(tmp_path, structure)
     assert sum(t["k_kj_per_mol_rad2"] > 50.0 for t in terms) >= 24
     assert orientation["relaxed_heavy_atom_rmsd_angstrom"] < 0.25
 
-    atoms = [
-        line
-        for line in (species / "params" / "ff.pdb").read_text().splitlines()
-        if line.startswith(("ATOM", "HETATM"))
-    ]
-    cryst = "CRYST1   50.000   50.000   50.000  90.00  90.00  90.00 P 1           1"
-    (tmp_path / "box.pdb").write_text("\n".join([cryst, *atoms, "END"]) + "\n")
-    build_system(
-        tmp_path / "box.pdb", {"Ti6HPAB": species / "params"}, {"Ti6HPAB": 1}, {}, tmp_path / "s"
-    )
+    build_species_alone("Ti6HPAB", species / "params", tmp_path / "s", box_angstrom=50.0)
     system = openmm.XmlSerializer.deserialize((tmp_path / "s" / "system.xml").read_text())
     names = [f.getName() for f in system.getForces()]
     assert "ligand orientation terms (GFN2-xTB fit)" in names

@@ -45,7 +45,11 @@ import numpy as np
 
 from electrolyte_md import mol2
 from electrolyte_md.cluster import BOND_CLASSES, ClusterStructure, _ligand
-from electrolyte_md.cluster_orientation import carboxylate_angle_references, ligand_peripheries
+from electrolyte_md.cluster_orientation import (
+    carboxylate_angle_references,
+    ligand_peripheries,
+    periphery_pairs,
+)
 from electrolyte_md.errors import ParameterizationError
 from electrolyte_md.io import atomic_write_text, run_program
 from electrolyte_md.seminario import angle_force_constant, bond_force_constant
@@ -628,12 +632,9 @@ def _exclusions(system):
     return force, existing
 
 
-def _exclude_ligand_periphery_pairs(system, topology, residue: str, terms: dict) -> int:
-    """Zero the non-bonded interaction between each ligand's periphery and the cluster
-    atoms outside that ligand, in every cluster residue."""
-    peripheries = terms.get("ligand_peripheries")
-    if not peripheries:
-        return 0
+def _zero_pairs(system, topology, residue: str, terms: dict, local_pairs) -> int:
+    """Zero the non-bonded interaction of ``local_pairs`` (cluster atom indices) in every
+    residue ``residue`` of the System; returns the number of pairs set."""
     names = terms["atom_names"]
     force, existing = _exclusions(system)
     count = 0
@@ -642,42 +643,32 @@ def _exclude_ligand_periphery_pairs(system, topology, residue: str, terms: dict)
             continue
         index = {atom.name: atom.index for atom in residue_obj.atoms()}
         local = [index[name] for name in names]
-        everyone = set(range(len(names)))
-        pairs = set()
-        for ligand in peripheries:
-            own = set(ligand["periphery"]) | set(ligand["own"])
-            for i in ligand["periphery"]:
-                for j in everyone - own:
-                    pairs.add(tuple(sorted((local[i], local[j]))))
-        for a, b in sorted(pairs):
+        for i, j in local_pairs:
+            a, b = sorted((local[i], local[j]))
             if (a, b) in existing:
                 force.setExceptionParameters(existing[(a, b)], a, b, 0.0, 0.1, 0.0)
             else:
-                force.addException(a, b, 0.0, 0.1, 0.0)
+                existing[(a, b)] = force.addException(a, b, 0.0, 0.1, 0.0)
             count += 1
     return count
+
+
+def _exclude_ligand_periphery_pairs(system, topology, residue: str, terms: dict) -> int:
+    """Zero the non-bonded interaction between each ligand's periphery and the cluster
+    atoms outside that ligand, in every cluster residue."""
+    peripheries = terms.get("ligand_peripheries")
+    if not peripheries:
+        return 0
+    pairs = periphery_pairs(peripheries, len(terms["atom_names"]))
+    return _zero_pairs(system, topology, residue, terms, pairs)
 
 
 def _exclude_metal_site_pairs(system, topology, residue: str, terms: dict) -> int:
     """Zero the non-bonded interaction of every pair of metal-site atoms of each cluster."""
     import itertools
 
-    names = terms["atom_names"]
-    site = terms["nonbonded_excluded_atoms"]
-    force, existing = _exclusions(system)
-    count = 0
-    for residue_obj in topology.residues():
-        if residue_obj.name != residue:
-            continue
-        index = {atom.name: atom.index for atom in residue_obj.atoms()}
-        atoms = [index[names[k]] for k in site]
-        for a, b in itertools.combinations(sorted(atoms), 2):
-            if (a, b) in existing:
-                force.setExceptionParameters(existing[(a, b)], a, b, 0.0, 0.1, 0.0)
-            else:
-                force.addException(a, b, 0.0, 0.1, 0.0)
-            count += 1
-    return count
+    site = sorted(terms["nonbonded_excluded_atoms"])
+    return _zero_pairs(system, topology, residue, terms, list(itertools.combinations(site, 2)))
 
 
 def bond_class_summary(structure: ClusterStructure) -> dict[str, dict[str, float]]:

@@ -80,6 +80,7 @@ __all__ = [
     "ligand_peripheries",
     "orientation_coordinates",
     "periphery_exclusions",
+    "periphery_pairs",
     "qm_scans",
     "scan_geometry",
 ]
@@ -330,17 +331,23 @@ def ligand_peripheries(structure: ClusterStructure) -> list[dict]:
     ]
 
 
-def periphery_exclusions(structure: ClusterStructure) -> list[tuple[int, int]]:
-    """Pairs (i < j) between a ligand's periphery and cluster atoms outside its ligand."""
-    everyone = set(range(structure.n_atoms))
+def periphery_pairs(peripheries: list[dict], n_atoms: int) -> list[tuple[int, int]]:
+    """Pairs (i < j) between a ligand's periphery and cluster atoms outside its ligand,
+    from :func:`ligand_peripheries` records of a cluster of ``n_atoms`` atoms."""
+    everyone = set(range(n_atoms))
     pairs: set[tuple[int, int]] = set()
-    for ligand in ligand_peripheries(structure):
+    for ligand in peripheries:
         periphery = set(ligand["periphery"])
         own = periphery | set(ligand["own"])
         for i in periphery:
             for j in everyone - own:
                 pairs.add((min(i, j), max(i, j)))
     return sorted(pairs)
+
+
+def periphery_exclusions(structure: ClusterStructure) -> list[tuple[int, int]]:
+    """Pairs (i < j) between a ligand's periphery and cluster atoms outside its ligand."""
+    return periphery_pairs(ligand_peripheries(structure), structure.n_atoms)
 
 
 def scan_geometry(

@@ -381,6 +381,28 @@ def _parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) ->
     return result
 
 
+def build_species_alone(
+    name: str, param_dir: Path, out_dir: Path, box_angstrom: float = 50.0
+) -> Path:
+    """One molecule of a parameterised species alone in a cubic box, built like any
+    system (:func:`build_system`) at the coordinates of its ``ff.pdb``.
+
+    Returns ``out_dir``, holding ``system.xml``, ``system.pdb`` and the rest.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atoms = [
+        line
+        for line in (Path(param_dir) / "ff.pdb").read_text().splitlines()
+        if line.startswith(("ATOM", "HETATM"))
+    ]
+    edge = f"{box_angstrom:9.3f}"
+    cryst = f"CRYST1{edge}{edge}{edge}  90.00  90.00  90.00 P 1           1"
+    (out_dir / "box.pdb").write_text("\n".join([cryst, *atoms, "END"]) + "\n")
+    build_system(out_dir / "box.pdb", {name: Path(param_dir)}, {name: 1}, {}, out_dir)
+    return out_dir
+
+
 def _fit_orientation_terms(structure, scan: dict, name: str, param_dir: Path) -> dict:
     """Fit the ligand orientation terms to the stored GFN2-xTB scans
     (:mod:`electrolyte_md.cluster_orientation`) and check the fitted model.
@@ -401,16 +423,8 @@ def _fit_orientation_terms(structure, scan: dict, name: str, param_dir: Path) ->
     )
 
     with tempfile.TemporaryDirectory(prefix="cluster-baseline-") as tmp:
-        work = Path(tmp)
-        atoms = [
-            line
-            for line in (param_dir / "ff.pdb").read_text().splitlines()
-            if line.startswith(("ATOM", "HETATM"))
-        ]
-        cryst = "CRYST1   50.000   50.000   50.000  90.00  90.00  90.00 P 1           1"
-        (work / "box.pdb").write_text("\n".join([cryst, *atoms, "END"]) + "\n")
-        build_system(work / "box.pdb", {name: param_dir}, {name: 1}, {}, work / "system")
-        system = openmm.XmlSerializer.deserialize((work / "system" / "system.xml").read_text())
+        system_dir = build_species_alone(name, param_dir, Path(tmp) / "system")
+        system = openmm.XmlSerializer.deserialize((system_dir / "system.xml").read_text())
     if system.getNumParticles() != structure.n_atoms:
         raise ParameterizationError(f"species '{name}': the baseline is not the cluster alone")
     reference = openmm.Platform.getPlatformByName("Reference")
