@@ -219,3 +219,25 @@ def test_heavy_atom_rmsd_of_the_check_is_the_kabsch_rmsd():
     atoms = list(range(0, 40, 2))
     expected = rmsd(moved[atoms], reference[atoms], center=True, superposition=True)
     assert _heavy_atom_rmsd(moved, reference, atoms) == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_document_without_orientation_scans_is_refused_before_any_work(tmp_path):
+    """An older cluster document (no orientation_scan) gets an error that names the fix,
+    and no parameter file is written."""
+    from electrolyte_md.errors import ParameterizationError
+
+    species = tmp_path / "Ti6HPAB"
+    info = build_cluster_species(
+        "Ti6HPAB",
+        {"carboxylate": "4-aminobenzoate", "alkoxide": "isopropoxide"},
+        "TI6",
+        species / "structure.sdf",
+        species / "species.json",
+        structure_path=COMMITTED,
+    )
+    info.cluster = {k: v for k, v in info.cluster.items() if k != "orientation_scan"}
+    with pytest.raises(ParameterizationError, match=r"orientation_scan.*cluster_prep"):
+        parameterize_species(
+            info, species / "structure.sdf", {"model": "xtb_seminario"}, species / "params"
+        )
+    assert not any((species / "params").glob("ff.*"))

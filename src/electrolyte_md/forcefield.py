@@ -345,6 +345,13 @@ def _parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) ->
             raise ParameterizationError(
                 f"species '{info.name}': the cluster's {part} belong to another geometry"
             )
+    scan = document.get("orientation_scan") or {}
+    if scan.get("geometry_hash") != ghash:
+        raise ParameterizationError(
+            f"species '{info.name}': the cluster document has no ligand orientation scans "
+            "of this geometry (orientation_scan); regenerate it with "
+            "python -m electrolyte_md.cluster_prep <document> --reuse"
+        )
     charges = mol2.integral_charges(document["xtb_charges"]["charges"], info.formal_charge)
     terms = write_cluster_parameters(
         structure,
@@ -368,13 +375,6 @@ def _parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) ->
         cluster_terms=terms,
     )
     result.to_json(out_dir / "ff.json")
-    scan = document.get("orientation_scan") or {}
-    if scan.get("geometry_hash") != ghash:
-        raise ParameterizationError(
-            f"species '{info.name}': the cluster document has no ligand orientation scans "
-            "of this geometry (orientation_scan); regenerate it with "
-            "python -m electrolyte_md.cluster_prep <document> --reuse"
-        )
     terms["orientation_terms"] = _fit_orientation_terms(structure, scan, info.name, out_dir)
     result.cluster_terms = terms
     result.to_json(out_dir / "ff.json")
