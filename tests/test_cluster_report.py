@@ -11,9 +11,11 @@ from MDAnalysis.analysis.rms import rmsd
 
 from electrolyte_md.cluster import ClusterStructure
 from electrolyte_md.cluster_report import (
+    CORE_SHAPE_RMSD_LIMIT_ANGSTROM,
     _same_rotamer,
     atom_groups,
     ligand_automorphisms,
+    summarize_stability,
     symmetry_corrected_rmsd,
 )
 
@@ -77,3 +79,39 @@ def test_rotamer_wells_wrap_around():
     assert _same_rotamer(
         np.array([179.0, -170.0, 60.0]), np.array([-175.0, 175.0, -60.0])
     ).tolist() == [True, True, False]
+
+
+def _stability_results(site_rmsd: float, heavy_rmsd: float, longest_ti_o: float):
+    from types import SimpleNamespace
+
+    n_frames, classes = 4, ["Ti-O(alkoxide)", "Ti-O(carboxylate)"]
+    ti_o = np.full((n_frames, 1, 2), 1.9)
+    ti_o[-1, 0, 1] = longest_ti_o
+    return SimpleNamespace(
+        times_ps=np.arange(n_frames, dtype=float),
+        ti_o_angstrom=ti_o,
+        bond_classes=classes,
+        heavy_rmsd_angstrom=np.full((n_frames, 1), heavy_rmsd),
+        heavy_symmetric_rmsd_angstrom=np.full((n_frames, 1), heavy_rmsd),
+        site_rmsd_angstrom=np.full((n_frames, 1), site_rmsd),
+        core_rmsd_angstrom=np.full((n_frames, 1), site_rmsd / 2),
+        group_msd_angstrom2={"amine N": np.full((n_frames, 1), heavy_rmsd**2)},
+        alkoxide_in_reference_rotamer=np.ones((n_frames, 1, 6), dtype=bool),
+    )
+
+
+@pytest.mark.parametrize(
+    ("site", "heavy", "longest", "kept"),
+    [
+        (0.14, 0.72, 2.1, True),  # flexible arms alone do not count against the core
+        (0.60, 0.72, 2.1, False),  # the octahedra deform
+        (0.14, 0.30, 3.2, False),  # a Ti-O bond breaks
+    ],
+)
+def test_core_shape_verdict_uses_the_metal_site_and_the_bonds(site, heavy, longest, kept):
+    summary = summarize_stability(_stability_results(site, heavy, longest), {})
+    verdict = summary["core_shape"]
+    assert verdict["kept"] is kept
+    assert verdict["mean_rmsd_angstrom"] == pytest.approx(site)
+    assert verdict["limit_angstrom"] == CORE_SHAPE_RMSD_LIMIT_ANGSTROM
+    assert summary["heavy_atom_rmsd_angstrom"]["mean"] == pytest.approx(heavy)

@@ -85,6 +85,7 @@ def test_cluster_stays_intact_in_md(cluster_run):
     summary = json.loads((run / "cluster_Ti6HPAB.json").read_text())
     assert summary["n_clusters"] == 1 and summary["n_frames"] >= 10
     assert summary["all_ti_o_bonds_kept"]
+    assert summary["core_shape"]["kept"]
     assert summary["metal_site_rmsd_angstrom"]["mean"] < 0.5
     assert summary["core_rmsd_angstrom"]["max"] < 0.3
     # a sanity bound: one aminobenzoate flipped over or torn off (7 heavy atoms moved by

@@ -32,7 +32,20 @@ from electrolyte_md.cluster_orientation import alkoxide_dihedrals
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_savefig, atomic_write_text
 
-__all__ = ["ClusterStability", "charge_table", "geometry_table", "stability_of_run"]
+__all__ = [
+    "CORE_SHAPE_RMSD_LIMIT_ANGSTROM",
+    "ClusterStability",
+    "charge_table",
+    "geometry_table",
+    "stability_of_run",
+]
+
+#: The cluster keeps its core shape while every Ti-O bond holds and the mean RMSD of Ti
+#: and the O bound to Ti stays under this (Angstrom). The ligands' organic periphery is
+#: left out on purpose: GFN2-xTB's own surface lets some aminobenzoate arms of Ti6(HPAB)
+#: swing by 10-20 degrees at 298 K, about 1 A at the amine N (docs/models.md), so the
+#: all-heavy-atom RMSD is reported beside it, not held to this limit.
+CORE_SHAPE_RMSD_LIMIT_ANGSTROM = 0.5
 
 #: Atom roles shown in the charge table, in this order.
 CHARGE_ROLES = (
@@ -374,7 +387,10 @@ class ClusterStability(AnalysisBase):
 
 
 def summarize_stability(results, document: dict) -> dict[str, Any]:
-    """JSON-ready summary: RMSDs, Ti-O bonds by class, bonds outside the window.
+    """JSON-ready summary: core shape, RMSDs, Ti-O bonds by class, bonds outside the window.
+
+    ``core_shape.kept`` is the integrity verdict: no Ti-O bond broken and the metal
+    site's mean RMSD under :data:`CORE_SHAPE_RMSD_LIMIT_ANGSTROM`.
 
     A Ti-O bond counts as kept while it stays shorter than
     :data:`~electrolyte_md.cluster.TI_O_BROKEN_ANGSTROM`; time outside the 1.7-2.5 A window
@@ -397,7 +413,15 @@ def summarize_stability(results, document: dict) -> dict[str, Any]:
                 "min": float(values.min()),
                 "max": float(values.max()),
             }
+    site_mean = float(results.site_rmsd_angstrom.mean())
     return {
+        "core_shape": {
+            "measure": "RMSD of Ti and every O bound to Ti (the six TiO6 octahedra) to "
+            "the relaxed structure, mean over frames and clusters",
+            "mean_rmsd_angstrom": site_mean,
+            "limit_angstrom": CORE_SHAPE_RMSD_LIMIT_ANGSTROM,
+            "kept": bool(not broken.any() and site_mean < CORE_SHAPE_RMSD_LIMIT_ANGSTROM),
+        },
         "n_frames": int(ti_o.shape[0]),
         "n_clusters": int(ti_o.shape[1]),
         "time_span_ps": float(results.times_ps[-1] - results.times_ps[0])
@@ -425,7 +449,7 @@ def summarize_stability(results, document: dict) -> dict[str, Any]:
             else None
         ),
         "metal_site_rmsd_angstrom": {
-            "mean": float(results.site_rmsd_angstrom.mean()),
+            "mean": site_mean,
             "max": float(results.site_rmsd_angstrom.max()),
         },
         "core_rmsd_angstrom": {
@@ -462,7 +486,13 @@ def plot_stability(results, path: str | os.PathLike[str], title: str) -> None:
     )
     left.plot(t, results.site_rmsd_angstrom.mean(axis=1), label="Ti + O bound to Ti")
     left.plot(t, results.core_rmsd_angstrom.mean(axis=1), label="Ti6O6 core")
-    left.axhline(0.5, color="grey", ls=":", lw=1, label="0.5 A")
+    left.axhline(
+        CORE_SHAPE_RMSD_LIMIT_ANGSTROM,
+        color="grey",
+        ls=":",
+        lw=1,
+        label=f"core-shape limit ({CORE_SHAPE_RMSD_LIMIT_ANGSTROM} A, Ti + O bound to Ti)",
+    )
     left.set_xlabel("time (ps)")
     left.set_ylabel("RMSD to GFN2-xTB structure (A)")
     left.legend(frameon=False)
