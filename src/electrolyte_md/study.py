@@ -403,7 +403,9 @@ def comparison_table(
     pandas.DataFrame
         One row per pair of systems, temperature and quantity: ``system_without``,
         ``system_with``, ``temperature_kelvin``, ``quantity``, ``unit``, then
-        ``without_mean/_sem/_n``, ``with_mean/_sem/_n``, ``change`` (with - without),
+        ``without_mean/_sem/_n/_error_from``, ``with_mean/_sem/_n/_error_from`` (``n``
+        counts replicas when the error is from replicas, else blocks or particle groups of
+        one replica), ``change`` (with - without),
         ``change_sem`` (the two SEMs in quadrature), ``change_percent``,
         ``paper_without``, ``paper_with``, ``paper_change``, ``flagged``, ``note``
         (error sources, flags, the paper's source).
@@ -446,6 +448,7 @@ def comparison_table(
                     row[f"{side}_mean"] = float(rec["mean"]) if rec is not None else math.nan
                     row[f"{side}_sem"] = float(rec["sem"]) if rec is not None else math.nan
                     row[f"{side}_n"] = int(rec["n"]) if rec is not None else 0
+                    row[f"{side}_error_from"] = rec["error_from"] if rec is not None else ""
                     if rec is not None:
                         notes.append(f"{side}: error from {rec['error_from']}")
                 if a is not None and b is not None:
@@ -479,9 +482,11 @@ def comparison_table(
         "without_mean",
         "without_sem",
         "without_n",
+        "without_error_from",
         "with_mean",
         "with_sem",
         "with_n",
+        "with_error_from",
         "change",
         "change_sem",
         "change_percent",

@@ -1,0 +1,393 @@
+"""The paper's numbers against a study's results: one table, a verdict per row.
+
+The study's own tables already hold most of the numbers (:func:`electrolyte_md.study.
+comparison_table` sets the systems with and without the additive side by side; the
+binding comparison sets GFN2-xTB beside the paper's DFT). This module gathers what the
+paper and experiment can be held against, in one place, and says for each row whether
+the simulation agrees, within its error:
+
+* Li-P coordination number without and with the cluster, and the change, with a Welch
+  t-test of the change over independent replicas (:func:`change_verdict`);
+* the first RDF peak of Li-P (and Li-F) against the paper's "2.08" (unit not given);
+* the density of each system against experiment where a measured value is known
+  (neat NMP: 1.028 g/cm3 at 25 C);
+* the GFN2-xTB binding energy against the paper's DFT value;
+* t+ with and without, against the measured values (experiment in another electrolyte,
+  so only the direction of the change is comparable).
+
+Lengths in Angstrom, densities in g/cm3, energies in eV.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from electrolyte_md.errors import AnalysisError
+from electrolyte_md.study import PAPER, aggregate
+
+__all__ = [
+    "PAPER_RDF_PEAK",
+    "SIGNIFICANCE_LEVEL",
+    "VALIDATION_COLUMNS",
+    "binding_rows",
+    "change_verdict",
+    "coordination_rows",
+    "density_rows",
+    "rdf_peak_rows",
+    "transference_rows",
+    "validation_table",
+    "write_validation",
+]
+
+#: The paper's Li+...P(PF6-) RDF peak: "at the distance of 2.08", no unit given. In
+#: Angstrom it is shorter than any Li-P contact (a Li-F contact is about 1.9-2.1 A), so
+#: it may be a Li-F distance or a value in other units; the table says so.
+PAPER_RDF_PEAK = {
+    "value": 2.08,
+    "where": "MD section, Figure S39 (unit not given)",
+}
+#: A change counts as resolved when a two-sided Welch t-test over replicas (or, with one
+#: replica a side, a z-test on the block errors) gives p below this.
+SIGNIFICANCE_LEVEL = 0.05
+
+VALIDATION_COLUMNS = (
+    "quantity",
+    "system",
+    "temperature_kelvin",
+    "value",
+    "sem",
+    "n",
+    "error_from",
+    "reference",
+    "reference_source",
+    "difference",
+    "verdict",
+    "note",
+)
+
+
+def _row(**fields: Any) -> dict[str, Any]:
+    row = dict.fromkeys(VALIDATION_COLUMNS, math.nan)
+    row.update(note="", verdict="", reference_source="", error_from="")
+    row.update(fields)
+    if not (isinstance(row["reference"], float) and math.isnan(row["reference"])):
+        row["difference"] = row["value"] - row["reference"]
+    return row
+
+
+def change_verdict(
+    without: tuple[float, float, int], with_: tuple[float, float, int], alpha: float
+) -> tuple[float, str]:
+    """Whether ``with - without`` differs from zero beyond noise.
+
+    Parameters
+    ----------
+    without, with_
+        (mean, standard error, number of replicas) of each side; 1 replica when the error
+        comes from the blocks of one run.
+    alpha
+        Significance level of the two-sided test.
+
+    Returns
+    -------
+    p : float
+        Two-sided p-value: Welch's t-test (Welch-Satterthwaite degrees of freedom) when
+        both sides have two or more replicas, else a z-test on the standard errors. NaN
+        when an error is missing.
+    verdict : str
+        ``"resolved: decrease"``, ``"resolved: increase"`` or ``"not resolved"``, with the
+        test and p.
+    """
+    from scipy import stats
+
+    (m1, s1, n1), (m2, s2, n2) = without, with_
+    change = m2 - m1
+    se = math.hypot(s1, s2)
+    if not (math.isfinite(se) and se > 0):
+        return math.nan, "not tested (no error estimate)"
+    if n1 >= 2 and n2 >= 2:
+        dof = se**4 / (s1**4 / (n1 - 1) + s2**4 / (n2 - 1))
+        p = float(2 * stats.t.sf(abs(change) / se, dof))
+        test = f"Welch t-test over replicas, {dof:.1f} d.o.f."
+    else:
+        p = float(2 * stats.norm.sf(abs(change) / se))
+        test = "z-test on block errors (one replica a side)"
+    if p < alpha:
+        direction = "decrease" if change < 0 else "increase"
+        return p, f"resolved: {direction} (p = {p:.3g}, {test})"
+    return p, f"not resolved (p = {p:.3g}, {test})"
+
+
+def coordination_rows(
+    comparison: pd.DataFrame, cn_pair: str = "Li-P", alpha: float = SIGNIFICANCE_LEVEL
+) -> list[dict[str, Any]]:
+    """CN without, with and the change, per temperature, against the paper's MD."""
+    quantity = f"CN {cn_pair}"
+    paper = PAPER["cn_li_p"]
+    rows = []
+    for _, r in comparison[comparison["quantity"] == quantity].iterrows():
+        if not r["system_with"]:
+            continue
+        temperature = float(r["temperature_kelvin"])
+        for side, system, key in (
+            ("without", r["system_without"], "without"),
+            ("with", r["system_with"], "with"),
+        ):
+            rows.append(
+                _row(
+                    quantity=f"{quantity} {side} the additive",
+                    system=system,
+                    temperature_kelvin=temperature,
+                    value=float(r[f"{side}_mean"]),
+                    sem=float(r[f"{side}_sem"]),
+                    n=int(r[f"{side}_n"]),
+                    error_from=r[f"{side}_error_from"],
+                    reference=float(paper[key]),
+                    reference_source=f"paper, {paper['where']}",
+                )
+            )
+        replicas = {
+            side: int(r[f"{side}_n"]) if r[f"{side}_error_from"] == "replicas" else 1
+            for side in ("without", "with")
+        }
+        p, verdict = change_verdict(
+            (float(r["without_mean"]), float(r["without_sem"]), replicas["without"]),
+            (float(r["with_mean"]), float(r["with_sem"]), replicas["with"]),
+            alpha,
+        )
+        rows.append(
+            _row(
+                quantity=f"{quantity} change (with - without)",
+                system=f"{r['system_with']} - {r['system_without']}",
+                temperature_kelvin=temperature,
+                value=float(r["change"]),
+                sem=float(r["change_sem"]),
+                n=min(replicas.values()),
+                error_from="replicas" if min(replicas.values()) > 1 else "blocks",
+                reference=float(paper["with"] - paper["without"]),
+                reference_source=f"paper, {paper['where']}",
+                verdict=verdict,
+                note=f"p = {p:.3g}" if math.isfinite(p) else "",
+            )
+        )
+    return rows
+
+
+def transference_rows(comparison: pd.DataFrame) -> list[dict[str, Any]]:
+    """Nernst-Einstein t+ without and with the additive against the measured t+."""
+    paper = PAPER["t_plus"]
+    rows = []
+    for _, r in comparison[comparison["quantity"] == "t+"].iterrows():
+        for side in ("without", "with"):
+            system = r[f"system_{side}"]
+            if not system or not math.isfinite(float(r[f"{side}_mean"])):
+                continue
+            rows.append(
+                _row(
+                    quantity=f"t+ {side} the additive",
+                    system=system,
+                    temperature_kelvin=float(r["temperature_kelvin"]),
+                    value=float(r[f"{side}_mean"]),
+                    sem=float(r[f"{side}_sem"]),
+                    n=int(r[f"{side}_n"]),
+                    error_from=r[f"{side}_error_from"],
+                    reference=float(paper[side]),
+                    reference_source=f"experiment, {paper['where']}",
+                    verdict="direction only: measured in another electrolyte, with the "
+                    "electrode interface and the polymer layer",
+                    note="FLAGGED: non-diffusive MSD" if bool(r["flagged"]) else "",
+                )
+            )
+    return rows
+
+
+def rdf_peak_rows(
+    records: Iterable[Mapping[str, Any]], pairs: Sequence[str] = ("Li-P", "Li-F")
+) -> list[dict[str, Any]]:
+    """First RDF peak per system, temperature and pair, over replicas, against 2.08.
+
+    ``records``: ``cn_<pair>.json`` records with ``system``, ``temperature_kelvin`` and
+    ``replica`` (:func:`electrolyte_md.study.rdf_run_records` plus the system name).
+    """
+    groups: dict[tuple[str, float, str], list[float]] = {}
+    for record in records:
+        if record["pair"] not in pairs:
+            continue
+        peak = record.get("first_peak_angstrom")
+        key = (record["system"], float(record["temperature_kelvin"]), record["pair"])
+        groups.setdefault(key, []).append(math.nan if peak is None else float(peak))
+    rows = []
+    for (system, temperature, pair), peaks in sorted(groups.items()):
+        found = [p for p in peaks if math.isfinite(p)]
+        if not found:
+            rows.append(
+                _row(
+                    quantity=f"first RDF peak {pair} (A)",
+                    system=system,
+                    temperature_kelvin=temperature,
+                    n=0,
+                    verdict="no peak found",
+                )
+            )
+            continue
+        stats = aggregate(found)
+        rows.append(
+            _row(
+                quantity=f"first RDF peak {pair} (A)",
+                system=system,
+                temperature_kelvin=temperature,
+                value=stats["mean"],
+                sem=stats["sem"],
+                n=stats["n"],
+                error_from=stats["error_from"],
+                reference=PAPER_RDF_PEAK["value"],
+                reference_source=f"paper, {PAPER_RDF_PEAK['where']}",
+                note=(
+                    f"{len(peaks) - len(found)} of {len(peaks)} runs without a peak"
+                    if len(found) < len(peaks)
+                    else ""
+                ),
+            )
+        )
+    return rows
+
+
+def density_rows(
+    runs: Iterable[tuple[str, float, str | Path]],
+    experiment: Mapping[str, Mapping[str, Any]],
+    tolerance: float = 0.02,
+) -> list[dict[str, Any]]:
+    """Equilibrated density per system and temperature against experiment.
+
+    Parameters
+    ----------
+    runs
+        (system, temperature in K, path of the run's ``md_summary.json``).
+    experiment
+        System -> ``{"temperature_kelvin", "density_g_per_cm3", "source"}`` of a measured
+        density; systems without one are listed with no reference.
+    tolerance
+        Relative difference within which the simulated density agrees.
+
+    Returns
+    -------
+    list of dict
+        Rows with the mean over replicas of the NPT density (the mean of the two windows
+        that ended the equilibration).
+    """
+    densities: dict[tuple[str, float], list[float]] = {}
+    for system, temperature, path in runs:
+        summary = json.loads(Path(path).read_text())
+        try:
+            density = float(summary["equilibration"]["mean_g_per_cm3"])
+        except (KeyError, TypeError) as error:
+            raise AnalysisError(f"{path}: no equilibrated density ({error})") from error
+        densities.setdefault((system, float(temperature)), []).append(density)
+    rows = []
+    for (system, temperature), values in sorted(densities.items()):
+        stats = aggregate(values)
+        measured = experiment.get(system)
+        same_temperature = measured and math.isclose(
+            float(measured["temperature_kelvin"]), temperature, abs_tol=0.5
+        )
+        row = {
+            "quantity": "density (g/cm3)",
+            "system": system,
+            "temperature_kelvin": temperature,
+            "value": stats["mean"],
+            "sem": stats["sem"],
+            "n": stats["n"],
+            "error_from": stats["error_from"],
+        }
+        if same_temperature:
+            reference = float(measured["density_g_per_cm3"])
+            relative = (stats["mean"] - reference) / reference
+            row.update(
+                reference=reference,
+                reference_source=f"experiment, {measured['source']}",
+                verdict=(
+                    f"agrees within {tolerance:.0%} ({relative:+.1%})"
+                    if abs(relative) <= tolerance
+                    else f"differs by {relative:+.1%}"
+                ),
+            )
+        else:
+            row["note"] = "no measured density at this temperature in the configuration"
+        rows.append(_row(**row))
+    return rows
+
+
+def binding_rows(binding: pd.DataFrame) -> list[dict[str, Any]]:
+    """The built-in GFN2-xTB binding energies against the paper's DFT value (eV)."""
+    paper = PAPER["binding_ti6_pf6"]
+    rows = []
+    for _, r in binding.iterrows():
+        if str(r["structure"]).startswith("paper"):
+            continue
+        intact = r.get("host_intact")
+        rows.append(
+            _row(
+                quantity="binding energy Ti6(HPAB) + PF6- (eV)",
+                system=f"{r['pair']}: {r['structure']}",
+                value=float(r["binding_energy_ev"]),
+                n=1,
+                reference=float(paper["value_ev"]),
+                reference_source=f"paper, {paper['where']}",
+                note=f"{r['method']}; cluster intact: {intact}",
+            )
+        )
+    return rows
+
+
+def validation_table(
+    comparison: pd.DataFrame,
+    rdf_records: Iterable[Mapping[str, Any]],
+    density_runs: Iterable[tuple[str, float, str | Path]],
+    experiment: Mapping[str, Mapping[str, Any]],
+    binding: pd.DataFrame | None = None,
+    cn_pair: str = "Li-P",
+) -> pd.DataFrame:
+    """Every row of the comparison with the paper and experiment (see the module)."""
+    rows = [
+        *coordination_rows(comparison, cn_pair),
+        *rdf_peak_rows(rdf_records),
+        *density_rows(density_runs, experiment),
+        *(binding_rows(binding) if binding is not None else []),
+        *transference_rows(comparison),
+    ]
+    return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
+
+
+def write_validation(
+    comparison_csv: str | Path,
+    rdf_dirs: Mapping[str, Sequence[str]],
+    md_summaries: Sequence[tuple[str, float, str]],
+    experiment: Mapping[str, Mapping[str, Any]],
+    out_csv: str | Path,
+    binding_csv: str | Path | None = None,
+    cn_pair: str = "Li-P",
+) -> pd.DataFrame:
+    """:func:`validation_table` from the study's files, written as CSV.
+
+    ``rdf_dirs``: system -> the RDF directories of its runs.
+    """
+    from electrolyte_md.io import atomic_write_text
+    from electrolyte_md.study import rdf_run_records
+
+    comparison = pd.read_csv(comparison_csv, keep_default_na=False, na_values=[""])
+    comparison["system_with"] = comparison["system_with"].fillna("")
+    records = []
+    for system, directories in rdf_dirs.items():
+        for record in rdf_run_records(directories):
+            record["system"] = system
+            records.append(record)
+    binding = pd.read_csv(binding_csv) if binding_csv else None
+    table = validation_table(comparison, records, md_summaries, experiment, binding, cn_pair)
+    atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
+    return table

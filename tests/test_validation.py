@@ -1,0 +1,149 @@
+"""The comparison with the paper: verdicts, densities, RDF peaks, binding energies."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from electrolyte_md.validation import (
+    PAPER_RDF_PEAK,
+    binding_rows,
+    change_verdict,
+    coordination_rows,
+    density_rows,
+    rdf_peak_rows,
+    validation_table,
+)
+
+
+def test_welch_verdict_matches_scipy_on_replica_statistics():
+    # three replicas a side: sem = sd / sqrt(3)
+    without, with_ = (1.30, 0.02, 3), (1.10, 0.03, 3)
+    p, verdict = change_verdict(without, with_, 0.05)
+    reference = stats.ttest_ind_from_stats(
+        1.10, 0.03 * math.sqrt(3), 3, 1.30, 0.02 * math.sqrt(3), 3, equal_var=False
+    )
+    assert p == pytest.approx(reference.pvalue, rel=1e-9)
+    assert verdict.startswith("resolved: decrease")
+
+
+def test_two_replicas_need_a_large_change_to_resolve():
+    # the same 1.5 SE change: a z-test would give p = 0.13, Welch with ~2 d.o.f. more
+    p, verdict = change_verdict((1.00, 0.1, 2), (1.0 + 1.5 * math.hypot(0.1, 0.1), 0.1, 2), 0.05)
+    assert p > 0.13 and verdict.startswith("not resolved")
+
+
+def test_one_replica_a_side_uses_the_block_errors():
+    p, verdict = change_verdict((0.80, 0.01, 1), (0.90, 0.01, 1), 0.05)
+    assert p == pytest.approx(2 * stats.norm.sf(0.1 / math.hypot(0.01, 0.01)))
+    assert verdict.startswith("resolved: increase") and "z-test" in verdict
+    assert change_verdict((0.8, math.nan, 1), (0.9, 0.01, 1), 0.05)[1].startswith("not tested")
+
+
+def _comparison():
+    return pd.DataFrame(
+        [
+            {
+                "system_without": "A",
+                "system_with": "B",
+                "temperature_kelvin": 298.15,
+                "quantity": "CN Li-P",
+                "without_mean": 0.80,
+                "without_sem": 0.05,
+                "without_n": 2,
+                "without_error_from": "replicas",
+                "with_mean": 0.70,
+                "with_sem": 0.05,
+                "with_n": 2,
+                "with_error_from": "replicas",
+                "change": -0.10,
+                "change_sem": math.hypot(0.05, 0.05),
+                "flagged": False,
+            }
+        ]
+    )
+
+
+def test_coordination_rows_set_both_systems_and_the_change_beside_the_paper():
+    rows = {r["quantity"]: r for r in coordination_rows(_comparison())}
+    assert rows["CN Li-P without the additive"]["reference"] == 1.323
+    assert rows["CN Li-P with the additive"]["difference"] == pytest.approx(0.70 - 1.083)
+    change = rows["CN Li-P change (with - without)"]
+    assert change["reference"] == pytest.approx(1.083 - 1.323)
+    assert change["verdict"].startswith("not resolved")
+
+
+def test_density_rows_average_replicas_and_compare_where_measured(tmp_path):
+    runs = []
+    for system, values in (("NMP_neat", (1.020, 1.030)), ("LiPF6_NMP", (1.10,))):
+        for replica, value in enumerate(values, 1):
+            path = tmp_path / f"{system}_{replica}.json"
+            path.write_text(json.dumps({"equilibration": {"mean_g_per_cm3": value}}))
+            runs.append((system, 298.15, str(path)))
+    experiment = {
+        "NMP_neat": {"temperature_kelvin": 298.15, "density_g_per_cm3": 1.028, "source": "x"}
+    }
+    rows = {r["system"]: r for r in density_rows(runs, experiment)}
+    assert rows["NMP_neat"]["value"] == pytest.approx(1.025)
+    assert rows["NMP_neat"]["sem"] == pytest.approx(0.005)
+    assert rows["NMP_neat"]["verdict"].startswith("agrees within 2%")
+    assert math.isnan(rows["LiPF6_NMP"]["reference"]) and rows["LiPF6_NMP"]["n"] == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(Exception, match="bad.json"):
+        density_rows([("X", 298.15, str(bad))], {})
+
+
+def test_rdf_peaks_are_averaged_and_runs_without_a_peak_are_counted():
+    records = [
+        {"system": "A", "temperature_kelvin": 298.15, "pair": "Li-P", "first_peak_angstrom": p}
+        for p in (3.40, 3.50, None)
+    ] + [{"system": "A", "temperature_kelvin": 298.15, "pair": "Li-O", "first_peak_angstrom": 2}]
+    (row,) = rdf_peak_rows(records)
+    assert row["value"] == pytest.approx(3.45) and row["n"] == 2
+    assert row["reference"] == PAPER_RDF_PEAK["value"]
+    assert "1 of 3 runs without a peak" in row["note"]
+
+
+def test_binding_rows_leave_out_the_paper_row():
+    binding = pd.DataFrame(
+        [
+            {
+                "pair": "Ti6HPAB_PF6",
+                "structure": "lowest intact minimum (end-N)",
+                "binding_energy_ev": -0.7604,
+                "method": "GFN2-xTB",
+                "host_intact": True,
+            },
+            {
+                "pair": "Ti6(HPAB) + PF6-",
+                "structure": "paper (Figure 5e, Table S3)",
+                "binding_energy_ev": -0.993,
+                "method": "DFT",
+                "host_intact": None,
+            },
+        ]
+    )
+    (row,) = binding_rows(binding)
+    assert row["difference"] == pytest.approx(-0.7604 + 0.993)
+
+
+def test_validation_table_has_every_section():
+    table = validation_table(_comparison(), [], [], {}, None)
+    assert list(table["quantity"]) == [
+        "CN Li-P without the additive",
+        "CN Li-P with the additive",
+        "CN Li-P change (with - without)",
+    ]
+
+
+def test_block_counts_of_one_replica_are_not_taken_for_replicas():
+    comparison = _comparison()
+    comparison["without_n"] = comparison["with_n"] = 5
+    comparison["without_error_from"] = comparison["with_error_from"] = "blocks of 1 replica"
+    change = coordination_rows(comparison)[-1]
+    assert "z-test" in change["verdict"] and change["n"] == 1
