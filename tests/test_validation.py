@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from electrolyte_md.errors import AnalysisError
 from electrolyte_md.validation import (
     PAPER_RDF_PEAK,
     binding_rows,
     change_verdict,
+    collect_outputs,
     coordination_rows,
     density_rows,
     rdf_peak_rows,
@@ -147,3 +149,29 @@ def test_block_counts_of_one_replica_are_not_taken_for_replicas():
     comparison["without_error_from"] = comparison["with_error_from"] = "blocks of 1 replica"
     change = coordination_rows(comparison)[-1]
     assert "z-test" in change["verdict"] and change["n"] == 1
+
+
+def test_collect_keeps_summaries_and_leaves_trajectories_behind(tmp_path):
+    results = tmp_path / "results"
+    kept = [
+        "report/comparison.csv",
+        "report/provenance.csv",
+        "analysis/A/summary.csv",
+        "analysis/A/298.15K/rep1/rdf/cn_Li-P.json",
+        "analysis/A/298.15K/rep1/cluster_X.png",
+        "md/A/298.15K/rep1/md_summary.json",
+    ]
+    left = ["md/A/298.15K/rep1/prod.dcd", "systems/A/system.prmtop", "md/A/298.15K/rep1/x.png"]
+    for name in kept + left:
+        (results / name).parent.mkdir(parents=True, exist_ok=True)
+        (results / name).write_text("category,item,value,source\ncode,git commit,abc,here\n")
+    out = tmp_path / "validation"
+    with pytest.raises(AnalysisError, match="provenance.csv"):
+        collect_outputs(tmp_path / "empty", out, "cmd")
+    assert not out.exists()
+    record = collect_outputs(results, out, "snakemake --configfile config/paper.yaml")
+    assert sorted(record["files"]) == sorted(kept)
+    assert all((out / name).is_file() for name in kept)
+    assert not any((out / name).exists() for name in left)
+    written = json.loads((out / "run.json").read_text())
+    assert written["command"].startswith("snakemake") and written["provenance"][0]["value"] == "abc"

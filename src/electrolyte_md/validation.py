@@ -32,11 +32,13 @@ from electrolyte_md.errors import AnalysisError
 from electrolyte_md.study import PAPER, aggregate
 
 __all__ = [
+    "COLLECTED_OUTPUTS",
     "PAPER_RDF_PEAK",
     "SIGNIFICANCE_LEVEL",
     "VALIDATION_COLUMNS",
     "binding_rows",
     "change_verdict",
+    "collect_outputs",
     "coordination_rows",
     "density_rows",
     "rdf_peak_rows",
@@ -391,3 +393,82 @@ def write_validation(
     table = validation_table(comparison, records, md_summaries, experiment, binding, cn_pair)
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     return table
+
+
+#: Summary outputs a validation directory keeps (globs relative to the results
+#: directory): tables, JSON records and figures, never trajectories or structures. The
+#: per-run energy plots are left out (about 0.2 MB each; md_summary.json has the numbers).
+COLLECTED_OUTPUTS = (
+    "report/*.csv",
+    "report/config_used.yaml",
+    "analysis/*/summary.csv",
+    "analysis/*/coordination.csv",
+    "analysis/*/arrhenius*",
+    "analysis/*/*K/rep*/rdf/*",
+    "analysis/*/*K/rep*/*.json",
+    "analysis/*/*K/rep*/*.png",
+    "analysis/*/*K/rep*/*.csv",
+    "md/*/*K/rep*/md_summary.json",
+    "binding_xtb/*/binding.*",
+)
+
+
+def collect_outputs(results: str | Path, out_dir: str | Path, command: str) -> dict[str, Any]:
+    """Copy a finished study's summary outputs into ``out_dir`` and record how they came.
+
+    The files matching :data:`COLLECTED_OUTPUTS` keep their paths relative to
+    ``results``; ``out_dir/run.json`` records the command, the commit and the versions
+    (from the study's own ``report/provenance.csv``), and the files copied. Nothing is
+    copied unless the provenance table is there (the study finished).
+
+    Returns
+    -------
+    dict
+        What ``run.json`` holds.
+    """
+    import shutil
+    from datetime import UTC, datetime
+
+    from electrolyte_md.io import atomic_write_text
+
+    results, out_dir = Path(results), Path(out_dir)
+    provenance_csv = results / "report" / "provenance.csv"
+    if not provenance_csv.is_file():
+        raise AnalysisError(
+            f"{provenance_csv}: missing; collect the outputs of a finished study only"
+        )
+    files = sorted(
+        {path for pattern in COLLECTED_OUTPUTS for path in results.glob(pattern) if path.is_file()}
+    )
+    for path in files:
+        target = out_dir / path.relative_to(results)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    provenance = pd.read_csv(provenance_csv, keep_default_na=False)
+    record = {
+        "command": command,
+        "collected": datetime.now(UTC).isoformat(timespec="seconds"),
+        "results": str(results),
+        "provenance": provenance.to_dict(orient="records"),
+        "files": [str(path.relative_to(results)) for path in files],
+    }
+    atomic_write_text(out_dir / "run.json", json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m electrolyte_md.validation RESULTS OUT --command "..."``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=collect_outputs.__doc__.splitlines()[0])
+    parser.add_argument("results", help="the finished study's results directory")
+    parser.add_argument("out", help="where to copy the summary outputs (e.g. validation/)")
+    parser.add_argument("--command", required=True, help="the command that ran the study")
+    args = parser.parse_args(argv)
+    record = collect_outputs(args.results, args.out, args.command)
+    print(f"{len(record['files'])} files copied to {args.out}; see {args.out}/run.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
