@@ -37,6 +37,7 @@ def _validated(config):
         REPO / "config" / "config.yaml",
         REPO / "config" / "config.production.yaml",
         REPO / "config" / "ti6_in_nmp.yaml",
+        REPO / "config" / "paper.yaml",
         TINY_CONFIG,
     ],
 )
@@ -197,3 +198,19 @@ def test_species_needs_smiles_or_cluster(config):
     del config["species"]["NMP"]["smiles"]
     with pytest.raises(WorkflowError):
         _validated(config)
+
+
+def test_paper_validation_needs_a_pair_and_known_systems(config, monkeypatch):
+    monkeypatch.chdir(REPO)
+    config["validation"] = {
+        "paper": True,
+        "measured_densities": {
+            "NMP": {"temperature_kelvin": 298.15, "density_g_per_cm3": 1.028, "source": "x"}
+        },
+    }
+    del config["systems"]["Ti6HPAB_LiPF6_NMP"]
+    with pytest.raises(ConfigError) as error:
+        check_config(_validated(config), source="paper.yaml")
+    message = str(error.value)
+    assert "validation.measured_densities: 'NMP' is not a system" in message
+    assert "validation.paper: needs a system with an additive" in message

@@ -246,6 +246,21 @@ def _check_binding_xtb(config: Mapping[str, Any], problems: list[str]) -> None:
             problems.append(f"binding_xtb.pairs.{pair}: reuse file {spec['reuse']} not found")
 
 
+def _check_validation(config: Mapping[str, Any], problems: list[str]) -> None:
+    validation = config.get("validation") or {}
+    for system in validation.get("measured_densities", {}):
+        if system not in config["systems"]:
+            problems.append(f"validation.measured_densities: '{system}' is not a system")
+    if validation.get("paper"):
+        from electrolyte_md.study import additive_pairs
+
+        if not additive_pairs(config):
+            problems.append(
+                "validation.paper: needs a system with an additive and the same system "
+                "without it (the paper compares LiPF6-NMP with and without Ti6(HPAB))"
+            )
+
+
 def check_config(config: Mapping[str, Any], source: str = "the configuration") -> None:
     """Check a schema-valid configuration for chemical and physical consistency.
 
@@ -267,6 +282,7 @@ def check_config(config: Mapping[str, Any], source: str = "the configuration") -
     _check_pairs(config, problems)
     _check_md(config, problems)
     _check_binding_xtb(config, problems)
+    _check_validation(config, problems)
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(f"invalid configuration in {source}:\n{listing}")
