@@ -435,3 +435,182 @@ def test_first_minimum_of_real_electrolyte_rdfs(pair, window_angstrom, flat_cn):
     if flat_cn:  # the running coordination number is flat around a clear shell boundary
         cn = table["cn_r"].to_numpy()
         assert cn[minimum + 4] - cn[minimum - 4] < 0.1 * cn[minimum]
+
+
+# --- the block route (analysis._run_blocks) against the frame-by-frame route before it ---
+
+
+def _frame_route(monkeypatch, run):
+    """``run()`` on MDAnalysis' frame-by-frame loop (the route before the block route)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(analysis, "_BLOCK_ROUTE", False)
+        return run()
+
+
+def assert_same_results(block, frame):
+    """Every result of two finished RDFCoordination runs equal to the last bit."""
+    assert set(block.results) == set(frame.results)
+    for key in frame.results:
+        a, b = block.results[key], frame.results[key]
+        if isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), key
+        elif isinstance(b, float) and math.isnan(b):
+            assert math.isnan(a), key
+        else:
+            assert a == b and type(a) is type(b), key
+    assert np.array_equal(block.frames, frame.frames)
+    assert np.array_equal(block.times, frame.times)
+
+
+def _box_edges_and_coordinates(rng, n_frames, n_atoms, edges):
+    """Unwrapped coordinates (atoms drift over several box lengths) in a box per frame."""
+    drift = np.cumsum(rng.normal(scale=2.0, size=(n_frames, n_atoms, 3)), axis=0)
+    return rng.uniform(-30.0, 60.0, size=(1, n_atoms, 3)) + drift
+
+
+@pytest.mark.parametrize(
+    "case", ["distinct", "same group", "NPT boxes", "small r_max", "triclinic", "user r_max"]
+)
+def test_block_route_gives_the_frame_route_results_to_the_last_bit(case, monkeypatch):
+    rng = np.random.default_rng(11)
+    n_frames, n_atoms = 23, 90  # blocks of frames are not a divisor of this
+    edges = np.full(n_frames, 17.3)
+    if case == "NPT boxes":
+        edges = 17.3 + rng.normal(scale=0.2, size=n_frames)
+    frames = _box_edges_and_coordinates(rng, n_frames, n_atoms, edges)
+    u = make_universe(frames, edges, atom_resindex=np.arange(n_atoms) // 3)
+    if case == "triclinic":
+        dimensions = np.tile([17.3, 18.1, 17.7, 80.0, 95.0, 100.0], (n_frames, 1))
+        u.load_new(frames.astype(np.float32), format=MemoryReader, dimensions=dimensions)
+    center, ligand = u.atoms[::3], u.atoms[1::3] + u.atoms[2::7]
+    kwargs = {"cutoff_angstrom": 3.0, "n_blocks": 4}
+    if case == "same group":
+        center = ligand = u.atoms
+    if case == "small r_max":  # capped_distance's grid search, frame by frame
+        kwargs["r_max_angstrom"] = 4.0
+    if case == "user r_max":
+        kwargs["r_max_angstrom"] = 8.0
+
+    def run():
+        return RDFCoordination(center, ligand, **kwargs).run(step=2 if case == "distinct" else 1)
+
+    assert_same_results(run(), _frame_route(monkeypatch, run))
+
+
+def test_ortho_distances_are_distance_arrays_numbers():
+    from MDAnalysis.lib.distances import distance_array
+
+    rng = np.random.default_rng(4)
+    for edges in ([37.775] * 3, [12.0, 31.7, 20.05], [9.1, 9.1, 44.0]):
+        box = np.array([*edges, 90.0, 90.0, 90.0], dtype=np.float32)
+        # unwrapped: up to several box lengths apart, and a few exact half-box offsets
+        center = rng.uniform(-80.0, 120.0, size=(3, 17, 3)).astype(np.float32)
+        ligand = rng.uniform(-80.0, 120.0, size=(3, 41, 3)).astype(np.float32)
+        ligand[:, 0] = center[:, 0] + box[:3] / 2
+        got = analysis._ortho_distances(center, ligand, box)
+        for f in range(3):
+            expected = distance_array(center[f], ligand[f], box=box)
+            assert np.array_equal(got[f], expected)
+
+
+@pytest.fixture(scope="module")
+def water_md(tmp_path_factory) -> tuple[Path, Path]:
+    """PDB and 12-frame OpenMM DCD of a short MD run of a TIP3P water box (387 atoms)."""
+    import openmm
+    from md_testing import write_water_box
+    from openmm import app, unit
+
+    root = tmp_path_factory.mktemp("water-md")
+    system_xml, system_pdb = write_water_box(root)
+    pdb = app.PDBFile(str(system_pdb))
+    system = openmm.XmlSerializer.deserialize(system_xml.read_text())
+    integrator = openmm.LangevinMiddleIntegrator(300 * unit.kelvin, 1 / unit.picosecond, 0.002)
+    integrator.setRandomNumberSeed(3)
+    platform = openmm.Platform.getPlatformByName("CPU")
+    simulation = app.Simulation(pdb.topology, system, integrator, platform, {"Threads": "1"})
+    simulation.context.setPositions(pdb.positions)
+    simulation.context.setVelocitiesToTemperature(300 * unit.kelvin, 3)
+    trajectory = root / "water.dcd"
+    simulation.reporters.append(app.DCDReporter(str(trajectory), 10))
+    simulation.step(120)
+    del simulation  # closes the DCD
+    return system_pdb, trajectory
+
+
+WATER_PAIRS = {
+    "O-O": {"center": "name O", "ligand": "name O"},
+    "O-H": {"center": "name O", "ligand": "name H1 H2", "cutoff_angstrom": 2.4},
+}
+
+
+def test_block_route_reads_a_dcd_as_the_frame_loop_does(water_md, rock_salt_files):
+    import warnings
+
+    for topology, trajectory in (water_md, rock_salt_files):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DCD timestep copies, PDB elements
+            u = MDAnalysis.Universe(str(topology), str(trajectory))
+        reader = u.trajectory
+        assert analysis._plain_dcd(reader)
+        atoms = np.arange(0, u.atoms.n_atoms, 5)
+        for frames in (np.arange(reader.n_frames), np.arange(1, reader.n_frames, 2)):
+            blocks = list(analysis._read_blocks(reader, atoms, frames, block_frames=4))
+            numbers, times, positions, dimensions = (
+                np.concatenate(x) for x in zip(*blocks, strict=True)
+            )
+            assert np.array_equal(numbers, frames)
+            for k, ts in enumerate(reader[frames]):
+                assert np.array_equal(positions[k], ts.positions[atoms])
+                assert np.array_equal(dimensions[k], ts.dimensions)
+                assert times[k] == ts.time
+        assert reader.frame == 0  # rewound, as MDAnalysis' loop leaves it
+
+
+def test_analyze_run_of_a_real_trajectory_writes_the_files_of_the_frame_route(
+    water_md, monkeypatch, tmp_path
+):
+    topology, trajectory = water_md
+
+    def run(out, pairs, **kwargs):
+        records = analyze_run(topology, trajectory, pairs, out, n_blocks=3, **kwargs)
+        files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.suffix != ".png"}
+        return records, files
+
+    fixed_shells = {name: {**spec, "cutoff_angstrom": 3.3} for name, spec in WATER_PAIRS.items()}
+    cases = [
+        (WATER_PAIRS, {}),
+        (WATER_PAIRS, {"skip_ps": 0.05}),
+        (fixed_shells, {"r_max_angstrom": 4.5}),  # capped_distance's route, frame by frame
+    ]
+    for k, (pairs, kwargs) in enumerate(cases):
+        block = run(tmp_path / f"block{k}", pairs, **kwargs)
+        frame = _frame_route(
+            monkeypatch, lambda k=k, p=pairs, kw=kwargs: run(tmp_path / f"frame{k}", p, **kw)
+        )
+        assert block == frame
+        assert len(block[1]) == 2 * len(pairs)
+    assert block[0]["O-O"]["n_frames"] == 12
+    assert run(tmp_path / "first", WATER_PAIRS)[0]["O-O"]["cutoff_source"] == "first minimum"
+
+
+def test_block_route_raises_the_frame_routes_first_error(monkeypatch):
+    # pair 2 refuses frame 1 (its r_max does not fit the smaller box), pair 1 frame 2
+    # (no box): the frame loop meets pair 2's error first
+    frames = np.random.default_rng(2).uniform(0, 8, (3, 4, 3))
+    u = make_universe(frames, np.array([12.0, 9.0, 12.0]))
+    u.trajectory[2].dimensions = None
+    dimensions = np.array([[12.0] * 3 + [90.0] * 3, [9.0] * 3 + [90.0] * 3, [0.0] * 6])
+    u.load_new(frames.astype(np.float32), format=MemoryReader, dimensions=dimensions)
+
+    def run():
+        first = RDFCoordination(u.atoms[:2], u.atoms[2:], cutoff_angstrom=2.0)
+        second = RDFCoordination(u.atoms[:2], u.atoms[2:], r_max_angstrom=5.0, cutoff_angstrom=2.0)
+        return analysis.RDFCoordinationSet([first, second]).run()
+
+    errors = []
+    for route in (run, lambda: _frame_route(monkeypatch, run)):
+        with pytest.raises(AnalysisError) as caught:
+            route()
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+    assert "frame 1" in errors[0] and "minimum-image" in errors[0]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +68,24 @@ _DENSE_MAX_PAIRS = 1_000_000
 #: slightly larger fraction the RDF does the same itself, without the per-call overhead.
 _BRUTE_FORCE_CUTOFF_FRACTION = 0.31
 
+#: Frames read at a time by the block route (:func:`_read_blocks`): positions of the
+#: analysed atoms only, straight from the file where the reader allows it.
+_BLOCK_FRAMES = 64
+#: Center-ligand distances computed at once by :func:`_ortho_distances` (a few frames;
+#: its float64 work arrays then stay within a CPU's L2 cache).
+_BLOCK_PAIRS = 65_536
+#: The block route (:func:`_run_blocks`): read the analysed atoms a block of frames at a
+#: time and histogram a block at once. False falls back to MDAnalysis' frame-by-frame
+#: loop (:meth:`RDFCoordination._single_frame`), the route before; both give the same
+#: results to the last bit (tests/test_analysis.py), the block route several times faster.
+_BLOCK_ROUTE = True
+
 # Slack when comparing lengths that should be equal but went through float32
 # coordinates or a division by the bin width.
 _LENGTH_SLACK_ANGSTROM = 1e-6
 _BIN_COUNT_SLACK = 1e-6
+# MDAnalysis' minimum image leaves a box edge up to this length alone.
+_FLT_EPSILON = float(np.finfo(np.float32).eps)
 
 
 def _half_min_width_angstrom(dimensions: np.ndarray) -> float:
@@ -178,16 +192,239 @@ def _find_first_minimum(smoothed: np.ndarray, peak_index: int) -> int | None:
     return None
 
 
+def _ortho_distances(center: np.ndarray, ligand: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Minimum-image distances in an orthorhombic box, frame by frame, as MDAnalysis computes them.
+
+    Parameters
+    ----------
+    center, ligand : numpy.ndarray
+        float32 coordinates (Å), shapes ``(n, n_center, 3)`` and ``(n, n_ligand, 3)``.
+    box : numpy.ndarray
+        ``[A, B, C, 90, 90, 90]`` (Å, degrees), float32.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 distances (Å), shape ``(n, n_center, n_ligand)``: for each frame exactly
+        ``distance_array(center[f], ligand[f], box=box)`` (its C code for orthorhombic boxes,
+        step by step in numpy: the float32 difference, the image shift with a float32
+        inverse edge in double precision, the squares summed x, y, z in that order),
+        without its per-frame call and its rounding function called per coordinate.
+        tests/test_analysis.py holds the two equal to the last bit.
+    """
+    edges = np.asarray(box[:3], dtype=np.float32).astype(np.float64)
+    inverse = (1.0 / edges).astype(np.float32).astype(np.float64)
+    center_c = np.ascontiguousarray(np.moveaxis(center, 2, 0))  # (3, n, n_center)
+    ligand_c = np.ascontiguousarray(np.moveaxis(ligand, 2, 0))  # (3, n, n_ligand)
+    shape = (center.shape[0], center.shape[1], ligand.shape[1])
+    difference = np.empty(shape, dtype=np.float32)
+    squared = np.empty(shape)
+    component = np.empty(shape)
+    shift = np.empty(shape)
+    for axis in range(3):
+        np.subtract(ligand_c[axis][:, None, :], center_c[axis][:, :, None], out=difference)
+        target = squared if axis == 0 else component
+        np.multiply(difference, inverse[axis], out=target, dtype=np.float64)
+        np.rint(target, out=shift)  # ties go to even, C's round() away from zero: same square
+        np.subtract(target, shift, out=target)
+        np.multiply(target, edges[axis], out=target)
+        np.multiply(target, target, out=target)
+        if axis:
+            np.add(squared, component, out=squared)
+    return np.sqrt(squared, out=squared)
+
+
+def _dcd_dimensions(unitcells: np.ndarray) -> np.ndarray:
+    """Boxes ``[A, B, C, alpha, beta, gamma]`` (float32) of DCD unit-cell records.
+
+    The conversion of ``DCDReader._frame_to_ts`` (MDAnalysis 2.x), record by record, so
+    that a block read gives the boxes a frame-by-frame read gives.
+    """
+    from MDAnalysis.lib.mdamath import triclinic_box
+
+    out = np.zeros((len(unitcells), 6), dtype=np.float32)
+    records, which = np.unique(np.asarray(unitcells), axis=0, return_inverse=True)
+    pi_2 = np.pi / 2
+    for k, record in enumerate(records):
+        uc = np.take(record, [0, 2, 5, 4, 3, 1])
+        if (-1.0 <= uc[3] <= 1.0) and (-1.0 <= uc[4] <= 1.0) and (-1.0 <= uc[5] <= 1.0):
+            uc[3] = 90.0 - np.arcsin(uc[3]) * 90.0 / pi_2
+            uc[4] = 90.0 - np.arcsin(uc[4]) * 90.0 / pi_2
+            uc[5] = 90.0 - np.arcsin(uc[5]) * 90.0 / pi_2
+        elif np.any(uc < 0.0) or np.any(uc[3:] > 180.0):
+            h = record.copy()
+            uc = triclinic_box(h[[0, 1, 3]], h[[1, 2, 4]], h[[3, 4, 5]])
+        out[which.reshape(-1) == k] = uc
+    return out
+
+
+def _plain_dcd(reader: Any) -> bool:
+    """Whether ``reader`` is MDAnalysis' own DCD reader in Å without transformations
+    (whose frames :func:`_read_blocks` may read straight from the file)."""
+    from MDAnalysis.coordinates.DCD import DCDReader
+    from MDAnalysis.units import get_conversion_factor
+
+    return (
+        type(reader) is DCDReader
+        and not getattr(reader, "_transformations", None)
+        and (
+            not reader.convert_units
+            or get_conversion_factor("length", reader.units["length"], "A") == 1.0
+        )
+        and hasattr(getattr(reader, "_file", None), "readframes")
+    )
+
+
+def _read_blocks(
+    reader: Any, atoms: np.ndarray, frames: np.ndarray, block_frames: int = _BLOCK_FRAMES
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The coordinates of ``atoms`` and the boxes of ``frames``, a block of frames at a time.
+
+    Parameters
+    ----------
+    reader
+        The universe's trajectory reader.
+    atoms : numpy.ndarray
+        Atom indices to read (sorted, unique).
+    frames : numpy.ndarray
+        Frame numbers, in the order to analyse them.
+    block_frames : int
+        Frames per block.
+
+    Yields
+    ------
+    frames, times, positions, dimensions
+        Frame numbers, times (ps), float32 positions ``(n, len(atoms), 3)`` (Å) and float32
+        boxes ``(n, 6)`` (zeros where a frame has none) of the next block.
+
+    Notes
+    -----
+    A plain DCD (:func:`_plain_dcd`) read at evenly spaced frames is read by its file
+    object, ``readframes`` with the atom indices (what ``DCDReader.timeseries`` calls),
+    its unit cells converted as the reader converts them (:func:`_dcd_dimensions`): no
+    Timestep is built per frame. Any other reader is iterated frame by frame. Both give
+    what the frame-by-frame loop sees (tests/test_analysis.py); the reader is rewound
+    afterwards, as MDAnalysis' loop leaves it.
+    """
+    frames = np.asarray(frames, dtype=np.intp)
+    steps = np.diff(frames)
+    evenly = len(frames) < 2 or (steps[0] > 0 and bool(np.all(steps == steps[0])))
+    try:
+        if _plain_dcd(reader) and evenly:
+            step = int(steps[0]) if len(frames) > 1 else 1
+            header = reader._file.header
+            first_time = header["istart"] / header["nsavc"]
+            dt = reader.ts.dt
+            for start in range(0, len(frames), block_frames):
+                chunk = frames[start : start + block_frames]
+                record = reader._file.readframes(
+                    int(chunk[0]), int(chunk[-1]) + 1, step, order="fac", indices=atoms
+                )
+                times = (chunk + first_time) * dt
+                yield chunk, times, record.xyz, _dcd_dimensions(record.unitcell)
+        else:
+            for start in range(0, len(frames), block_frames):
+                chunk = frames[start : start + block_frames]
+                positions = np.empty((len(chunk), len(atoms), 3), dtype=np.float32)
+                dimensions = np.zeros((len(chunk), 6), dtype=np.float32)
+                times = np.empty(len(chunk))
+                for k, ts in enumerate(reader[chunk]):
+                    positions[k] = ts.positions[atoms]
+                    if ts.dimensions is not None:
+                        dimensions[k] = ts.dimensions
+                    times[k] = ts.time
+                yield chunk, times, positions, dimensions
+    finally:
+        reader.rewind()
+
+
+def _check_boxes(
+    analyses: list[RDFCoordination], frames: np.ndarray, dimensions: np.ndarray
+) -> None:
+    """Raise the error the frame-by-frame loop would raise first for these frames.
+
+    That loop hands each frame to each analysis in turn; an analysis refuses a frame
+    without a box, or whose box is too small for its ``r_max``. The first refusal in that
+    order is raised here, before the block is histogrammed.
+    """
+    has_box = np.all(dimensions[:, :3] > 0, axis=1)
+    first: tuple[int, RDFCoordination] | None = None
+    for analysis in analyses:
+        bad = ~has_box
+        if analysis.r_max_angstrom is not None:
+            for row in np.flatnonzero(has_box):
+                half_width = analysis._half_width_of(dimensions[row])
+                if analysis.r_max_angstrom > half_width + _LENGTH_SLACK_ANGSTROM:
+                    bad[row] = True
+                    break
+        rows = np.flatnonzero(bad)
+        if rows.size and (first is None or rows[0] < first[0]):
+            first = (int(rows[0]), analysis)
+    if first is not None:
+        row, analysis = first
+        if not has_box[row]:
+            raise analysis._no_box_error(int(frames[row]))
+        analysis._n_bins_of(dimensions[row], int(frames[row]))  # raises the r_max error
+
+
+def _run_blocks(
+    owner: AnalysisBase,
+    analyses: list[RDFCoordination],
+    indexed_frames: np.ndarray,
+    verbose: bool | None,
+    progressbar_kwargs: Mapping[str, Any] | None,
+) -> None:
+    """The frame loop of ``owner.run`` for ``analyses`` on the block route.
+
+    Reads the atoms of every analysis once per frame, a block of frames at a time
+    (:func:`_read_blocks`), checks the boxes in the frame loop's order
+    (:func:`_check_boxes`) and hands each block to every analysis
+    (:meth:`RDFCoordination._accumulate_block`). Fills ``owner.frames`` and
+    ``owner.times`` as MDAnalysis' loop does; ``_prepare`` of ``owner`` runs first.
+    """
+    from MDAnalysis.lib.log import ProgressBar
+
+    frames = np.asarray(indexed_frames)[:, 1]
+    owner._prepare_sliced_trajectory(slicer=frames)
+    owner._prepare()
+    if len(frames) == 0:
+        return
+    atoms = np.unique(np.concatenate([np.r_[a._center_ix, a._ligand_ix] for a in analyses]))
+    for analysis in analyses:
+        analysis._center_rows = np.searchsorted(atoms, analysis._center_ix)
+        analysis._ligand_rows = np.searchsorted(atoms, analysis._ligand_ix)
+    verbose = getattr(owner, "_verbose", False) if verbose is None else verbose
+    done = 0
+    with ProgressBar(total=len(frames), verbose=verbose, **(progressbar_kwargs or {})) as bar:
+        for numbers, times, positions, dimensions in _read_blocks(owner._trajectory, atoms, frames):
+            index = np.arange(done, done + len(numbers))
+            owner.frames[index] = numbers
+            owner.times[index] = times
+            _check_boxes(analyses, numbers, dimensions)
+            for analysis in analyses:
+                analysis._accumulate_block(index, numbers, positions, dimensions)
+            done += len(numbers)
+            bar.update(len(numbers))
+
+
 class RDFCoordination(AnalysisBase):
     r"""Radial distribution function g(r) and coordination number of ligands around centers.
 
     For every analysed frame the distances between the ``center`` and ``ligand``
-    atoms closer than the histogram range are found with
-    :func:`MDAnalysis.lib.distances.capped_distance` under the minimum-image
+    atoms closer than the histogram range are found under the minimum-image
     convention and histogrammed; the box volume is recorded.  Pairs of an atom
     with itself are never counted, and neither are pairs inside one residue when
     ``exclude_same_residue`` is true (e.g. the two oxygens of one molecule in an
     O-O RDF).
+
+    :meth:`run` reads only the ``center`` and ``ligand`` coordinates, a block of
+    frames at a time (for a DCD straight from the file), and histograms the frames
+    of a block together: where the range is large against an orthorhombic box (the
+    default, half the box) every distance of a block is computed at once with the
+    arithmetic of :func:`MDAnalysis.lib.distances.distance_array` and binned with one
+    ``np.bincount``; otherwise (a triclinic box, a short ``r_max_angstrom``) each
+    frame's distances come from :func:`MDAnalysis.lib.distances.capped_distance`.
+    The results are those of MDAnalysis' frame-by-frame loop to the last bit.
 
     Parameters
     ----------
@@ -416,7 +653,8 @@ class RDFCoordination(AnalysisBase):
         return int(math.floor(r_max / self.bin_width_angstrom + _BIN_COUNT_SLACK))
 
     def _prepare(self) -> None:
-        self._frame_histograms: list[np.ndarray] = []
+        # one histogram per analysed frame, filled in by frame index
+        self._frame_histograms: list[np.ndarray | None] = [None] * self.n_frames
         self._volumes_angstrom3 = np.zeros(self.n_frames)
         if self.exclude_same_residue:
             self._center_res = self.center.resindices
@@ -426,53 +664,93 @@ class RDFCoordination(AnalysisBase):
         self._half_width_key: bytes | None = None
         self._half_width_angstrom = math.nan
         # Center-ligand pairs that count (not self, not same residue), as a matrix for
-        # the dense route of _accumulate.
+        # the dense route of _accumulate; the block route needs only the excluded ones.
         self._counted: np.ndarray | None = None
+        self._excluded_flat = np.zeros(0, dtype=np.intp)
         if self.center.n_atoms * self.ligand.n_atoms <= _DENSE_MAX_PAIRS:
             counted = self._center_ix[:, None] != self._ligand_ix[None, :]
             if self.exclude_same_residue:
                 counted &= self._center_res[:, None] != self._ligand_res[None, :]
             self._counted = counted
+            self._excluded_flat = np.flatnonzero(~counted)
+
+    def _compute(
+        self, indexed_frames: np.ndarray, verbose: bool | None = None, *, progressbar_kwargs=None
+    ) -> RDFCoordination:
+        """The frame loop of :meth:`run`: :func:`_run_blocks` (or, with
+        :data:`_BLOCK_ROUTE` off, MDAnalysis' frame-by-frame loop)."""
+        if not _BLOCK_ROUTE:
+            return super()._compute(
+                indexed_frames, verbose=verbose, progressbar_kwargs=progressbar_kwargs
+            )
+        _run_blocks(self, [self], indexed_frames, verbose, progressbar_kwargs)
+        return self
 
     def _single_frame(self) -> None:
         self._accumulate(self._ts, self._frame_index)
 
-    def _accumulate(self, ts: Any, frame_index: int) -> None:
-        """Histogram the center-ligand distances of frame ``ts`` as analysed frame
-        ``frame_index`` (the body of :meth:`_single_frame`, shared with
-        :class:`RDFCoordinationSet`)."""
-        dimensions = ts.dimensions
-        if dimensions is None or not np.all(np.asarray(dimensions[:3]) > 0):
-            raise AnalysisError(
-                f"RDF {self._pair_label}: frame {ts.frame} has no periodic box dimensions"
-            )
-        # The box of an NVT production run never changes: its half width is computed
-        # once per distinct box, not per frame (it cost more than the distance search).
+    def _half_width_of(self, dimensions: np.ndarray) -> float:
+        """Half the smallest box width of ``dimensions``, computed once per distinct box.
+
+        The box of an NVT production run never changes, and the half width cost more
+        than the distance search when it was computed for every frame.
+        """
         key = np.asarray(dimensions).tobytes()
         if key != self._half_width_key:
             self._half_width_key = key
             self._half_width_angstrom = _half_min_width_angstrom(dimensions)
-        half_width = self._half_width_angstrom
-        if self.r_max_angstrom is None:
-            n_bins = self._n_bins_for(half_width)
-        else:
-            self._check_r_max(self.r_max_angstrom, half_width, f"frame {ts.frame}")
-            n_bins = self._n_bins_for(self.r_max_angstrom)
-        r_search = n_bins * self.bin_width_angstrom
+        return self._half_width_angstrom
 
-        if (
+    def _n_bins_of(self, dimensions: np.ndarray, frame: int) -> int:
+        """Histogram bins of a frame with box ``dimensions`` (frame number ``frame``, for
+        the error when ``r_max`` does not fit in its box)."""
+        half_width = self._half_width_of(dimensions)
+        if self.r_max_angstrom is None:
+            return self._n_bins_for(half_width)
+        self._check_r_max(self.r_max_angstrom, half_width, f"frame {frame}")
+        return self._n_bins_for(self.r_max_angstrom)
+
+    def _no_box_error(self, frame: int) -> AnalysisError:
+        return AnalysisError(
+            f"RDF {self._pair_label}: frame {frame} has no periodic box dimensions"
+        )
+
+    def _dense_route(self, dimensions: np.ndarray, n_bins: int) -> bool:
+        """Whether a frame with box ``dimensions`` takes the full distance matrix (an
+        orthorhombic box and a range where capped_distance would search by brute force)."""
+        return (
             self._counted is not None
-            and np.all(np.asarray(dimensions[3:]) == 90.0)
-            and r_search > _BRUTE_FORCE_CUTOFF_FRACTION * float(np.min(dimensions[:3]))
-        ):
+            and bool(np.all(np.asarray(dimensions[3:]) == 90.0))
+            and n_bins * self.bin_width_angstrom
+            > _BRUTE_FORCE_CUTOFF_FRACTION * float(np.min(dimensions[:3]))
+        )
+
+    def _accumulate(self, ts: Any, frame_index: int) -> None:
+        """Histogram the center-ligand distances of frame ``ts`` as analysed frame
+        ``frame_index`` (the frame-by-frame route, :meth:`_single_frame`)."""
+        dimensions = ts.dimensions
+        if dimensions is None or not np.all(np.asarray(dimensions[:3]) > 0):
+            raise self._no_box_error(ts.frame)
+        n_bins = self._n_bins_of(dimensions, ts.frame)
+        self._frame_histograms[frame_index] = self._frame_histogram(
+            self.center.positions, self.ligand.positions, dimensions, n_bins
+        )
+        self._volumes_angstrom3[frame_index] = box_volume(dimensions)
+
+    def _frame_histogram(
+        self, center_xyz: np.ndarray, ligand_xyz: np.ndarray, dimensions: np.ndarray, n_bins: int
+    ) -> np.ndarray:
+        """Counted center-ligand distances of one frame, histogrammed into ``n_bins`` bins."""
+        r_search = n_bins * self.bin_width_angstrom
+        if self._dense_route(dimensions, n_bins):
             # Where capped_distance would take its brute-force route: the same distance
             # matrix and cut, without its per-call method choice and pair lists.
-            matrix = distance_array(self.center.positions, self.ligand.positions, box=dimensions)
+            matrix = distance_array(center_xyz, ligand_xyz, box=dimensions)
             distances = matrix[(matrix <= r_search) & self._counted]
         else:
             pairs, found = capped_distance(
-                self.center.positions,
-                self.ligand.positions,
+                center_xyz,
+                ligand_xyz,
                 max_cutoff=r_search,
                 box=dimensions,
                 return_distances=True,
@@ -484,8 +762,85 @@ class RDFCoordination(AnalysisBase):
             distances = found[keep]
         bins = np.floor(distances / self.bin_width_angstrom).astype(np.int64)
         bins = bins[(bins >= 0) & (bins < n_bins)]
-        self._frame_histograms.append(np.bincount(bins, minlength=n_bins).astype(np.int64))
-        self._volumes_angstrom3[frame_index] = box_volume(dimensions)
+        return np.bincount(bins, minlength=n_bins).astype(np.int64)
+
+    def _accumulate_block(
+        self, index: np.ndarray, frames: np.ndarray, positions: np.ndarray, dimensions: np.ndarray
+    ) -> None:
+        """Histogram a block of frames (the block route, :func:`_run_blocks`).
+
+        Parameters
+        ----------
+        index : numpy.ndarray
+            Analysed-frame indices of the block's frames.
+        frames : numpy.ndarray
+            Their frame numbers in the trajectory.
+        positions : numpy.ndarray
+            float32 coordinates (Å), shape ``(n, n_read, 3)``, of the atoms
+            :func:`_run_blocks` reads; this analysis' rows are ``_center_rows`` and
+            ``_ligand_rows``.
+        dimensions : numpy.ndarray
+            float32 boxes of the frames, shape ``(n, 6)``; every one has been checked
+            (:func:`_check_boxes`).
+
+        Notes
+        -----
+        Frames with the same box are histogrammed together. Where the frame-by-frame route
+        would take the full distance matrix (:meth:`_dense_route`), the distances come from
+        :func:`_ortho_distances`, the same numbers as ``distance_array``, and are binned
+        with one ``np.bincount`` per few frames; elsewhere (a triclinic box, or a range
+        small against the box) each frame goes through :meth:`_frame_histogram`.
+        """
+        center = positions[:, self._center_rows]
+        ligand = positions[:, self._ligand_rows]
+        boxes, which = np.unique(dimensions, axis=0, return_inverse=True)
+        for k, box in enumerate(boxes):
+            rows = np.flatnonzero(which.reshape(-1) == k)
+            n_bins = self._n_bins_of(box, int(frames[rows[0]]))
+            self._volumes_angstrom3[index[rows]] = box_volume(box)
+            if self._dense_route(box, n_bins) and bool(np.all(box[:3] > _FLT_EPSILON)):
+                histograms = self._dense_histograms(center[rows], ligand[rows], box, n_bins)
+            else:
+                histograms = [
+                    self._frame_histogram(center[r], ligand[r], box, n_bins) for r in rows
+                ]
+            for i, histogram in zip(index[rows], histograms, strict=True):
+                self._frame_histograms[i] = histogram
+
+    def _dense_histograms(
+        self, center: np.ndarray, ligand: np.ndarray, box: np.ndarray, n_bins: int
+    ) -> np.ndarray:
+        """Per-frame histograms, shape ``(n, n_bins)``, of frames in one orthorhombic box.
+
+        The bin of a distance d is ``floor(d / bin_width)`` as in :meth:`_frame_histogram`
+        (truncation, since d >= 0). Each frame has a row of ``width`` bins in one
+        ``np.bincount``, wide enough for the longest minimum-image distance, half the box
+        diagonal; bins from ``n_bins`` on (a distance above ``r_search = n_bins *
+        bin_width`` always lands there, so the frame route's cut needs no separate test),
+        excluded pairs (put in the row's last bin) and, for a frame with a coordinate
+        that is not finite, NaN distances (clipped into that bin) are dropped.
+        """
+        n_frames, n_center, _ = center.shape
+        n_ligand = ligand.shape[1]
+        edges = np.asarray(box[:3], dtype=np.float64)
+        diagonal_bins = 0.5 * math.sqrt(float(np.dot(edges, edges))) / self.bin_width_angstrom
+        width = max(n_bins, int(diagonal_bins * (1.0 + 1e-6))) + 2
+        finite = bool(np.isfinite(center).all() and np.isfinite(ligand).all())
+        per_call = max(1, _BLOCK_PAIRS // (n_center * n_ligand))
+        out = np.empty((n_frames, n_bins), dtype=np.int64)
+        for start in range(0, n_frames, per_call):
+            stop = min(start + per_call, n_frames)
+            scaled = _ortho_distances(center[start:stop], ligand[start:stop], box)
+            np.divide(scaled, self.bin_width_angstrom, out=scaled)
+            if not finite:
+                np.fmin(scaled, width - 1, out=scaled)
+            if self._excluded_flat.size:
+                scaled.reshape(stop - start, -1)[:, self._excluded_flat] = width - 1
+            bins = scaled.astype(np.intp)
+            bins += (np.arange(stop - start, dtype=np.intp) * width)[:, None, None]
+            counts = np.bincount(bins.reshape(-1), minlength=(stop - start) * width)
+            out[start:stop] = counts.reshape(stop - start, width)[:, :n_bins]
+        return out
 
     def _conclude(self) -> None:
         if self.n_frames == 0 or not self._frame_histograms:
@@ -630,6 +985,18 @@ class RDFCoordinationSet(AnalysisBase):
                 self.times,
             )
             analysis._prepare()
+
+    def _compute(
+        self, indexed_frames: np.ndarray, verbose: bool | None = None, *, progressbar_kwargs=None
+    ) -> RDFCoordinationSet:
+        """The frame loop of :meth:`run`: :func:`_run_blocks` for every analysis (or, with
+        :data:`_BLOCK_ROUTE` off, MDAnalysis' frame-by-frame loop)."""
+        if not _BLOCK_ROUTE:
+            return super()._compute(
+                indexed_frames, verbose=verbose, progressbar_kwargs=progressbar_kwargs
+            )
+        _run_blocks(self, self.analyses, indexed_frames, verbose, progressbar_kwargs)
+        return self
 
     def _single_frame(self) -> None:
         for analysis in self.analyses:
