@@ -1,42 +1,48 @@
 """Benchmark of the RDF / coordination-number stage against the trajectory read rate.
 
 Issue 8, item 3: frames per second of the stage over the raw read rate of the same file
-(the I/O limit); the target is a ratio of at least 0.5. Measured in one process:
+(the I/O limit); the target is a ratio of at least 0.5. Measured in one process, the
+timed parts interleaved (one pass of each per repeat, the fastest of each counts):
 
 raw read
     MDAnalysis' reader for the file (the one the stage uses) iterates every frame and
     sums one coordinate of all atoms, so that every frame is decoded. The Universe is
-    built beforehand and not timed. The file is read once untimed first (page cache
-    warm), then the best of ``repeats`` passes counts.
+    built beforehand and not timed; the file is read once untimed first (page cache
+    warm). Beside it, ``raw_block_read``: all atoms of all frames in one
+    ``trajectory.timeseries`` call (the DCD file object's own loop, no Timestep per
+    frame), a stricter I/O limit.
 stage
-    :func:`electrolyte_md.analysis.analyze_run` for all pairs at once, exactly as the
-    rule script ``workflow/scripts/analysis_rdf.py`` calls it (one ``rdf`` job per MD
-    run: :func:`~electrolyte_md.analysis.analyze_pairs` builds one Universe, reads the
-    trajectory once for every pair, and writes each pair's CSV, JSON and PNG), into a
-    temporary directory. Rate = frames / wall seconds of the call, best of ``repeats``.
+    The per-frame work of the stage: ``RDFCoordinationSet.run`` over all pairs on a
+    ready Universe, the frame loop :func:`electrolyte_md.analysis.analyze_run` runs
+    (one ``rdf`` job per MD run reads the trajectory once for all its pairs). Its rate is
+    the stage's rate on any trajectory length once the fixed costs are paid.
+fixed costs
+    ``fixed_s_per_call``: the rest of one :func:`~electrolyte_md.analysis.analyze_run`
+    call as the rule script ``workflow/scripts/analysis_rdf.py`` makes it (Universe,
+    each pair's CSV, JSON and PNG), its wall time minus the frame loop's;
+    ``job_start_s``: a fresh Python importing what the rule script imports, paid once
+    per Snakemake job. From these, ``frames_for_job_at_target``: the trajectory length
+    at which the whole job (start, call) reaches the target ratio.
+before
+    The same loop and call on MDAnalysis' frame-by-frame route
+    (``analysis._BLOCK_ROUTE = False``, the code before the block route), in the same
+    run; the files of both calls are compared byte for byte (``identical_files``).
 
-Also reported, to explain the ratio: the frame loop of the stage alone
-(``RDFCoordinationSet.run`` over all pairs on a ready Universe; its ratio is what the
-stage tends to on a long trajectory, where fixed costs vanish), the fixed cost per job
-(stage minus that loop: Universe, figures, files), the frame loop per pair
-(``RDFCoordination.run`` of each pair alone on a ready Universe), and the route the rule
-took before it ran once per run: one :func:`~electrolyte_md.analysis.analyze_pair` call
-per pair, each building its Universe and reading the trajectory. ``job_start_s`` is what
-each Snakemake job pays before the function runs: a fresh Python importing what the rule
-script imports.
+Also reported: the frame loop per pair alone (``loop_s_per_pair``).
 
 The module is imported by ``benchmarks/run.py`` with ``benchmarks/`` on ``sys.path``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +71,80 @@ def _best_seconds(function: Callable[[], Any], repeats: int) -> tuple[float, Any
     return best, value
 
 
+def _interleaved_best(
+    functions: Mapping[str, Callable[[], Any]], repeats: int
+) -> dict[str, tuple[float, Any]]:
+    """Smallest wall time of each function and its value, one call of each per repeat.
+
+    Interleaving puts every figure under the same drift of a shared machine, so that
+    their ratios hold even when the absolute rates move between repeats.
+    """
+    best: dict[str, tuple[float, Any]] = {name: (math.inf, None) for name in functions}
+    for _ in range(max(1, repeats)):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            value = function()
+            seconds = time.perf_counter() - start
+            if seconds < best[name][0]:
+                best[name] = (seconds, value)
+    return best
+
+
+@contextlib.contextmanager
+def frame_route() -> Iterator[None]:
+    """The stage on MDAnalysis' frame-by-frame loop, the route before the block route."""
+    from electrolyte_md import analysis
+
+    saved = analysis._BLOCK_ROUTE
+    analysis._BLOCK_ROUTE = False
+    try:
+        yield
+    finally:
+        analysis._BLOCK_ROUTE = saved
+
+
+def frames_for_target(
+    raw_frames_per_s: float, stage_frames_per_s: float, fixed_s: float, target: float
+) -> int | None:
+    """Trajectory length (frames) from which a job with ``fixed_s`` of fixed costs and the
+    stage's per-frame rate reaches ``target`` x the raw read rate; None if never.
+
+    The job's rate on N frames is N / (fixed_s + N / stage); it reaches target x raw
+    from N = target x raw x fixed_s / (1 - target x raw / stage) on, and never when the
+    stage itself is below target x raw.
+    """
+    shortfall = 1.0 - target * raw_frames_per_s / stage_frames_per_s
+    if shortfall <= 0:
+        return None
+    return max(1, math.ceil(target * raw_frames_per_s * fixed_s / shortfall))
+
+
 def _universe(topology: Path, trajectory: Path) -> Any:
     import MDAnalysis
 
     return MDAnalysis.Universe(str(topology), str(trajectory))
+
+
+def raw_read_pass(universe: Any) -> Callable[[], float]:
+    """One full pass of MDAnalysis' reader over the universe's trajectory, frame by frame
+    (every frame decoded into a Timestep), as a function to time."""
+
+    def one_pass() -> float:
+        total = 0.0
+        for ts in universe.trajectory:
+            total += float(ts.positions[:, 0].sum())
+        return total
+
+    return one_pass
+
+
+def raw_block_read_pass(universe: Any) -> Callable[[], float]:
+    """All atoms of all frames in one ``trajectory.timeseries`` call, as a function to time."""
+
+    def one_pass() -> float:
+        return float(universe.trajectory.timeseries(order="fac")[:, :, 0].sum())
+
+    return one_pass
 
 
 def raw_read_seconds(topology: Path, trajectory: Path, repeats: int = 3) -> tuple[float, int]:
@@ -87,13 +163,7 @@ def raw_read_seconds(topology: Path, trajectory: Path, repeats: int = 3) -> tupl
         Wall seconds of the fastest pass and frames read per pass.
     """
     universe = _universe(topology, trajectory)
-
-    def one_pass() -> float:
-        total = 0.0
-        for ts in universe.trajectory:
-            total += float(ts.positions[:, 0].sum())
-        return total
-
+    one_pass = raw_read_pass(universe)
     one_pass()  # warm-up: file in the page cache, reader buffers allocated
     seconds, _ = _best_seconds(one_pass, repeats)
     return seconds, universe.trajectory.n_frames
@@ -205,79 +275,47 @@ def _analyze_run_as_the_rule(
     )
 
 
-def stage_seconds(
+def stage_call(
     topology: Path,
     trajectory: Path,
     pairs: Mapping[str, Mapping[str, Any]],
     *,
     bin_width_angstrom: float = 0.05,
     n_blocks: int = 5,
-    repeats: int = 3,
-) -> tuple[float, dict[str, dict[str, Any]]]:
-    """Best wall time of the stage as wired: one analyze_run call for all pairs.
+    before: bool = False,
+) -> Callable[[], tuple[dict[str, dict[str, Any]], dict[str, bytes]]]:
+    """The stage as wired, one analyze_run call for all pairs, as a function to time.
 
-    Returns
-    -------
-    total_s, records
-        Wall seconds of the fastest repeat and the JSON records of its pairs.
+    It returns the pairs' records and the bytes of their CSV and JSON files (the PNGs
+    carry a time stamp). ``before``: on the frame-by-frame route (:func:`frame_route`).
     """
 
-    def run_all() -> dict[str, dict[str, Any]]:
+    def call() -> tuple[dict[str, dict[str, Any]], dict[str, bytes]]:
         with tempfile.TemporaryDirectory(prefix="bench-rdf-") as tmp:
-            return _analyze_run_as_the_rule(
-                topology, trajectory, pairs, Path(tmp) / "rdf", bin_width_angstrom, n_blocks
-            )
-
-    return _best_seconds(run_all, repeats)
-
-
-def per_pair_call_seconds(
-    topology: Path,
-    trajectory: Path,
-    pairs: Mapping[str, Mapping[str, Any]],
-    *,
-    bin_width_angstrom: float = 0.05,
-    n_blocks: int = 5,
-    repeats: int = 3,
-) -> tuple[float, dict[str, float]]:
-    """Best wall time of one analyze_pair call per pair (the rule's route before it ran
-    once per MD run: a Universe and a trajectory read per pair).
-
-    Returns
-    -------
-    total_s, per_pair_s
-        Wall seconds of all pairs (fastest repeat) and of each pair in that repeat.
-    """
-
-    def run_all() -> dict[str, float]:
-        seconds: dict[str, float] = {}
-        with tempfile.TemporaryDirectory(prefix="bench-rdf-") as tmp:
-            out = Path(tmp)
-            for name, spec in pairs.items():
-                start = time.perf_counter()
-                _analyze_pair_alone(
-                    topology, trajectory, name, spec, out, bin_width_angstrom, n_blocks
+            out = Path(tmp) / "rdf"
+            with frame_route() if before else contextlib.nullcontext():
+                records = _analyze_run_as_the_rule(
+                    topology, trajectory, pairs, out, bin_width_angstrom, n_blocks
                 )
-                seconds[name] = time.perf_counter() - start
-        return seconds
+            files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.suffix != ".png"}
+        return records, files
 
-    return _best_seconds(run_all, repeats)
+    return call
 
 
-def single_pass_loop_seconds(
-    topology: Path,
-    trajectory: Path,
+def stage_loop(
+    universe: Any,
     pairs: Mapping[str, Mapping[str, Any]],
     *,
     bin_width_angstrom: float = 0.05,
     n_blocks: int = 5,
-    repeats: int = 3,
-) -> float:
-    """Best wall time of ``RDFCoordinationSet.run`` over all pairs on a ready Universe:
-    the stage's frame loop (one read, every pair's histogram)."""
+    before: bool = False,
+) -> Callable[[], Any]:
+    """``RDFCoordinationSet.run`` over all pairs on a ready Universe, the stage's frame
+    loop (one read, every pair's histograms), as a function to time. ``before``: on the
+    frame-by-frame route (:func:`frame_route`)."""
     from electrolyte_md.analysis import RDFCoordination, RDFCoordinationSet
 
-    universe = _universe(topology, trajectory)
     groups = [
         (universe.select_atoms(spec["center"]), universe.select_atoms(spec["ligand"]), spec)
         for spec in pairs.values()
@@ -295,10 +333,10 @@ def single_pass_loop_seconds(
             )
             for center, ligand, spec in groups
         ]
-        return RDFCoordinationSet(analyses).run()
+        with frame_route() if before else contextlib.nullcontext():
+            return RDFCoordinationSet(analyses).run()
 
-    seconds, _ = _best_seconds(run, repeats)
-    return seconds
+    return run
 
 
 def loop_seconds(
@@ -374,16 +412,18 @@ def measure(
     bin_width_angstrom, n_blocks
         As ``analysis.rdf`` in the configuration.
     repeats
-        Timed repetitions of every measurement; the fastest counts.
+        Timed repetitions of every measurement, interleaved; the fastest of each counts.
 
     Returns
     -------
     dict
         JSON-safe: ``n_atoms``, ``n_frames``, ``file_size_mb``,
-        ``raw_read_frames_per_s``, ``stage_frames_per_s``, ``ratio``
-        (stage / raw), ``target`` (0.5), ``meets_target``, ``pairs``, the breakdown
-        (``single_pass_loop_*``, ``fixed_s_per_job``, ``loop_*`` per pair,
-        ``per_pair_calls_*``, ``job_start_s``, ``pipeline_frames_per_s``) and ``notes``.
+        ``raw_read_frames_per_s``, ``stage_frames_per_s`` (the stage's per-frame rate),
+        ``ratio`` (stage / raw), ``target`` (0.5), ``meets_target``, ``pairs``; the
+        stricter ``raw_block_read_*``; the fixed costs (``fixed_s_per_call``,
+        ``job_start_s``), the whole job on this file (``job_*``) and
+        ``frames_for_job_at_target``; the frame-by-frame route in the same run
+        (``before_*``, ``identical_files``); ``loop_s_per_pair``; ``notes``.
     """
     topology, trajectory = Path(topology), Path(trajectory)
     for path in (topology, trajectory):
@@ -399,70 +439,91 @@ def measure(
         warnings.simplefilter("ignore")
         universe = _universe(topology, trajectory)
         n_atoms = int(universe.atoms.n_atoms)
+        n_frames = int(universe.trajectory.n_frames)
         trajectory.read_bytes()  # into the page cache before anything is timed
-        raw_s, n_frames = raw_read_seconds(topology, trajectory, repeats)
         pairs, fixed_cutoff = runnable_pairs(topology, trajectory, pairs, **settings)
-        stage_s, records = stage_seconds(topology, trajectory, pairs, **settings, repeats=repeats)
-        set_loop_s = single_pass_loop_seconds(
-            topology, trajectory, pairs, **settings, repeats=repeats
-        )
+        timed = {
+            "raw": raw_read_pass(universe),
+            "raw_block": raw_block_read_pass(universe),
+            "loop": stage_loop(universe, pairs, **settings),
+            "before_loop": stage_loop(universe, pairs, **settings, before=True),
+            "call": stage_call(topology, trajectory, pairs, **settings),
+            "before_call": stage_call(topology, trajectory, pairs, **settings, before=True),
+        }
+        for function in timed.values():
+            function()  # untimed: page cache, reader buffers, imports
+        best = _interleaved_best(timed, repeats)
         loop_s = loop_seconds(topology, trajectory, pairs, **settings, repeats=repeats)
-        calls_s, per_pair_s = per_pair_call_seconds(
-            topology, trajectory, pairs, **settings, repeats=repeats
-        )
     job_start_s = job_start_seconds(repeats)
 
-    raw_fps = n_frames / raw_s
-    stage_fps = n_frames / stage_s
-    loop_total_s = sum(loop_s.values())
-    loop_fps = n_frames / loop_total_s
+    seconds = {name: value[0] for name, value in best.items()}
+    records, files = best["call"][1]
+    before_records, before_files = best["before_call"][1]
+    raw_fps = n_frames / seconds["raw"]
+    raw_block_fps = n_frames / seconds["raw_block"]
+    stage_fps = n_frames / seconds["loop"]
+    before_fps = n_frames / seconds["before_loop"]
+    fixed_s = max(seconds["call"] - seconds["loop"], 0.0)
+    before_fixed_s = max(seconds["before_call"] - seconds["before_loop"], 0.0)
+    job_s = job_start_s + seconds["call"]
     ratio = stage_fps / raw_fps
+    frames_needed = frames_for_target(raw_fps, stage_fps, job_start_s + fixed_s, TARGET_RATIO)
     result: dict[str, Any] = {
         "topology": str(topology),
         "trajectory": str(trajectory),
         "n_atoms": n_atoms,
-        "n_frames": int(n_frames),
+        "n_frames": n_frames,
         "file_size_mb": _sig(trajectory.stat().st_size / 1e6),
-        "raw_read_s": _sig(raw_s),
+        "raw_read_s": _sig(seconds["raw"]),
         "raw_read_frames_per_s": _sig(raw_fps),
-        "stage_s": _sig(stage_s),
+        "stage_s": _sig(seconds["loop"]),
         "stage_frames_per_s": _sig(stage_fps),
         "ratio": _sig(ratio),
         "target": TARGET_RATIO,
         "meets_target": ratio >= TARGET_RATIO,
+        "raw_block_read_s": _sig(seconds["raw_block"]),
+        "raw_block_read_frames_per_s": _sig(raw_block_fps),
+        "ratio_to_raw_block_read": _sig(stage_fps / raw_block_fps),
         "pairs": {name: dict(spec) for name, spec in pairs.items()},
         "n_pairs": len(pairs),
         "pairs_given_fallback_cutoff": fixed_cutoff,
         "coordination_numbers": {
             name: record.get("coordination_number") for name, record in records.items()
         },
-        "single_pass_loop_s": _sig(set_loop_s),
-        "single_pass_loop_frames_per_s": _sig(n_frames / set_loop_s),
-        "single_pass_loop_ratio": _sig(n_frames / set_loop_s / raw_fps),
-        "fixed_s_per_job": _sig(max(stage_s - set_loop_s, 0.0)),
-        "loop_s_per_pair": _rounded(loop_s),
-        "loop_frames_per_s": _sig(loop_fps),
-        "loop_ratio": _sig(loop_fps / raw_fps),
-        "per_pair_calls_s": _sig(calls_s),
-        "per_pair_s": _rounded(per_pair_s),
-        "per_pair_calls_frames_per_s": _sig(n_frames / calls_s),
+        "call_s": _sig(seconds["call"]),
+        "fixed_s_per_call": _sig(fixed_s),
         "job_start_s": _sig(job_start_s),
-        "pipeline_frames_per_s": _sig(n_frames / (stage_s + job_start_s)),
+        "job_s": _sig(job_s),
+        "job_frames_per_s": _sig(n_frames / job_s),
+        "job_ratio": _sig(n_frames / job_s / raw_fps),
+        "frames_for_job_at_target": frames_needed,
+        "before_stage_s": _sig(seconds["before_loop"]),
+        "before_stage_frames_per_s": _sig(before_fps),
+        "before_ratio": _sig(before_fps / raw_fps),
+        "before_call_s": _sig(seconds["before_call"]),
+        "before_fixed_s_per_call": _sig(before_fixed_s),
+        "before_job_frames_per_s": _sig(n_frames / (job_start_s + seconds["before_call"])),
+        "speedup_stage": _sig(stage_fps / before_fps),
+        "identical_files": files == before_files and records == before_records,
+        "loop_s_per_pair": _rounded(loop_s),
         "repeats": repeats,
         "bin_width_angstrom": bin_width_angstrom,
         "n_blocks": n_blocks,
         "notes": (
-            "best of repeats, after one untimed run of every pair; the trajectory was read "
-            "once untimed first, so it is in the OS page cache and the raw rate is the "
-            "decode rate, not the disk rate. stage = analyze_run of all pairs as the rdf "
-            "rule calls it, one job per MD run (analyze_pairs: one Universe, one read, "
-            "histograms of every pair, CSV/JSON/PNG per pair). single_pass_loop = "
-            "RDFCoordinationSet.run over all pairs on a built Universe; its ratio is what "
-            "the stage tends to on a long trajectory (the fixed cost per job vanishes). "
-            "loop = RDFCoordination.run per pair alone on a built Universe. per_pair_calls "
-            "= one analyze_pair call per pair, the rule's route before one job per run "
-            "(per_pair_s: each call). pipeline_frames_per_s adds job_start_s (fresh "
-            "Python + imports), which the run's one Snakemake rdf job pays."
+            "best of repeats, interleaved (raw, raw_block, stage loop, before loop, call, "
+            "before call in turn), after one untimed run of each; the trajectory was read "
+            "untimed first, so it is in the OS page cache and the raw rate is the decode "
+            "rate, not the disk rate. raw = MDAnalysis iterating every frame; raw_block = "
+            "all atoms of all frames in one timeseries call. stage = RDFCoordinationSet.run "
+            "over all pairs on a built Universe, the frame loop of analyze_run (the rdf "
+            "rule: one job per MD run, one trajectory read); its rate is the stage's on any "
+            "length. call = one analyze_run as the rule script makes it (Universe, "
+            "CSV/JSON/PNG per pair); fixed_s_per_call = call - stage. job = job_start_s "
+            "(fresh Python + imports) + call; frames_for_job_at_target: the length from "
+            "which the whole job reaches the target ratio (null: never). before_* = the "
+            "same on MDAnalysis' frame-by-frame route (analysis._BLOCK_ROUTE = False, the "
+            "code before), identical_files: the two calls' CSV and JSON files and records "
+            "equal byte for byte. loop_s_per_pair = RDFCoordination.run per pair alone."
         ),
     }
     return result

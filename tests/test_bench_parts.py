@@ -79,12 +79,12 @@ def test_analysis_benchmark_on_a_tiny_trajectory(tiny_trajectory):
     assert result["file_size_mb"] > 0
     for key in (
         "raw_read_frames_per_s",
+        "raw_block_read_frames_per_s",
         "stage_frames_per_s",
-        "single_pass_loop_frames_per_s",
-        "loop_frames_per_s",
-        "per_pair_calls_frames_per_s",
-        "pipeline_frames_per_s",
+        "before_stage_frames_per_s",
+        "job_frames_per_s",
         "job_start_s",
+        "call_s",
     ):
         assert result[key] > 0, key
     assert result["ratio"] == pytest.approx(
@@ -92,19 +92,35 @@ def test_analysis_benchmark_on_a_tiny_trajectory(tiny_trajectory):
     )
     assert result["target"] == 0.5
     assert result["meets_target"] is (result["ratio"] >= 0.5)
-    # the stage is one analyze_run call (one job per run): one job start, not one per pair
-    assert result["pipeline_frames_per_s"] == pytest.approx(
-        result["n_frames"] / (result["stage_s"] + result["job_start_s"]), rel=1e-4
+    # the whole job: one job start and one analyze_run call (its frame loop + fixed costs)
+    assert result["job_s"] == pytest.approx(result["job_start_s"] + result["call_s"], rel=1e-4)
+    assert result["fixed_s_per_call"] == pytest.approx(
+        max(result["call_s"] - result["stage_s"], 0.0), rel=1e-4, abs=1e-6
     )
+    assert result["frames_for_job_at_target"] == bench_analysis.frames_for_target(
+        result["raw_read_frames_per_s"],
+        result["stage_frames_per_s"],
+        result["job_start_s"] + result["fixed_s_per_call"],
+        0.5,
+    )
+    # the frame-by-frame route before, in the same run, writes the same files
+    assert result["identical_files"] is True
     assert set(result["loop_s_per_pair"]) == set(result["pairs"]) == set(PAIRS)
-    # the per-pair route before: one analyze_pair call per pair, timed one by one
-    assert set(result["per_pair_s"]) == set(PAIRS)
-    assert sum(result["per_pair_s"].values()) == pytest.approx(result["per_pair_calls_s"], rel=0.05)
     assert all(cn is not None and cn >= 0 for cn in result["coordination_numbers"].values())
     assert "page cache" in result["notes"]
     assert set(result["pairs_given_fallback_cutoff"]) <= {"Li-P", "Li-O"}
     for name in result["pairs_given_fallback_cutoff"]:
         assert result["pairs"][name]["cutoff_angstrom"] == bench_analysis.FALLBACK_CUTOFF_ANGSTROM
+
+
+def test_frames_for_the_whole_job_to_reach_the_target():
+    # raw 1000 frames/s, stage 2000 frames/s, 2 s fixed: N / (2 + N / 2000) >= 500 from
+    # N = 500 * 2 / (1 - 500 / 2000) = 1333.3 on
+    assert bench_analysis.frames_for_target(1000.0, 2000.0, 2.0, 0.5) == 1334
+    n = 1334
+    assert n / (2.0 + n / 2000.0) >= 500.0 > (n - 1) / (2.0 + (n - 1) / 2000.0)
+    assert bench_analysis.frames_for_target(1000.0, 500.0, 2.0, 0.5) is None  # stage too slow
+    assert bench_analysis.frames_for_target(1000.0, 400.0, 0.0, 0.5) is None
 
 
 def test_pairs_without_a_shell_get_the_fallback_cutoff(monkeypatch, tmp_path):
@@ -233,3 +249,8 @@ def test_item5_speedups_leave_the_results_unchanged(tiny_trajectory, tmp_path, m
     # the capped_distance route alone (no dense matrices), as before the speedup
     monkeypatch.setattr(analysis, "_DENSE_MAX_PAIRS", 0)
     assert _analysis_files(topology, trajectory, tmp_path / "capped") == dense
+    # and MDAnalysis' frame-by-frame loop, as before the block route
+    monkeypatch.setattr(analysis, "_BLOCK_ROUTE", False)
+    assert _analysis_files(topology, trajectory, tmp_path / "frames") == dense
+    monkeypatch.setattr(analysis, "_DENSE_MAX_PAIRS", 1_000_000)
+    assert _analysis_files(topology, trajectory, tmp_path / "frames-dense") == dense
