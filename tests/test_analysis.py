@@ -507,7 +507,9 @@ def test_ortho_distances_are_distance_arrays_numbers():
         center = rng.uniform(-80.0, 120.0, size=(3, 17, 3)).astype(np.float32)
         ligand = rng.uniform(-80.0, 120.0, size=(3, 41, 3)).astype(np.float32)
         ligand[:, 0] = center[:, 0] + box[:3] / 2
-        got = analysis._ortho_distances(center, ligand, box)
+        got = analysis._ortho_distances(
+            np.moveaxis(center, 2, 0).copy(), np.moveaxis(ligand, 2, 0).copy(), box
+        )
         for f in range(3):
             expected = distance_array(center[f], ligand[f], box=box)
             assert np.array_equal(got[f], expected)

@@ -198,7 +198,8 @@ def _ortho_distances(center: np.ndarray, ligand: np.ndarray, box: np.ndarray) ->
     Parameters
     ----------
     center, ligand : numpy.ndarray
-        float32 coordinates (Å), shapes ``(n, n_center, 3)`` and ``(n, n_ligand, 3)``.
+        float32 coordinates (Å) of n frames, axis first: shapes ``(3, n, n_center)`` and
+        ``(3, n, n_ligand)``.
     box : numpy.ndarray
         ``[A, B, C, 90, 90, 90]`` (Å, degrees), float32.
 
@@ -206,7 +207,8 @@ def _ortho_distances(center: np.ndarray, ligand: np.ndarray, box: np.ndarray) ->
     -------
     numpy.ndarray
         float64 distances (Å), shape ``(n, n_center, n_ligand)``: for each frame exactly
-        ``distance_array(center[f], ligand[f], box=box)`` (its C code for orthorhombic boxes,
+        ``distance_array(center[:, f].T, ligand[:, f].T, box=box)`` (its C code for
+        orthorhombic boxes,
         step by step in numpy: the float32 difference, the image shift with a float32
         inverse edge in double precision, the squares summed x, y, z in that order),
         without its per-frame call and its rounding function called per coordinate.
@@ -214,15 +216,13 @@ def _ortho_distances(center: np.ndarray, ligand: np.ndarray, box: np.ndarray) ->
     """
     edges = np.asarray(box[:3], dtype=np.float32).astype(np.float64)
     inverse = (1.0 / edges).astype(np.float32).astype(np.float64)
-    center_c = np.ascontiguousarray(np.moveaxis(center, 2, 0))  # (3, n, n_center)
-    ligand_c = np.ascontiguousarray(np.moveaxis(ligand, 2, 0))  # (3, n, n_ligand)
-    shape = (center.shape[0], center.shape[1], ligand.shape[1])
+    shape = (center.shape[1], center.shape[2], ligand.shape[2])
     difference = np.empty(shape, dtype=np.float32)
     squared = np.empty(shape)
     component = np.empty(shape)
     shift = np.empty(shape)
     for axis in range(3):
-        np.subtract(ligand_c[axis][:, None, :], center_c[axis][:, :, None], out=difference)
+        np.subtract(ligand[axis][:, None, :], center[axis][:, :, None], out=difference)
         target = squared if axis == 0 else component
         np.multiply(difference, inverse[axis], out=target, dtype=np.float64)
         np.rint(target, out=shift)  # ties go to even, C's round() away from zero: same square
@@ -791,18 +791,33 @@ class RDFCoordination(AnalysisBase):
         with one ``np.bincount`` per few frames; elsewhere (a triclinic box, or a range
         small against the box) each frame goes through :meth:`_frame_histogram`.
         """
-        center = positions[:, self._center_rows]
-        ligand = positions[:, self._ligand_rows]
-        boxes, which = np.unique(dimensions, axis=0, return_inverse=True)
+        # coordinates axis first, (3, n, atoms): each axis of each frame contiguous
+        center = positions[:, self._center_rows].transpose(2, 0, 1)
+        ligand = positions[:, self._ligand_rows].transpose(2, 0, 1)
+        if len(dimensions) == 1 or not np.any(dimensions != dimensions[0]):
+            boxes, which = dimensions[:1], np.zeros(len(dimensions), dtype=np.intp)
+        else:
+            boxes, which = np.unique(dimensions, axis=0, return_inverse=True)
         for k, box in enumerate(boxes):
             rows = np.flatnonzero(which.reshape(-1) == k)
             n_bins = self._n_bins_of(box, int(frames[rows[0]]))
             self._volumes_angstrom3[index[rows]] = box_volume(box)
             if self._dense_route(box, n_bins) and bool(np.all(box[:3] > _FLT_EPSILON)):
-                histograms = self._dense_histograms(center[rows], ligand[rows], box, n_bins)
+                histograms = self._dense_histograms(
+                    np.ascontiguousarray(center[:, rows]),
+                    np.ascontiguousarray(ligand[:, rows]),
+                    box,
+                    n_bins,
+                )
             else:
                 histograms = [
-                    self._frame_histogram(center[r], ligand[r], box, n_bins) for r in rows
+                    self._frame_histogram(
+                        np.ascontiguousarray(center[:, r].T),
+                        np.ascontiguousarray(ligand[:, r].T),
+                        box,
+                        n_bins,
+                    )
+                    for r in rows
                 ]
             for i, histogram in zip(index[rows], histograms, strict=True):
                 self._frame_histograms[i] = histogram
@@ -810,7 +825,8 @@ class RDFCoordination(AnalysisBase):
     def _dense_histograms(
         self, center: np.ndarray, ligand: np.ndarray, box: np.ndarray, n_bins: int
     ) -> np.ndarray:
-        """Per-frame histograms, shape ``(n, n_bins)``, of frames in one orthorhombic box.
+        """Per-frame histograms, shape ``(n, n_bins)``, of n frames in one orthorhombic box,
+        from center and ligand coordinates axis first, ``(3, n, atoms)`` (Å).
 
         The bin of a distance d is ``floor(d / bin_width)`` as in :meth:`_frame_histogram`
         (truncation, since d >= 0). Each frame has a row of ``width`` bins in one
@@ -820,8 +836,8 @@ class RDFCoordination(AnalysisBase):
         excluded pairs (put in the row's last bin) and, for a frame with a coordinate
         that is not finite, NaN distances (clipped into that bin) are dropped.
         """
-        n_frames, n_center, _ = center.shape
-        n_ligand = ligand.shape[1]
+        _, n_frames, n_center = center.shape
+        n_ligand = ligand.shape[2]
         edges = np.asarray(box[:3], dtype=np.float64)
         diagonal_bins = 0.5 * math.sqrt(float(np.dot(edges, edges))) / self.bin_width_angstrom
         width = max(n_bins, int(diagonal_bins * (1.0 + 1e-6))) + 2
@@ -830,7 +846,7 @@ class RDFCoordination(AnalysisBase):
         out = np.empty((n_frames, n_bins), dtype=np.int64)
         for start in range(0, n_frames, per_call):
             stop = min(start + per_call, n_frames)
-            scaled = _ortho_distances(center[start:stop], ligand[start:stop], box)
+            scaled = _ortho_distances(center[:, start:stop], ligand[:, start:stop], box)
             np.divide(scaled, self.bin_width_angstrom, out=scaled)
             if not finite:
                 np.fmin(scaled, width - 1, out=scaled)
