@@ -136,11 +136,12 @@ def _report_variable(html: str, name: str):
 
 
 @pytest.mark.slow
-def test_one_rdf_job_per_run_and_one_report_figure_per_pair(finished_run):
+def test_one_analysis_job_per_run_and_one_report_figure_per_pair(finished_run):
     workdir, config = finished_run
     pairs = sorted(system_pairs(config, "LiPF6_NMP"))
     assert pairs == ["Li-F", "Li-O", "Li-P"]
-    # one job per run: one directory with the table, record and figure of every pair
+    # one analysis job per run; its RDF step: one directory with the table, record and
+    # figure of every pair
     run = "LiPF6_NMP/298.15K/rep1"
     rdf_dir = workdir / "results/analysis" / run / "rdf"
     files = {f"{stem}_{pair}.{ext}" for pair in pairs for stem, ext in
@@ -149,13 +150,18 @@ def test_one_rdf_job_per_run_and_one_report_figure_per_pair(finished_run):
     for pair in pairs:
         assert json.loads((rdf_dir / f"cn_{pair}.json").read_text())["pair"] == pair
         assert (rdf_dir / f"rdf_{pair}.png").stat().st_size > 0
-    assert [p.name for p in (workdir / "results/logs/rdf/LiPF6_NMP/298.15K").iterdir()] == [
-        "rep1.log"
-    ]
-    assert (workdir / "results/benchmarks/rdf" / f"{run}.tsv").is_file()
-    # the report shows every pair's figure, labelled with pair and run
+    logs = workdir / "results/logs/analyze_run/LiPF6_NMP/298.15K"
+    assert [p.name for p in logs.iterdir()] == ["rep1.log"]
+    log = (logs / "rep1.log").read_text()
+    for step in ("rdf", "solvation", "transport", "energy plot"):
+        assert f"{step} of LiPF6_NMP, 298.15 K, replica 1: done in" in log, step
+    assert (workdir / "results/benchmarks/analyze_run" / f"{run}.tsv").is_file()
     html = (workdir / "results/report.html").read_text(errors="replace")
-    figures = _report_variable(html, "categories")["Radial distribution functions"]
+    categories = _report_variable(html, "categories")
+    # the energy plot of the run (its own job before) is under Molecular dynamics
+    assert f"results/md/{run}/energies.png" in categories["Molecular dynamics"]["LiPF6_NMP"]
+    # the report shows every pair's figure, labelled with pair and run
+    figures = categories["Radial distribution functions"]
     assert sorted(figures["LiPF6_NMP"]) == [
         f"results/analysis/{run}/rdf/rdf_{pair}.png" for pair in pairs
     ]
@@ -172,20 +178,29 @@ def test_one_rdf_job_per_run_and_one_report_figure_per_pair(finished_run):
 
 
 @pytest.mark.slow
-def test_failed_rdf_job_leaves_no_rdf_directory(finished_run, tmp_path):
+def test_failed_rdf_step_names_itself_and_leaves_no_rdf_directory(finished_run, tmp_path):
     workdir, config = finished_run
     clone = tmp_path / "clone"
     shutil.copytree(workdir, clone, ignore=shutil.ignore_patterns("cache", "report.html"))
-    rdf_dir = clone / "results/analysis/LiPF6_NMP/298.15K/rep1/rdf"
+    run_dir = clone / "results/analysis/LiPF6_NMP/298.15K/rep1"
+    rdf_dir = run_dir / "rdf"
     assert (rdf_dir / "cn_Li-O.json").is_file()
-    # a new pair reruns the run's rdf job, which fails: no atom matches its ligand
+    # a new pair reruns the run's analysis job, whose rdf step fails: no atom matches its
+    # ligand; the other steps run, the error names the failed ones
     config = copy.deepcopy(config)
     config["analysis"]["rdf"]["pairs"]["Li-X"] = {"center": "resname LI", "ligand": "resname XXX"}
     (clone / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     run = _snakemake(clone, "--cores", "1", str(rdf_dir.relative_to(clone)))
     assert run.returncode != 0
-    assert "matches no atom" in run.stdout + run.stderr
+    output = run.stdout + run.stderr
+    assert "matches no atom" in output
+    assert "failed in 2 of 4 steps: rdf: AnalysisError" in output
+    assert "solvation: not run: it needs the RDF records" in output
+    log = (clone / "results/logs/analyze_run/LiPF6_NMP/298.15K/rep1.log").read_text()
+    assert "transport of LiPF6_NMP, 298.15 K, replica 1: done in" in log
+    # Snakemake removes every output of the failed job, the steps that worked included
     assert not rdf_dir.exists()
+    assert not (run_dir / "transport.json").exists()
 
 
 @pytest.mark.slow

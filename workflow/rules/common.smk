@@ -1,5 +1,8 @@
 # Helpers shared by every stage: validation, wildcard values, path builders.
 
+import functools
+import re
+
 from snakemake.utils import min_version, validate
 
 from electrolyte_md.analysis import system_pairs
@@ -118,20 +121,138 @@ def salt_ions(system, role):
     return list(dict.fromkeys(config["salts"][salt][role] for salt in salts))
 
 
-def residues_of(system):
-    """Species name -> residue name, for every species of a system."""
-    return {s: config["species"][s]["residue"] for s in system_species(config, system)}
+def has_salt(system):
+    """Whether a system has a salt cation and anion (then its runs get solvation shells)."""
+    return bool(salt_ions(system, "cation") and salt_ions(system, "anion"))
 
 
-def arrhenius_outputs():
-    """Arrhenius table and figure per system, only with two or more temperatures."""
-    if len(temperatures()) < 2:
-        return []
-    return [
-        f"{RESULTS}/analysis/{system}/arrhenius.{ext}"
-        for system in config["systems"]
-        for ext in ("csv", "png")
-    ]
+def salt_free_systems():
+    return [system for system in config["systems"] if not has_salt(system)]
+
+
+def names_regex(names):
+    """Wildcard constraint matching exactly these names (none: a regex that never matches)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+@functools.cache
+def system_run_params(system):
+    """What the analysis of a run needs to know about its system (computed once)."""
+    species = system_species(config, system)
+    return {
+        "pairs": system_pairs(config, system),
+        "cation": salt_ions(system, "cation"),
+        "anions": salt_ions(system, "anion"),
+        "residues": {s: config["species"][s]["residue"] for s in species},
+        "charges": {s: species_charge(s, config["species"][s]) for s in species},
+    }
+
+
+def run_analysis_outputs(solvation):
+    """Outputs of the analysis job of one run (rules analyze_run, analyze_run_no_salt).
+
+    Every figure and table the four per-run jobs before it made, each with its own report
+    entry: the energy plot, the RDF directory (rdf_<pair>.csv/.png, cn_<pair>.json), the
+    solvation shells (with a salt) and the transport record, MSDs and their plot.
+    """
+    run = "{system}/{temperature}K/rep{replica}"
+    labels = {
+        "system": "{system}",
+        "temperature (K)": "{temperature}",
+        "replica": "{replica}",
+    }
+    outputs = {
+        "energies": report(
+            f"{RESULTS}/md/{run}/energies.png",
+            caption="../report/md_energies.rst",
+            category="Molecular dynamics",
+            subcategory="{system}",
+            labels=labels,
+        ),
+        # rdf_<pair>.csv, cn_<pair>.json, rdf_<pair>.png of every pair of the system
+        "rdf": report(
+            directory(f"{RESULTS}/analysis/{run}/rdf"),
+            patterns=["rdf_{pair}.png"],
+            caption="../report/rdf.rst",
+            category="Radial distribution functions",
+            subcategory="{system}",
+            labels={"pair": "{pair}", **labels},
+        ),
+    }
+    if solvation:
+        outputs["solvation"] = f"{RESULTS}/analysis/{run}/solvation.json"
+        outputs["solvation_table"] = report(
+            f"{RESULTS}/analysis/{run}/solvation.csv",
+            caption="../report/solvation.rst",
+            category="Solvation shells",
+            subcategory="{system}",
+            labels=labels,
+        )
+    outputs["transport"] = f"{RESULTS}/analysis/{run}/transport.json"
+    outputs["msd_table"] = f"{RESULTS}/analysis/{run}/msd.csv"
+    outputs["msd"] = report(
+        f"{RESULTS}/analysis/{run}/msd.png",
+        caption="../report/msd.rst",
+        category="Transport",
+        subcategory="{system}",
+        labels={"figure": "MSD", **labels},
+    )
+    return outputs
+
+
+#: params of the run analysis; the captions read fit, viscosity and viscosity_source
+RUN_ANALYSIS_PARAMS = {
+    "system": lambda wildcards: system_run_params(wildcards.system),
+    "bin_width": config["analysis"]["rdf"]["bin_width_angstrom"],
+    "r_max": config["analysis"]["rdf"].get("r_max_angstrom"),
+    "n_blocks": config["analysis"]["rdf"]["n_blocks"],
+    "skip_ps": config["analysis"]["skip_ps"],
+    "cutoffs": config["analysis"]["solvation"]["cutoff_angstrom"],
+    "viscosity": config["analysis"]["transport"]["viscosity_pa_s"],
+    "viscosity_source": config["analysis"]["transport"]["viscosity_source"],
+    "fit": config["analysis"]["transport"]["fit"],
+    "n_groups": config["analysis"]["transport"]["n_particle_groups"],
+}
+
+
+def system_summary_outputs():
+    """Outputs of the tables job of one system (rule system_summary).
+
+    The coordination table and the replica means and errors; with two or more
+    temperatures (study-wide, so known when the rules are read) also the Arrhenius
+    table and figure.
+    """
+    system = f"{RESULTS}/analysis/{{system}}"
+    outputs = {
+        "coordination": report(
+            f"{system}/coordination.csv",
+            caption="../report/coordination.rst",
+            category="Coordination numbers",
+            labels={"system": "{system}", "table": "coordination numbers"},
+        ),
+        "table": report(
+            f"{system}/summary.csv",
+            caption="../report/system_summary.rst",
+            category="Summary per system",
+            labels={"system": "{system}", "table": "replica means and errors"},
+        ),
+    }
+    if len(temperatures()) >= 2:
+        outputs["arrhenius_table"] = report(
+            f"{system}/arrhenius.csv",
+            caption="../report/arrhenius.rst",
+            category="Transport",
+            subcategory="{system}",
+            labels={"system": "{system}", "table": "Arrhenius activation energies"},
+        )
+        outputs["arrhenius_png"] = report(
+            f"{system}/arrhenius.png",
+            caption="../report/arrhenius.rst",
+            category="Transport",
+            subcategory="{system}",
+            labels={"system": "{system}", "figure": "Arrhenius plot"},
+        )
+    return outputs
 
 
 def cluster_species(system=None):
@@ -150,11 +271,15 @@ def final_outputs():
         outputs.append(f"{RESULTS}/species/{species}/cluster_charges.csv")
         outputs.append(f"{RESULTS}/species/{species}/cluster_geometry.csv")
     outputs.append(f"{RESULTS}/report/comparison.csv")
-    outputs += arrhenius_outputs()
     for system in config["systems"]:
+        # coordination.csv, summary.csv and, with two or more temperatures, arrhenius.*
         outputs.append(f"{RESULTS}/analysis/{system}/coordination.csv")
         outputs.append(f"{RESULTS}/analysis/{system}/summary.csv")
-        if salt_ions(system, "cation") and salt_ions(system, "anion"):
+        if len(temperatures()) >= 2:
+            outputs += [
+                f"{RESULTS}/analysis/{system}/arrhenius.{e}" for e in ("csv", "png")
+            ]
+        if has_salt(system):
             outputs += run_files(system, "solvation.json")
         outputs += run_files(system, "msd.png")
         for run in run_dirs(system):

@@ -1,4 +1,5 @@
-# Stage 3: OpenMM molecular dynamics per system, temperature and replica.
+# Stage 3: OpenMM molecular dynamics per system, temperature and replica (its energy plot
+# is made by the run's analysis job, analysis.smk).
 # A run keeps its resumable state in .../rep{replica}/restart/, which is deliberately not
 # an output: Snakemake deletes the outputs of a failed job before a retry, never that
 # folder, so a rerun (or `retries`) after a kill, SIGTERM or time limit continues there.
@@ -33,32 +34,3 @@ rule run_md:
         protocol=config["md"]["protocol"],
     script:
         "../scripts/md_run.py"
-
-
-rule plot_md:
-    input:
-        equil_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil.csv",
-        prod_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.csv",
-    output:
-        png=report(
-            f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/energies.png",
-            caption="../report/md_energies.rst",
-            category="Molecular dynamics",
-            subcategory="{system}",
-            labels={
-                "system": "{system}",
-                "temperature (K)": "{temperature}",
-                "replica": "{replica}",
-            },
-        ),
-    log:
-        f"{LOGS}/plot_md/{{system}}/{{temperature}}K/rep{{replica}}.log",
-    benchmark:
-        f"{BENCH}/plot_md/{{system}}/{{temperature}}K/rep{{replica}}.tsv"
-    conda:
-        ENVS["md"]
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    script:
-        "../scripts/md_plot.py"

@@ -1,14 +1,71 @@
-"""Replica means and errors of a system: coordination, shells, transport (Snakemake script)."""
+"""The tables of one system over all its runs (Snakemake script of system_summary).
 
+Steps: the coordination numbers of every pair, temperature and replica
+(coordination.csv); the replica means and errors of coordination, shells and transport
+(summary.csv); with two or more temperatures, the Arrhenius fit of D from that summary
+(arrhenius.csv/.png). A failed step does not stop the coordination table or the summary;
+the job then fails with an error naming every failed step (the log has the tracebacks).
+"""
+
+import logging
+
+from electrolyte_md.analysis import coordination_table
+from electrolyte_md.errors import AnalysisError
+from electrolyte_md.io import atomic_write_text
 from electrolyte_md.logs import log_to_file
-from electrolyte_md.study import write_system_summary
+from electrolyte_md.study import rdf_run_records, write_arrhenius, write_system_summary
 
 log_to_file(snakemake.log[0])
-write_system_summary(
-    snakemake.wildcards.system,
-    snakemake.input.rdf,
-    snakemake.input.solvation,
-    snakemake.input.transport,
-    snakemake.output.table,
-    pairs=snakemake.params.pairs,
-)
+logger = logging.getLogger("analysis_system_summary")
+system = snakemake.wildcards.system
+pairs = snakemake.params.pairs
+
+
+def coordination():
+    # cn_<pair>.json of .../{system}/{temperature}K/rep{replica}/rdf, tagged with the run
+    table = coordination_table(rdf_run_records(snakemake.input.rdf, pairs))
+    atomic_write_text(snakemake.output.coordination, table.to_csv(index=False, float_format="%.4f"))
+
+
+def summary():
+    write_system_summary(
+        system,
+        snakemake.input.rdf,
+        snakemake.input.solvation,
+        snakemake.input.transport,
+        snakemake.output.table,
+        pairs=pairs,
+    )
+
+
+def arrhenius():
+    write_arrhenius(
+        snakemake.output.table,
+        snakemake.output.arrhenius_table,
+        snakemake.output.arrhenius_png,
+        title=f"Arrhenius plot, {system}",
+    )
+
+
+steps = {"coordination table": coordination, "system summary": summary}
+# output is a Namedlist: `in` on it would test the file names, not the output names
+if "arrhenius_table" in snakemake.output.keys():  # noqa: SIM118
+    steps["Arrhenius fit"] = arrhenius
+failed = {}
+for name, step in steps.items():
+    if name == "Arrhenius fit" and "system summary" in failed:
+        failed[name] = "not run: it needs the system summary"
+        continue
+    try:
+        step()
+    except Exception as error:
+        logger.exception("%s of %s failed", name, system)
+        failed[name] = f"{type(error).__name__}: {error}"
+    else:
+        logger.info("%s of %s written", name, system)
+
+if failed:
+    raise AnalysisError(
+        f"tables of system '{system}' failed: "
+        + "; ".join(f"{name}: {reason}" for name, reason in failed.items())
+    )

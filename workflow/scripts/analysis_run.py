@@ -1,0 +1,122 @@
+"""Every analysis of one MD run in one job (Snakemake script of analyze_run and
+analyze_run_no_salt).
+
+Steps, in this order: the RDF and coordination number of every pair (one trajectory
+pass, into the run's RDF directory), the solvation shells of the salt cation (with a
+salt; they take their cutoffs from the RDF records), the transport record and MSDs, and
+the energy plot of the MD run. A failed step does not stop the others (the solvation
+shells excepted, which need the RDF records); the log gives each step's time or
+traceback, and the job then fails with an error naming every failed step. Snakemake
+removes all outputs of a failed job, those of the steps that worked included.
+"""
+
+import logging
+import time
+
+from electrolyte_md.analysis import analyze_run
+from electrolyte_md.errors import AnalysisError
+from electrolyte_md.logs import log_to_file
+from electrolyte_md.plots import plot_md_timeseries
+from electrolyte_md.rdf_files import read_pair_records
+from electrolyte_md.solvation import analyze_solvation
+from electrolyte_md.transport import analyze_transport
+
+log_to_file(snakemake.log[0])
+logger = logging.getLogger("analysis_run")
+wc = snakemake.wildcards
+params = snakemake.params
+system = params.system
+label = f"{wc.system}, {wc.temperature} K, replica {wc.replica}"
+
+
+def rdf():
+    analyze_run(
+        snakemake.input.prmtop,
+        snakemake.input.dcd,
+        system["pairs"],
+        snakemake.output.rdf,
+        skip_ps=params.skip_ps,
+        bin_width_angstrom=params.bin_width,
+        r_max_angstrom=params.r_max,
+        n_blocks=params.n_blocks,
+        run_label=label,
+    )
+
+
+def solvation():
+    if len(system["cation"]) != 1:
+        raise AnalysisError(
+            f"system '{wc.system}': solvation shells need one salt cation, got {system['cation']}"
+        )
+    residues = system["residues"]
+    analyze_solvation(
+        snakemake.input.prmtop,
+        snakemake.input.dcd,
+        read_pair_records(snakemake.output.rdf, sorted(system["pairs"])),
+        cation_residue=residues[system["cation"][0]],
+        anion_species=system["anions"],
+        species_by_residue={residue: name for name, residue in residues.items()},
+        out_json=snakemake.output.solvation,
+        out_csv=snakemake.output.solvation_table,
+        skip_ps=params.skip_ps,
+        n_blocks=params.n_blocks,
+        fixed_cutoffs=params.cutoffs,
+    )
+
+
+def transport():
+    analyze_transport(
+        snakemake.input.prmtop,
+        snakemake.input.dcd,
+        system["residues"],
+        system["charges"],
+        temperature_kelvin=float(wc.temperature),
+        out_json=snakemake.output.transport,
+        out_csv=snakemake.output.msd_table,
+        out_png=snakemake.output.msd,
+        viscosity_pa_s=params.viscosity,
+        viscosity_source=params.viscosity_source,
+        skip_ps=params.skip_ps,
+        n_groups=params.n_groups,
+        fit_options=params.fit,
+        title=f"MSD in {label}",
+    )
+
+
+def energy_plot():
+    plot_md_timeseries(
+        snakemake.input.equil_csv,
+        snakemake.input.prod_csv,
+        snakemake.output.energies,
+        label,
+    )
+
+
+steps = {"rdf": rdf}
+# output is a Namedlist: `in` on it would test the file names, not the output names
+if "solvation" in snakemake.output.keys():  # noqa: SIM118
+    steps["solvation"] = solvation
+steps["transport"] = transport
+steps["energy plot"] = energy_plot
+
+failed = {}
+for name, step in steps.items():
+    if name == "solvation" and "rdf" in failed:
+        failed[name] = "not run: it needs the RDF records"
+        logger.error("%s of %s not run: the rdf step failed", name, label)
+        continue
+    start = time.perf_counter()
+    logger.info("%s of %s: start", name, label)
+    try:
+        step()
+    except Exception as error:
+        logger.exception("%s of %s failed", name, label)
+        failed[name] = f"{type(error).__name__}: {error}"
+    else:
+        logger.info("%s of %s: done in %.1f s", name, label, time.perf_counter() - start)
+
+if failed:
+    raise AnalysisError(
+        f"analysis of {label} failed in {len(failed)} of {len(steps)} steps: "
+        + "; ".join(f"{name}: {reason}" for name, reason in failed.items())
+    )
