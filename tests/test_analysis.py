@@ -616,3 +616,48 @@ def test_block_route_raises_the_frame_routes_first_error(monkeypatch):
         errors.append(str(caught.value))
     assert errors[0] == errors[1]
     assert "frame 1" in errors[0] and "minimum-image" in errors[0]
+
+
+def test_float32_screen_leaves_every_bin_near_an_edge_to_the_exact_distance():
+    rng = np.random.default_rng(9)
+    bin_width = 0.05
+    box = np.array([23.4, 19.05, 31.0, 90.0, 90.0, 90.0], dtype=np.float32)
+    # unwrapped coordinates over a few box lengths, and ligands put at distances that are
+    # whole numbers of bins along an axis (exactly on a bin edge before rounding)
+    center = rng.uniform(-40.0, 70.0, size=(3, 20, 40)).astype(np.float32)
+    ligand = rng.uniform(-40.0, 70.0, size=(3, 20, 300)).astype(np.float32)
+    steps = rng.integers(1, 200, size=(20, 100)) * bin_width
+    ligand[0, :, :100] = center[0, :, :1] + steps
+    ligand[1:, :, :100] = center[1:, :, :1]
+    screened = analysis._screened_bin_positions(center, ligand, box, bin_width)
+    assert screened is not None
+    scaled, open_pairs = screened
+    exact = np.floor(analysis._ortho_distances(center, ligand, box) / bin_width).astype(np.intp)
+    closed = np.ones(exact.size, dtype=bool)
+    closed[open_pairs] = False
+    assert np.array_equal(scaled.astype(np.intp).reshape(-1)[closed], exact.reshape(-1)[closed])
+    assert 0 < open_pairs.size < 0.05 * exact.size
+    # center 0's pairs with the first 100 ligands lie on a bin edge (within the float32
+    # rounding of the coordinates): all are left to the exact distance
+    on_edge = (np.arange(20)[:, None] * 40 * 300 + np.arange(100)[None, :]).reshape(-1)
+    assert np.isin(on_edge, open_pairs).all()
+    # coordinates spread too far for the bound: no screening
+    far = ligand.copy()
+    far[0, 0, 0] = 1e6
+    assert analysis._screened_bin_positions(center, far, box, bin_width) is None
+    far[0, 0, 0] = np.nan
+    assert analysis._screened_bin_positions(center, far, box, bin_width) is None
+
+
+@pytest.mark.parametrize("screen", [True, False])
+def test_block_route_with_and_without_the_float32_screen(screen, monkeypatch):
+    rng = np.random.default_rng(12)
+    frames = _box_edges_and_coordinates(rng, 9, 120, None)
+    u = make_universe(frames, 21.7, atom_resindex=np.arange(120) // 4)
+    center, ligand = u.atoms[::4], u.atoms[1::2]
+    monkeypatch.setattr(analysis, "_FLOAT32_SCREEN", screen)
+
+    def run():
+        return RDFCoordination(center, ligand, cutoff_angstrom=3.0, n_blocks=3).run()
+
+    assert_same_results(run(), _frame_route(monkeypatch, run))
