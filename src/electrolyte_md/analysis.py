@@ -71,8 +71,9 @@ _BRUTE_FORCE_CUTOFF_FRACTION = 0.31
 #: Frames read at a time by the block route (:func:`_read_blocks`): positions of the
 #: analysed atoms only, straight from the file where the reader allows it.
 _BLOCK_FRAMES = 64
-#: Center-ligand distances computed at once by :func:`_ortho_distances` (a few frames;
-#: its float64 work arrays then stay within a CPU's L2 cache).
+#: Center-ligand pairs binned at once by the block route (a few frames; the work arrays
+#: of :func:`_screened_bin_positions` and :func:`_ortho_distances` then stay within a
+#: CPU's L2 cache).
 _BLOCK_PAIRS = 65_536
 #: The block route (:func:`_run_blocks`): read the analysed atoms a block of frames at a
 #: time and histogram a block at once. False falls back to MDAnalysis' frame-by-frame
