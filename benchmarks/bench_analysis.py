@@ -14,15 +14,17 @@ raw read
 stage
     The per-frame work of the stage: ``RDFCoordinationSet.run`` over all pairs on a
     ready Universe, the frame loop :func:`electrolyte_md.analysis.analyze_run` runs
-    (one ``rdf`` job per MD run reads the trajectory once for all its pairs). Its rate is
-    the stage's rate on any trajectory length once the fixed costs are paid.
+    (the RDF step of the one analysis job of each MD run, ``analyze_run`` in
+    ``workflow/rules/analysis.smk``, reads the trajectory once for all its pairs). Its
+    rate is the stage's rate on any trajectory length once the fixed costs are paid.
 fixed costs
     ``fixed_s_per_call``: the rest of one :func:`~electrolyte_md.analysis.analyze_run`
-    call as the rule script ``workflow/scripts/analysis_rdf.py`` makes it (Universe,
-    each pair's CSV, JSON and PNG), its wall time minus the frame loop's;
-    ``job_start_s``: a fresh Python importing what the rule script imports, paid once
-    per Snakemake job. From these, ``frames_for_job_at_target``: the trajectory length
-    at which the whole job (start, call) reaches the target ratio.
+    call as the job's script ``workflow/scripts/analysis_run.py`` makes it for its RDF
+    step (Universe, each pair's CSV, JSON and PNG), its wall time minus the frame loop's;
+    ``job_start_s``: a fresh Python importing what the RDF step needs, paid once per
+    Snakemake job (the job's other steps, solvation, transport and the energy plot,
+    share it and import more). From these, ``frames_for_job_at_target``: the trajectory
+    length at which a job of the RDF step alone (start, call) reaches the target ratio.
 before
     The same loop and call on MDAnalysis' frame-by-frame route
     (``analysis._BLOCK_ROUTE = False``, the code before the block route), in the same
@@ -52,7 +54,7 @@ TARGET_RATIO = 0.5
 #: trajectory (too few frames), so that the stage runs as it would with a fixed shell.
 FALLBACK_CUTOFF_ANGSTROM = 3.5
 
-#: What a Snakemake job of the rdf rule imports before it calls analyze_run.
+#: What the RDF step of an analysis job imports before it calls analyze_run.
 _JOB_IMPORTS = (
     "import snakemake.script, MDAnalysis, pandas, scipy.ndimage, matplotlib.figure, "
     "matplotlib.backends.backend_agg, electrolyte_md.analysis, electrolyte_md.logs"
@@ -172,7 +174,7 @@ def raw_read_seconds(topology: Path, trajectory: Path, repeats: int = 3) -> tupl
 def _pair_kwargs(
     spec: Mapping[str, Any], bin_width_angstrom: float, n_blocks: int
 ) -> dict[str, Any]:
-    """Keyword arguments of analyze_pair for one pair spec, with the rdf rule's settings."""
+    """Keyword arguments of analyze_pair for one pair spec, with the workflow's settings."""
     return {
         "skip_ps": 0.0,
         "bin_width_angstrom": bin_width_angstrom,
@@ -191,7 +193,7 @@ def _analyze_pair_alone(
     bin_width_angstrom: float,
     n_blocks: int,
 ) -> dict[str, Any]:
-    """One analyze_pair call with the rdf rule's file names and arguments, into ``out``."""
+    """One analyze_pair call with the workflow's file names and arguments, into ``out``."""
     from electrolyte_md.analysis import analyze_pair
 
     return analyze_pair(
@@ -260,7 +262,7 @@ def _analyze_run_as_the_rule(
     bin_width_angstrom: float,
     n_blocks: int,
 ) -> dict[str, dict[str, Any]]:
-    """One analyze_run call for all pairs with the rdf rule's arguments, into ``out``."""
+    """One analyze_run call for all pairs with the workflow's arguments, into ``out``."""
     from electrolyte_md.analysis import analyze_run
 
     return analyze_run(
@@ -372,7 +374,7 @@ def loop_seconds(
 
 
 def job_start_seconds(repeats: int = 3) -> float:
-    """Best wall time of a fresh Python importing what an rdf job imports."""
+    """Best wall time of a fresh Python importing what the RDF step of a job imports."""
 
     def start() -> None:
         subprocess.run([sys.executable, "-c", _JOB_IMPORTS], check=True, capture_output=True)
@@ -407,7 +409,7 @@ def measure(
         Amber prmtop and DCD of one MD run (``results/systems/<s>/system.prmtop`` and
         ``results/md/<s>/<T>K/rep<n>/prod.dcd``).
     pairs
-        Pair label -> the spec the rdf rule gets (``center``, ``ligand``, optional
+        Pair label -> the spec the RDF step gets (``center``, ``ligand``, optional
         ``cutoff_angstrom``; other keys such as ``requires`` are ignored).
     bin_width_angstrom, n_blocks
         As ``analysis.rdf`` in the configuration.
@@ -515,9 +517,9 @@ def measure(
             "untimed first, so it is in the OS page cache and the raw rate is the decode "
             "rate, not the disk rate. raw = MDAnalysis iterating every frame; raw_block = "
             "all atoms of all frames in one timeseries call. stage = RDFCoordinationSet.run "
-            "over all pairs on a built Universe, the frame loop of analyze_run (the rdf "
-            "rule: one job per MD run, one trajectory read); its rate is the stage's on any "
-            "length. call = one analyze_run as the rule script makes it (Universe, "
+            "over all pairs on a built Universe, the frame loop of analyze_run (the RDF "
+            "step of each MD run's analysis job, one trajectory read); its rate is the "
+            "stage's on any length. call = one analyze_run as that job makes it (Universe, "
             "CSV/JSON/PNG per pair); fixed_s_per_call = call - stage. job = job_start_s "
             "(fresh Python + imports) + call; frames_for_job_at_target: the length from "
             "which the whole job reaches the target ratio (null: never). before_* = the "

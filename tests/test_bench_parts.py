@@ -162,11 +162,13 @@ def test_workflow_benchmark_on_five_systems(tmp_path):
     jobs = result["jobs_by_rule"]
     assert sum(jobs.values()) == result["n_jobs"]
     n_runs, n_cluster = result["n_runs"], result["n_systems_with_cluster"]
-    # one job of each per-run rule per system x temperature x replica
-    for rule in ("run_md", "plot_md", "transport", "solvation"):
+    # one job of each per-run rule per system x temperature x replica: the MD run and one
+    # analysis job (RDFs of all its pairs in one trajectory pass, solvation, transport,
+    # energy plot)
+    for rule in ("run_md", "analyze_run"):
         assert jobs[rule] == n_runs, rule
-    # one rdf job per run, for all its pairs (Li-P, Li-F, Li-O; Ti-P, Ti-F with the cluster)
-    assert jobs["rdf"] == n_runs
+    for rule in ("rdf", "plot_md", "transport", "solvation"):
+        assert rule not in jobs, rule
     assert jobs["cluster_stability"] == n_cluster
     for rule in ("compose_system", "pack_box", "build_system", "system_summary"):
         assert jobs[rule] == result["n_systems"], rule
