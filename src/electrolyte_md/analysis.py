@@ -318,8 +318,12 @@ def _dcd_dimensions(unitcells: np.ndarray) -> np.ndarray:
     """
     from MDAnalysis.lib.mdamath import triclinic_box
 
+    unitcells = np.asarray(unitcells)
     out = np.zeros((len(unitcells), 6), dtype=np.float32)
-    records, which = np.unique(np.asarray(unitcells), axis=0, return_inverse=True)
+    if len(unitcells) and not np.any(unitcells != unitcells[0]):  # an NVT run: one box
+        records, which = unitcells[:1], np.zeros(len(unitcells), dtype=np.intp)
+    else:
+        records, which = np.unique(unitcells, axis=0, return_inverse=True)
     pi_2 = np.pi / 2
     for k, record in enumerate(records):
         uc = np.take(record, [0, 2, 5, 4, 3, 1])
@@ -477,8 +481,9 @@ def _run_blocks(
             owner.frames[index] = numbers
             owner.times[index] = times
             _check_boxes(analyses, numbers, dimensions)
+            by_axis = np.ascontiguousarray(positions.transpose(2, 0, 1))  # (3, n, atoms)
             for analysis in analyses:
-                analysis._accumulate_block(index, numbers, positions, dimensions)
+                analysis._accumulate_block(index, numbers, by_axis, dimensions)
             done += len(numbers)
             bar.update(len(numbers))
 
@@ -854,9 +859,9 @@ class RDFCoordination(AnalysisBase):
         frames : numpy.ndarray
             Their frame numbers in the trajectory.
         positions : numpy.ndarray
-            float32 coordinates (Å), shape ``(n, n_read, 3)``, of the atoms
-            :func:`_run_blocks` reads; this analysis' rows are ``_center_rows`` and
-            ``_ligand_rows``.
+            float32 coordinates (Å) of the atoms :func:`_run_blocks` reads, axis first:
+            shape ``(3, n, n_read)``; this analysis' atoms are ``_center_rows`` and
+            ``_ligand_rows`` of the last axis.
         dimensions : numpy.ndarray
             float32 boxes of the frames, shape ``(n, 6)``; every one has been checked
             (:func:`_check_boxes`).
@@ -870,8 +875,8 @@ class RDFCoordination(AnalysisBase):
         small against the box) each frame goes through :meth:`_frame_histogram`.
         """
         # coordinates axis first, (3, n, atoms): each axis of each frame contiguous
-        center = positions[:, self._center_rows].transpose(2, 0, 1)
-        ligand = positions[:, self._ligand_rows].transpose(2, 0, 1)
+        center = positions[:, :, self._center_rows]
+        ligand = positions[:, :, self._ligand_rows]
         if len(dimensions) == 1 or not np.any(dimensions != dimensions[0]):
             boxes, which = dimensions[:1], np.zeros(len(dimensions), dtype=np.intp)
         else:
@@ -881,12 +886,11 @@ class RDFCoordination(AnalysisBase):
             n_bins = self._n_bins_of(box, int(frames[rows[0]]))
             self._volumes_angstrom3[index[rows]] = box_volume(box)
             if self._dense_route(box, n_bins) and bool(np.all(box[:3] > _FLT_EPSILON)):
-                histograms = self._dense_histograms(
-                    np.ascontiguousarray(center[:, rows]),
-                    np.ascontiguousarray(ligand[:, rows]),
-                    box,
-                    n_bins,
-                )
+                if len(rows) < len(dimensions):
+                    block_center, block_ligand = center[:, rows], ligand[:, rows]
+                else:
+                    block_center, block_ligand = center, ligand
+                histograms = self._dense_histograms(block_center, block_ligand, box, n_bins)
             else:
                 histograms = [
                     self._frame_histogram(
