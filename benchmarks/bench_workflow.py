@@ -11,12 +11,20 @@ fresh working directory and times, each in its own ``snakemake`` process:
     (input functions, wildcards, file inventory of the empty working directory) and
     printing the job count table. This is the number the issue's target applies to.
 
-``dag_build_s`` is their difference, the DAG build alone. Both runs use the repository's
-Snakefile with ``--directory <workdir>`` and ``--replace-workflow-config``, so only the
-generated configuration applies; the repository's ``profiles/default`` is loaded
-automatically by Snakemake (it is the Snakefile's workflow profile, as in ``make run``);
-its settings (``printshellcmds``, ``rerun-incomplete``, ``latency-wait``...) do not
-change the DAG.
+``md_only`` (optional, ``md_only=True``)
+    ``--dry-run --quiet rules results/report/md_summary.csv``: the DAG of the MD runs
+    and their preparation alone, without any analysis job: what any workflow with one
+    job per MD run would plan at the least.
+
+``dag_build_s`` is the difference of the first two, the DAG build alone. Every run uses
+the repository's Snakefile (or another checkout's, ``snakefile=``, to compare two
+versions back to back) with ``--directory <workdir>`` and ``--replace-workflow-config``,
+so only the generated configuration applies; the ``profiles/default`` next to the
+Snakefile is loaded automatically by Snakemake (it is the Snakefile's workflow profile,
+as in ``make run``); its settings (``printshellcmds``, ``rerun-incomplete``,
+``latency-wait``...) do not change the DAG. Beside the wall clock, the CPU time of each
+``snakemake`` process (user + system) is recorded: on a shared machine it drifts less
+than the wall clock.
 
 The module is imported by ``benchmarks/run.py`` with ``benchmarks/`` on ``sys.path``.
 """
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -100,12 +109,19 @@ def study_config(
     return config
 
 
-def _snakemake(workdir: Path, configfile: Path, *args: str) -> tuple[float, str]:
-    """Run snakemake on the generated study; wall seconds and combined output."""
+def _cpu_seconds_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _snakemake(
+    workdir: Path, configfile: Path, *args: str, snakefile: Path = SNAKEFILE
+) -> tuple[float, float, str]:
+    """Run snakemake on the generated study; wall and CPU seconds, combined output."""
     command = [
         str(SNAKEMAKE),
         "--snakefile",
-        str(SNAKEFILE),
+        str(snakefile),
         "--directory",
         str(workdir),
         "--configfile",
@@ -115,15 +131,17 @@ def _snakemake(workdir: Path, configfile: Path, *args: str) -> tuple[float, str]
         "1",
         *args,
     ]
+    cpu_start = _cpu_seconds_of_children()
     start = time.perf_counter()
     done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
+    cpu_seconds = _cpu_seconds_of_children() - cpu_start
     output = done.stdout + done.stderr
     if done.returncode != 0:
         raise RuntimeError(
             f"{' '.join(command)} failed with exit status {done.returncode}:\n{output[-4000:]}"
         )
-    return seconds, output
+    return seconds, cpu_seconds, output
 
 
 def parse_job_counts(output: str) -> dict[str, int]:
@@ -145,7 +163,13 @@ def parse_job_counts(output: str) -> dict[str, int]:
 
 
 def measure(
-    workdir: Path, *, n_systems: int = 1000, n_temperatures: int = 2, n_replicas: int = 3
+    workdir: Path,
+    *,
+    n_systems: int = 1000,
+    n_temperatures: int = 2,
+    n_replicas: int = 3,
+    snakefile: Path = SNAKEFILE,
+    md_only: bool = False,
 ) -> dict[str, Any]:
     """Time parsing, DAG build and dry run of a large generated study.
 
@@ -156,15 +180,23 @@ def measure(
         Snakemake's ``.snakemake`` metadata are written there. No job runs.
     n_systems, n_temperatures, n_replicas
         Size of the study.
+    snakefile
+        The workflow to plan (default: this repository's); the configuration is always
+        generated from this repository's ``config/config.yaml``.
+    md_only
+        Also time the dry run of the MD runs alone (``md_only_*`` keys).
 
     Returns
     -------
     dict
         JSON-safe: sizes, ``n_jobs`` and ``jobs_by_rule`` (from the dry run's job stats
         table), ``n_runs`` (systems x temperatures x replicas), ``parse_s``,
-        ``dry_run_s``, ``dag_build_s`` (their difference), ``target_s``,
+        ``dry_run_s``, ``dag_build_s`` (their difference), ``parse_cpu_s`` and
+        ``dry_run_cpu_s`` (user + system time of the two processes), ``target_s``,
         ``meets_target`` (``dry_run_s < target_s``), ``dry_run_ms_per_job``, the
-        commands' description and notes.
+        Snakefile, the commands' description and notes; with ``md_only``,
+        ``md_only_dry_run_s``, ``md_only_dry_run_cpu_s``, ``md_only_n_jobs`` and
+        ``md_only_jobs_by_rule``.
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -172,10 +204,33 @@ def measure(
     config = study_config(n_systems, n_temperatures, n_replicas)
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
 
-    parse_s, _ = _snakemake(workdir, configfile, "--list-target-rules")
-    dry_run_s, output = _snakemake(workdir, configfile, "--dry-run", "--quiet", "rules")
+    snakefile = Path(snakefile).resolve()
+    parse_s, parse_cpu_s, _ = _snakemake(
+        workdir, configfile, "--list-target-rules", snakefile=snakefile
+    )
+    dry_run_s, dry_run_cpu_s, output = _snakemake(
+        workdir, configfile, "--dry-run", "--quiet", "rules", snakefile=snakefile
+    )
     counts = parse_job_counts(output)
     n_jobs = counts.pop("total")
+    floor: dict[str, Any] = {}
+    if md_only:
+        md_s, md_cpu_s, md_output = _snakemake(
+            workdir,
+            configfile,
+            "results/report/md_summary.csv",  # before --quiet, which takes several values
+            "--dry-run",
+            "--quiet",
+            "rules",
+            snakefile=snakefile,
+        )
+        md_counts = parse_job_counts(md_output)
+        floor = {
+            "md_only_dry_run_s": round(md_s, 3),
+            "md_only_dry_run_cpu_s": round(md_cpu_s, 3),
+            "md_only_n_jobs": md_counts.pop("total"),
+            "md_only_jobs_by_rule": md_counts,
+        }
     return {
         "n_systems": n_systems,
         "n_temperatures": n_temperatures,
@@ -189,13 +244,21 @@ def measure(
         "parse_s": round(parse_s, 3),
         "dry_run_s": round(dry_run_s, 3),
         "dag_build_s": round(max(dry_run_s - parse_s, 0.0), 3),
+        "parse_cpu_s": round(parse_cpu_s, 3),
+        "dry_run_cpu_s": round(dry_run_cpu_s, 3),
         "dry_run_ms_per_job": round(1000.0 * dry_run_s / max(n_jobs, 1), 4),
         "target_s": TARGET_S,
         "meets_target": dry_run_s < TARGET_S,
+        **floor,
+        "snakefile": str(snakefile),
         "commands": {
             "parse_s": "snakemake --list-target-rules (start-up, parse, config checks)",
             "dry_run_s": "snakemake --dry-run --quiet rules (parse + DAG + job table)",
             "dag_build_s": "dry_run_s - parse_s",
+            "md_only_dry_run_s": (
+                "snakemake --dry-run --quiet rules results/report/md_summary.csv (the MD "
+                "runs and their preparation, no analysis)"
+            ),
         },
         "notes": (
             "one snakemake process per figure, wall clock, empty working directory (every "
@@ -214,6 +277,8 @@ if __name__ == "__main__":  # pragma: no cover - manual use
     parser.add_argument("--temperatures", type=int, default=2)
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--snakefile", type=Path, default=SNAKEFILE)
+    parser.add_argument("--md-only", action="store_true", help="also time the MD runs alone")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-workflow-"))
     result = measure(
@@ -221,5 +286,7 @@ if __name__ == "__main__":  # pragma: no cover - manual use
         n_systems=args.systems,
         n_temperatures=args.temperatures,
         n_replicas=args.replicas,
+        snakefile=args.snakefile,
+        md_only=args.md_only,
     )
     print(json.dumps(result, indent=2))
