@@ -1,7 +1,7 @@
 """The study at scale: a many-system DAG plans right, and a config change reruns only its part.
 
 Nothing here runs a job: the configuration (20 systems x 2 temperatures x 3 replicas,
-about 730 jobs) is only planned (``--dry-run``); the rerun test marks every
+about 330 jobs) is only planned (``--dry-run``); the rerun test marks every
 output of a small study as done (``--touch``, which records Snakemake's metadata),
 changes one system's salt concentration and checks the planned jobs.
 """
@@ -93,13 +93,13 @@ def test_dag_of_a_many_system_study(tmp_path):
     counts = _job_counts(run.stdout + run.stderr)
     n_systems = len(config["systems"])
     n_runs = n_systems * len(config["md"]["temperatures_kelvin"]) * config["md"]["replicas"]
-    # one rdf job per run reads the trajectory once for all its pairs
-    assert counts["run_md"] == counts["transport"] == counts["solvation"] == n_runs
-    assert counts["rdf"] == n_runs
-    assert counts["pack_box"] == counts["arrhenius"] == n_systems
+    # one analysis job per run (RDFs of every pair, solvation, transport, energy plot),
+    # one tables job per system (coordination, replica means, Arrhenius)
+    assert counts["run_md"] == counts["analyze_run"] == n_runs
+    assert counts["pack_box"] == counts["system_summary"] == n_systems
     assert counts["parameterize_species"] == len(config["species"])
     total = sum(v for k, v in counts.items() if k != "total")
-    assert counts["total"] == total > 700
+    assert counts["total"] == total > 300
     print(f"dry run of {total} jobs: {seconds:.1f} s ({1000 * seconds / total:.1f} ms per job)")
 
 
@@ -113,7 +113,7 @@ def test_config_change_reruns_only_the_system_it_touches(tmp_path):
     assert len(outputs) > 100
     for name in outputs:
         path = tmp_path / name
-        if path.name == "rdf":  # the rdf rule's output: a directory per run
+        if path.name == "rdf":  # analyze_run's RDF output: a directory per run
             path.mkdir(parents=True, exist_ok=True)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,9 +136,7 @@ def test_config_change_reruns_only_the_system_it_touches(tmp_path):
     assert rules <= STUDY_RULES, rules - STUDY_RULES
     # the changed system is redone from its box on: composition, box, MD, analysis
     per_system = {rule for rule, w in jobs if w.get("system") == changed}
-    assert {"compose_system", "pack_box", "build_system", "run_md", "rdf", "transport"} <= (
-        per_system
-    )
+    assert {"compose_system", "pack_box", "build_system", "run_md", "analyze_run"} <= per_system
     n_runs = len(config["md"]["temperatures_kelvin"]) * config["md"]["replicas"]
     assert sum(rule == "run_md" for rule, _ in jobs) == n_runs
     # the species (structures, AM1-BCC parameters) are shared and untouched
