@@ -32,13 +32,22 @@ def cluster_run(tmp_path_factory):
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["forcefield"]["cache_dir"] = str(workdir / "cache")
     config["species"]["Ti6HPAB"] = CLUSTER
-    config["systems"] = {
-        "Ti6_LiPF6_NMP": {
-            "solvents": {"NMP": 1.0},
-            "n_solvent_molecules": 60,
-            "salts": {"LiPF6": 1.0},
-            "additives": {"Ti6HPAB": 1},
-        }
+    # the tiny electrolyte without the cluster beside it: the comparison with the paper
+    config["systems"]["Ti6_LiPF6_NMP"] = {
+        "solvents": {"NMP": 1.0},
+        "n_solvent_molecules": 60,
+        "salts": {"LiPF6": 1.0},
+        "additives": {"Ti6HPAB": 1},
+    }
+    config["validation"] = {
+        "paper": True,
+        "measured_densities": {
+            "LiPF6_NMP": {
+                "temperature_kelvin": 298.15,
+                "density_g_per_cm3": 1.1,
+                "source": "a stand-in value for the test",
+            }
+        },
     }
     pairs = config["analysis"]["rdf"]["pairs"]
     pairs["Ti-P"] = {
@@ -106,3 +115,26 @@ def test_cluster_stays_intact_in_md(cluster_run):
     assert ti_p["cutoff_angstrom"] == 7.0
     report = (cluster_run / "results/report.html").read_text(errors="replace")
     assert "cluster_charges.csv" in report and "cluster_Ti6HPAB.png" in report
+
+
+@pytest.mark.slow
+def test_paper_validation_table_in_the_report(cluster_run):
+    table = pd.read_csv(cluster_run / "results/report/paper_validation.csv")
+    rows = table.set_index("quantity")
+    change = rows.loc["CN Li-P change (with - without)"]
+    assert change["reference"] == pytest.approx(1.083 - 1.323)
+    assert change["verdict"].split(" (")[0] in {
+        "resolved: decrease",
+        "resolved: increase",
+        "not resolved",
+        "not tested",
+    }
+    assert rows.loc["CN Li-P without the additive", "system"] == "LiPF6_NMP"
+    density = table[(table["quantity"] == "density (g/cm3)") & (table["system"] == "LiPF6_NMP")]
+    assert density["reference"].tolist() == [1.1] and 0.8 < density["value"].iloc[0] < 1.5
+    peaks = table[table["quantity"] == "first RDF peak Li-P (A)"]
+    assert set(peaks["system"]) == {"LiPF6_NMP", "Ti6_LiPF6_NMP"}
+    # no binding study configured in the tiny study: no binding rows
+    assert not table["quantity"].str.startswith("binding energy").any()
+    report = (cluster_run / "results/report.html").read_text(errors="replace")
+    assert "paper_validation.csv" in report

@@ -271,6 +271,8 @@ def final_outputs():
         outputs.append(f"{RESULTS}/species/{species}/cluster_charges.csv")
         outputs.append(f"{RESULTS}/species/{species}/cluster_geometry.csv")
     outputs.append(f"{RESULTS}/report/comparison.csv")
+    if config["validation"]["paper"]:
+        outputs.append(f"{RESULTS}/report/paper_validation.csv")
     for system in config["systems"]:
         # coordination.csv, summary.csv and, with two or more temperatures, arrhenius.*
         outputs.append(f"{RESULTS}/analysis/{system}/coordination.csv")

@@ -158,3 +158,47 @@ rule provenance:
         benchmarks=BENCH,
     script:
         "../scripts/report_provenance.py"
+
+
+rule paper_validation:
+    input:
+        comparison=f"{RESULTS}/report/comparison.csv",
+        rdf=[d for system in config["systems"] for d in rdf_outputs(system)],
+        md_summaries=[
+            f"{run}/md_summary.json"
+            for system in config["systems"]
+            for run in run_dirs(system)
+        ],
+        binding=(
+            [f"{RESULTS}/report/binding_comparison.csv"]
+            if xtb_pairs() or dft_manifest()
+            else []
+        ),
+    output:
+        table=report(
+            f"{RESULTS}/report/paper_validation.csv",
+            caption="../report/paper_validation.rst",
+            category="Comparison with the paper",
+            labels={"table": "the paper's numbers against this study"},
+        ),
+    log:
+        f"{LOGS}/paper_validation/paper_validation.log",
+    benchmark:
+        f"{BENCH}/paper_validation/paper_validation.tsv"
+    conda:
+        ENVS["report"]
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        rdf_dirs={system: rdf_outputs(system) for system in config["systems"]},
+        md_runs=[
+            (system, float(t), f"{RESULTS}/md/{system}/{t}K/rep{r}/md_summary.json")
+            for system in config["systems"]
+            for t in temperatures()
+            for r in replicas()
+        ],
+        measured_densities=config["validation"]["measured_densities"],
+        cn_pair=config["analysis"]["comparison"]["cn_pair"],
+    script:
+        "../scripts/report_paper_validation.py"
