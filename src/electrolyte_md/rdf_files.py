@@ -1,4 +1,4 @@
-"""Files of the RDF directory of one MD run (the ``rdf`` rule): names and records.
+"""Files of the RDF directory of one MD run (made by ``analyze_run``): names and records.
 
 Kept apart from :mod:`electrolyte_md.analysis` so that stages that only read the records
 (solvation, summaries, the report) need none of the analysis stack.
@@ -15,8 +15,8 @@ from electrolyte_md.errors import AnalysisError
 
 __all__ = ["PAIR_FILES", "pair_files", "read_pair_records"]
 
-#: Files of one pair in the RDF directory of a run (:func:`analyze_run`, the ``rdf``
-#: rule): g(r) and n(r) table, :func:`summarize` record, figure.
+#: Files of one pair in the RDF directory of a run (:func:`analyze_run`, in the run's
+#: ``analyze_run`` job): g(r) and n(r) table, :func:`summarize` record, figure.
 PAIR_FILES = {
     "out_csv": "rdf_{pair}.csv",
     "out_json": "cn_{pair}.json",
@@ -73,7 +73,7 @@ def read_pair_records(
         files = ", ".join(PAIR_FILES["out_json"].format(pair=name) for name in missing)
         raise AnalysisError(
             f"RDF directory {directory} lacks {files} (pairs there: "
-            f"{sorted(found) or 'none'}); was it made by the rdf rule with the current "
+            f"{sorted(found) or 'none'}); was it made by the analyze_run rule with the current "
             "analysis.rdf pairs?"
         )
     records = []

@@ -605,7 +605,7 @@ def rdf_run_records(
     Parameters
     ----------
     rdf_dirs
-        RDF directories ``.../{temperature}K/rep{replica}/rdf`` (the ``rdf`` rule's output).
+        RDF directories ``.../{temperature}K/rep{replica}/rdf`` (the RDF output of ``analyze_run``).
     pairs
         Pair labels every directory must hold (the system's configured pairs); default:
         whatever each holds (:func:`electrolyte_md.rdf_files.read_pair_records`).
