@@ -618,10 +618,12 @@ def test_block_route_raises_the_frame_routes_first_error(monkeypatch):
     assert "frame 1" in errors[0] and "minimum-image" in errors[0]
 
 
-def test_float32_screen_leaves_every_bin_near_an_edge_to_the_exact_distance():
+@pytest.mark.parametrize("edges", [(23.4, 19.05, 31.0), (23.4, 23.4, 23.4)])
+def test_float32_screen_leaves_every_bin_near_an_edge_to_the_exact_distance(edges):
+    # a cubic box takes the other product with the edge (once, after the root)
     rng = np.random.default_rng(9)
     bin_width = 0.05
-    box = np.array([23.4, 19.05, 31.0, 90.0, 90.0, 90.0], dtype=np.float32)
+    box = np.array([*edges, 90.0, 90.0, 90.0], dtype=np.float32)
     # unwrapped coordinates over a few box lengths, and ligands put at distances that are
     # whole numbers of bins along an axis (exactly on a bin edge before rounding)
     center = rng.uniform(-40.0, 70.0, size=(3, 20, 40)).astype(np.float32)
@@ -661,3 +663,42 @@ def test_block_route_with_and_without_the_float32_screen(screen, monkeypatch):
         return RDFCoordination(center, ligand, cutoff_angstrom=3.0, n_blocks=3).run()
 
     assert_same_results(run(), _frame_route(monkeypatch, run))
+
+
+def test_block_route_moves_pairs_near_an_edge_to_their_exact_bins_across_chunks(monkeypatch):
+    # 150 frames: three blocks of frames, each histogrammed in several chunks (small
+    # _BLOCK_PAIRS), by two analyses of different sizes that share the work buffers; the
+    # pairs near a bin edge, found chunk by chunk, are moved to their exact bins once per
+    # block. Many pairs lie on a bin edge (a whole number of bins apart along x), some of
+    # them excluded (same residue), which must stay out of the counts.
+    rng = np.random.default_rng(21)
+    n_frames, n_atoms, bin_width = 150, 60, 0.05
+    frames = rng.uniform(0.0, 19.0, size=(n_frames, n_atoms, 3))
+    frames[:, 30:, 0] = frames[:, :1, 0] + rng.integers(1, 150, size=(n_frames, 30)) * bin_width
+    frames[:, 30:, 1:] = frames[:, :1, 1:]
+    frames[:, 1:3, 0] = frames[:, :1, 0] + rng.integers(1, 150, size=(n_frames, 2)) * bin_width
+    frames[:, 1:3, 1:] = frames[:, :1, 1:]  # atoms 1 and 2: atom 0's residue
+    u = make_universe(frames, 19.0, atom_resindex=np.arange(n_atoms) // 3)
+    monkeypatch.setattr(analysis, "_BLOCK_PAIRS", 4_000)
+    seen = []
+    screen = analysis._screened_bin_positions
+
+    def counting(*args, **kwargs):
+        result = screen(*args, **kwargs)
+        seen.append(0 if result is None else result[1].size)
+        return result
+
+    monkeypatch.setattr(analysis, "_screened_bin_positions", counting)
+
+    def run():
+        pairs = [
+            RDFCoordination(u.atoms[:10], u.atoms[10:], cutoff_angstrom=3.0, n_blocks=3),
+            RDFCoordination(u.atoms[::2], u.atoms[::3], cutoff_angstrom=3.0, n_blocks=3),
+        ]
+        analysis.RDFCoordinationSet(pairs).run()
+        return pairs
+
+    block, frame = run(), _frame_route(monkeypatch, run)
+    assert len(seen) > 10 and sum(seen) > 0 and min(seen) >= 0
+    for a, b in zip(block, frame, strict=True):
+        assert_same_results(a, b)

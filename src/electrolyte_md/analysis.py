@@ -238,8 +238,32 @@ def _ortho_distances(center: np.ndarray, ligand: np.ndarray, box: np.ndarray) ->
     return np.sqrt(squared, out=squared)
 
 
+def _work_arrays(work: dict[str, np.ndarray] | None, size: int) -> dict[str, np.ndarray]:
+    """Flat work buffers of the block route for ``size`` pairs, in ``work`` (a new dict if
+    None), replaced there only when too small. The analyses of one run share one dict
+    (:func:`_run_blocks`), so that their passes reuse the same memory, warm in the cache,
+    and none allocates (and page-faults) its own."""
+    if work is None:
+        work = {}
+    if "squared" not in work or work["squared"].size < size:
+        work.update(
+            squared=np.empty(size, dtype=np.float32),
+            component=np.empty(size, dtype=np.float32),
+            shift=np.empty(size, dtype=np.float32),
+            near=np.empty(size, dtype=bool),
+            bins32=np.empty(size, dtype=np.int32),
+            bins=np.empty(size, dtype=np.intp),
+        )
+    return work
+
+
 def _screened_bin_positions(
-    center: np.ndarray, ligand: np.ndarray, box: np.ndarray, bin_width: float
+    center: np.ndarray,
+    ligand: np.ndarray,
+    box: np.ndarray,
+    bin_width: float,
+    work: dict[str, np.ndarray] | None = None,
+    extent: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Distances over the bin width, in float32, and the pairs whose bin they leave open.
 
@@ -258,6 +282,12 @@ def _screened_bin_positions(
         Orthorhombic box (Å), float32.
     bin_width : float
         Bin width (Å).
+    work : dict, optional
+        Work buffers from :func:`_work_arrays` large enough for the ``n * n_center *
+        n_ligand`` pairs; the result is a view of ``work["squared"]``. New ones if None.
+    extent : (float, float), optional
+        Lowest and highest coordinate of ``center`` and ``ligand`` or of a block they
+        are part of (a wider extent only loosens the bound); computed if None.
 
     Returns
     -------
@@ -274,11 +304,17 @@ def _screened_bin_positions(
     product with L rounded); squaring, summing, the root and the division by the bin
     width (itself rounded to float32) add relative errors of a few u of at most
     D_max = sqrt(3) L_max / 2. The bound used, E = 8 u (sqrt(3) (S + L_max) + D_max) /
-    bin_width, holds those terms with a factor of two to spare.
+    bin_width, holds those terms with a factor of two to spare. In a cubic box the
+    product with L is taken once, after the root, together with the division by the bin
+    width (one rounding of the combined factor instead of three per pair; the same
+    bound holds).
     """
     u = 2.0**-24
-    low = float(np.minimum(center.min(initial=np.inf), ligand.min(initial=np.inf)))
-    high = float(np.maximum(center.max(initial=-np.inf), ligand.max(initial=-np.inf)))
+    if extent is None:
+        low = float(np.minimum(center.min(initial=np.inf), ligand.min(initial=np.inf)))
+        high = float(np.maximum(center.max(initial=-np.inf), ligand.max(initial=-np.inf)))
+    else:
+        low, high = extent
     if not (math.isfinite(low) and math.isfinite(high)):  # NaN propagates through both
         return None
     edges = np.asarray(box[:3], dtype=np.float32)
@@ -287,27 +323,33 @@ def _screened_bin_positions(
     if bound > 0.01:
         return None
     inverse = (1.0 / edges.astype(np.float64)).astype(np.float32)
+    cubic = bool(edges[0] == edges[1] == edges[2])
     shape = (center.shape[1], center.shape[2], ligand.shape[2])
-    squared = np.empty(shape, dtype=np.float32)
-    component = np.empty(shape, dtype=np.float32)
-    shift = np.empty(shape, dtype=np.float32)
+    size = shape[0] * shape[1] * shape[2]
+    work = _work_arrays(work, size)
+    squared = work["squared"][:size].reshape(shape)
+    component = work["component"][:size].reshape(shape)
+    shift = work["shift"][:size].reshape(shape)
     for axis in range(3):
         target = squared if axis == 0 else component
         np.subtract(ligand[axis][:, None, :], center[axis][:, :, None], out=target)
         np.multiply(target, inverse[axis], out=target)
         np.rint(target, out=shift)
         np.subtract(target, shift, out=target)
-        np.multiply(target, edges[axis], out=target)
-        np.multiply(target, target, out=target)
+        if not cubic:
+            np.multiply(target, edges[axis], out=target)
+        np.square(target, out=target)
         if axis:
             np.add(squared, component, out=squared)
     np.sqrt(squared, out=squared)
-    np.multiply(squared, np.float32(1.0 / bin_width), out=squared)
+    scale = float(edges[0]) / bin_width if cubic else 1.0 / bin_width
+    np.multiply(squared, np.float32(scale), out=squared)
     np.rint(squared, out=shift)
     np.subtract(squared, shift, out=shift)
     np.abs(shift, out=shift)
-    open_pairs = np.flatnonzero(shift.reshape(-1) < np.float32(2.0 * bound))
-    return squared, open_pairs
+    near = work["near"][:size]
+    np.less(shift, np.float32(2.0 * bound), out=near.reshape(shape))
+    return squared, np.flatnonzero(near)
 
 
 def _dcd_dimensions(unitcells: np.ndarray) -> np.ndarray:
@@ -470,7 +512,9 @@ def _run_blocks(
     if len(frames) == 0:
         return
     atoms = np.unique(np.concatenate([np.r_[a._center_ix, a._ligand_ix] for a in analyses]))
+    work: dict[str, np.ndarray] = {}  # work buffers shared by the analyses
     for analysis in analyses:
+        analysis._work = work
         analysis._center_rows = np.searchsorted(atoms, analysis._center_ix)
         analysis._ligand_rows = np.searchsorted(atoms, analysis._ligand_ix)
     verbose = getattr(owner, "_verbose", False) if verbose is None else verbose
@@ -916,48 +960,76 @@ class RDFCoordination(AnalysisBase):
         diagonal; bins from ``n_bins`` on (a distance above ``r_search = n_bins *
         bin_width`` always lands there, so the frame route's cut needs no separate test),
         excluded pairs (put in the row's last bin) and, for a frame with a coordinate
-        that is not finite, NaN distances (clipped into that bin) are dropped.
+        that is not finite, NaN distances (clipped into that bin) are dropped. The bins
+        are cast to int32 (a vectorised cast, unlike float to int64), shifted to their
+        frame's row there and widened for ``np.bincount`` in buffers the analysis keeps
+        (:func:`_work_arrays`).
         """
         _, n_frames, n_center = center.shape
         n_ligand = ligand.shape[2]
+        n_pairs = n_center * n_ligand
         edges = np.asarray(box[:3], dtype=np.float64)
         diagonal_bins = 0.5 * math.sqrt(float(np.dot(edges, edges))) / self.bin_width_angstrom
         width = max(n_bins, int(diagonal_bins * (1.0 + 1e-6))) + 3
         finite = bool(np.isfinite(center).all() and np.isfinite(ligand).all())
-        per_call = max(1, _BLOCK_PAIRS // (n_center * n_ligand))
-        out = np.empty((n_frames, n_bins), dtype=np.int64)
+        extent = None
+        if finite and n_frames:
+            extent = (
+                float(min(center.min(), ligand.min())),
+                float(max(center.max(), ligand.max())),
+            )
+        per_call = max(1, _BLOCK_PAIRS // n_pairs)
+        work = self._work = _work_arrays(getattr(self, "_work", None), per_call * n_pairs)
+        offsets = (np.arange(per_call, dtype=np.int32) * np.int32(width))[:, None, None]
+        counts = np.empty((n_frames, width), dtype=np.int64)
         bw = self.bin_width_angstrom
+        open_pairs_all: list[np.ndarray] = []  # pairs near a bin edge, flat in the block
+        open_cells: list[np.ndarray] = []  # and their float32 bins, flat in ``counts``
         for start in range(0, n_frames, per_call):
             stop = min(start + per_call, n_frames)
+            n = stop - start
+            size = n * n_pairs
             block_center, block_ligand = center[:, start:stop], ligand[:, start:stop]
             screened = None
             if _FLOAT32_SCREEN and finite:
-                screened = _screened_bin_positions(block_center, block_ligand, box, bw)
+                screened = _screened_bin_positions(
+                    block_center, block_ligand, box, bw, work=work, extent=extent
+                )
+            bins32 = work["bins32"][:size].reshape(n, n_center, n_ligand)
             if screened is None:
                 scaled = _ortho_distances(block_center, block_ligand, box)
                 np.divide(scaled, bw, out=scaled)
                 if not finite:
                     np.fmin(scaled, width - 1, out=scaled)
-                bins = scaled.astype(np.intp)
+                np.copyto(bins32, scaled, casting="unsafe")
+                open_pairs = None
             else:
                 scaled, open_pairs = screened
-                bins = scaled.astype(np.intp)
-                if open_pairs.size:  # the exact bins of pairs near a bin edge
-                    frame, rest = np.divmod(open_pairs, n_center * n_ligand)
-                    i, j = np.divmod(rest, n_ligand)
-                    exact = _ortho_distances(
-                        block_center[:, frame, i][:, :, None],
-                        block_ligand[:, frame, j][:, :, None],
-                        box,
-                    ).reshape(-1)
-                    np.divide(exact, bw, out=exact)
-                    bins.reshape(-1)[open_pairs] = exact.astype(np.intp)
+                np.copyto(bins32, scaled, casting="unsafe")  # truncation, t' >= 0
             if self._excluded_flat.size:
-                bins.reshape(stop - start, -1)[:, self._excluded_flat] = width - 1
-            bins += (np.arange(stop - start, dtype=np.intp) * width)[:, None, None]
-            counts = np.bincount(bins.reshape(-1), minlength=(stop - start) * width)
-            out[start:stop] = counts.reshape(stop - start, width)[:, :n_bins]
-        return out
+                bins32.reshape(n, -1)[:, self._excluded_flat] = width - 1
+                if open_pairs is not None and open_pairs.size:
+                    excluded = np.isin(open_pairs % n_pairs, self._excluded_flat)
+                    open_pairs = open_pairs[~excluded]
+            np.add(bins32, offsets[:n], out=bins32)
+            bins = work["bins"][:size]
+            np.copyto(bins, bins32.reshape(-1))
+            counts[start:stop] = np.bincount(bins, minlength=n * width).reshape(n, width)
+            if open_pairs is not None and open_pairs.size:
+                open_cells.append(bins[open_pairs] + start * width)
+                open_pairs_all.append(open_pairs + start * n_pairs)
+        if open_pairs_all:  # each pair near a bin edge moves to its exact bin
+            open_pairs = np.concatenate(open_pairs_all)
+            frame, rest = np.divmod(open_pairs, n_pairs)
+            i, j = np.divmod(rest, n_ligand)
+            exact = _ortho_distances(
+                center[:, frame, i][:, :, None], ligand[:, frame, j][:, :, None], box
+            ).reshape(-1)
+            np.divide(exact, bw, out=exact)
+            flat = counts.reshape(-1)
+            np.subtract.at(flat, np.concatenate(open_cells), 1)
+            np.add.at(flat, frame * width + exact.astype(np.intp), 1)
+        return counts[:, :n_bins]
 
     def _conclude(self) -> None:
         if self.n_frames == 0 or not self._frame_histograms:
