@@ -515,6 +515,20 @@ def test_ortho_distances_are_distance_arrays_numbers():
             assert np.array_equal(got[f], expected)
 
 
+def test_ortho_pair_distances_are_distance_arrays_numbers():
+    from MDAnalysis.lib.distances import distance_array
+
+    rng = np.random.default_rng(5)
+    for edges in ([37.775] * 3, [12.0, 31.7, 20.05]):
+        box = np.array([*edges, 90.0, 90.0, 90.0], dtype=np.float32)
+        center = rng.uniform(-80.0, 120.0, size=(3, 300)).astype(np.float32)
+        ligand = rng.uniform(-80.0, 120.0, size=(3, 300)).astype(np.float32)
+        ligand[:, :20] = center[:, :20] + box[:3, None] / 2  # exact half-box offsets
+        got = analysis._ortho_pair_distances(center, ligand, box)
+        expected = np.diagonal(distance_array(center.T, ligand.T, box=box))
+        assert got.dtype == np.float64 and np.array_equal(got, expected)
+
+
 @pytest.fixture(scope="module")
 def water_md(tmp_path_factory) -> tuple[Path, Path]:
     """PDB and 12-frame OpenMM DCD of a short MD run of a TIP3P water box (387 atoms)."""
@@ -690,14 +704,14 @@ def test_block_route_moves_pairs_near_an_edge_to_their_exact_bins_across_chunks(
     u = make_universe(frames, 19.0, atom_resindex=np.arange(n_atoms) // 3)
     monkeypatch.setattr(analysis, "_BLOCK_PAIRS", 4_000)
     seen = []
-    screen = analysis._screened_bin_positions
+    screen = analysis._screen
 
     def counting(*args, **kwargs):
         result = screen(*args, **kwargs)
-        seen.append(0 if result is None else result[1].size)
+        seen.append(result[1].size)
         return result
 
-    monkeypatch.setattr(analysis, "_screened_bin_positions", counting)
+    monkeypatch.setattr(analysis, "_screen", counting)
 
     def run():
         pairs = [

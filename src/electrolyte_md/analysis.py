@@ -238,6 +238,36 @@ def _ortho_distances(center: np.ndarray, ligand: np.ndarray, box: np.ndarray) ->
     return np.sqrt(squared, out=squared)
 
 
+def _ortho_pair_distances(center: np.ndarray, ligand: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Minimum-image distances of k given pairs in an orthorhombic box, as MDAnalysis
+    computes them.
+
+    Parameters
+    ----------
+    center, ligand : numpy.ndarray
+        float32 coordinates (Å) of the pairs' two atoms, axis first: shape ``(3, k)``.
+    box : numpy.ndarray
+        ``[A, B, C, 90, 90, 90]`` (Å, degrees), float32.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 distances (Å), shape ``(k,)``: pair p's is exactly
+        ``distance_array(center[:, p], ligand[:, p], box=box)``, by the arithmetic of
+        :func:`_ortho_distances` on flat arrays (no per-pair rows).
+    """
+    edges = np.asarray(box[:3], dtype=np.float32).astype(np.float64)
+    inverse = (1.0 / edges).astype(np.float32).astype(np.float64)
+    difference = np.subtract(ligand, center, dtype=np.float32)  # (3, k)
+    scaled = np.multiply(difference, inverse[:, None], dtype=np.float64)
+    scaled -= np.rint(scaled)  # ties go to even, C's round() away from zero: same square
+    scaled *= edges[:, None]
+    scaled *= scaled
+    squared = scaled[0] + scaled[1]
+    squared += scaled[2]
+    return np.sqrt(squared, out=squared)
+
+
 def _work_arrays(work: dict[str, np.ndarray] | None, size: int) -> dict[str, np.ndarray]:
     """Flat work buffers of the block route for ``size`` pairs, in ``work`` (a new dict if
     None), replaced there only when too small. The analyses of one run share one dict
@@ -309,14 +339,26 @@ def _screened_bin_positions(
     width (one rounding of the combined factor instead of three per pair; the same
     bound holds).
     """
-    u = 2.0**-24
     if extent is None:
         low = float(np.minimum(center.min(initial=np.inf), ligand.min(initial=np.inf)))
         high = float(np.maximum(center.max(initial=-np.inf), ligand.max(initial=-np.inf)))
-    else:
-        low, high = extent
+        extent = (low, high)
+    plan = _screen_plan(box, bin_width, extent)
+    if plan is None:
+        return None
+    return _screen(center, ligand, plan, _work_arrays(work, 0))
+
+
+def _screen_plan(
+    box: np.ndarray, bin_width: float, extent: tuple[float, float]
+) -> tuple[Any, ...] | None:
+    """The constants of :func:`_screen` for a box and an extent of coordinates (see
+    :func:`_screened_bin_positions`), computed once per block; None where the bound on
+    the float32 error is too loose to screen (or the extent not finite)."""
+    low, high = extent
     if not (math.isfinite(low) and math.isfinite(high)):  # NaN propagates through both
         return None
+    u = 2.0**-24
     edges = np.asarray(box[:3], dtype=np.float32)
     longest = float(edges.max())
     bound = 8.0 * u * (math.sqrt(3.0) * (high - low + longest) + 0.9 * longest) / bin_width
@@ -324,6 +366,21 @@ def _screened_bin_positions(
         return None
     inverse = (1.0 / edges.astype(np.float64)).astype(np.float32)
     cubic = bool(edges[0] == edges[1] == edges[2])
+    scale = float(edges[0]) / bin_width if cubic else 1.0 / bin_width
+    return (
+        [inverse[axis] for axis in range(3)],
+        None if cubic else [edges[axis] for axis in range(3)],
+        np.float32(scale),
+        np.float32(2.0 * bound),
+    )
+
+
+def _screen(
+    center: np.ndarray, ligand: np.ndarray, plan: tuple[Any, ...], work: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 pass of :func:`_screened_bin_positions` with the constants of
+    :func:`_screen_plan`, in the buffers ``work`` (grown if needed)."""
+    inverse, edges, scale, threshold = plan
     shape = (center.shape[1], center.shape[2], ligand.shape[2])
     size = shape[0] * shape[1] * shape[2]
     work = _work_arrays(work, size)
@@ -336,19 +393,18 @@ def _screened_bin_positions(
         np.multiply(target, inverse[axis], out=target)
         np.rint(target, out=shift)
         np.subtract(target, shift, out=target)
-        if not cubic:
+        if edges is not None:
             np.multiply(target, edges[axis], out=target)
         np.square(target, out=target)
         if axis:
             np.add(squared, component, out=squared)
     np.sqrt(squared, out=squared)
-    scale = float(edges[0]) / bin_width if cubic else 1.0 / bin_width
-    np.multiply(squared, np.float32(scale), out=squared)
+    np.multiply(squared, scale, out=squared)
     np.rint(squared, out=shift)
     np.subtract(squared, shift, out=shift)
     np.abs(shift, out=shift)
     near = work["near"][:size]
-    np.less(shift, np.float32(2.0 * bound), out=near.reshape(shape))
+    np.less(shift, threshold, out=near.reshape(shape))
     return squared, np.flatnonzero(near)
 
 
@@ -1056,17 +1112,18 @@ class RDFCoordination(AnalysisBase):
         diagonal_bins = 0.5 * math.sqrt(float(np.dot(edges, edges))) / self.bin_width_angstrom
         width = max(n_bins, int(diagonal_bins * (1.0 + 1e-6))) + 3
         finite = bool(np.isfinite(center).all() and np.isfinite(ligand).all())
-        extent = None
-        if finite and n_frames:
+        bw = self.bin_width_angstrom
+        plan = None
+        if _FLOAT32_SCREEN and finite and n_frames:
             extent = (
                 float(min(center.min(), ligand.min())),
                 float(max(center.max(), ligand.max())),
             )
+            plan = _screen_plan(box, bw, extent)
         per_call = max(1, _BLOCK_PAIRS // n_pairs)
         work = self._work = _work_arrays(getattr(self, "_work", None), per_call * n_pairs)
         offsets = (np.arange(per_call, dtype=np.int32) * np.int32(width))[:, None, None]
         counts = np.empty((n_frames, width), dtype=np.int64)
-        bw = self.bin_width_angstrom
         open_pairs_all: list[np.ndarray] = []  # pairs near a bin edge, flat in the block
         open_cells: list[np.ndarray] = []  # and their float32 bins, flat in ``counts``
         for start in range(0, n_frames, per_call):
@@ -1075,10 +1132,8 @@ class RDFCoordination(AnalysisBase):
             size = n * n_pairs
             block_center, block_ligand = center[:, start:stop], ligand[:, start:stop]
             screened = None
-            if _FLOAT32_SCREEN and finite:
-                screened = _screened_bin_positions(
-                    block_center, block_ligand, box, bw, work=work, extent=extent
-                )
+            if plan is not None:
+                screened = _screen(block_center, block_ligand, plan, work)
             bins32 = work["bins32"][:size].reshape(n, n_center, n_ligand)
             if screened is None:
                 scaled = _ortho_distances(block_center, block_ligand, box)
@@ -1106,9 +1161,11 @@ class RDFCoordination(AnalysisBase):
             open_pairs = np.concatenate(open_pairs_all)
             frame, rest = np.divmod(open_pairs, n_pairs)
             i, j = np.divmod(rest, n_ligand)
-            exact = _ortho_distances(
-                center[:, frame, i][:, :, None], ligand[:, frame, j][:, :, None], box
-            ).reshape(-1)
+            exact = _ortho_pair_distances(
+                np.take(center.reshape(3, -1), frame * n_center + i, axis=1),
+                np.take(ligand.reshape(3, -1), frame * n_ligand + j, axis=1),
+                box,
+            )
             np.divide(exact, bw, out=exact)
             flat = counts.reshape(-1)
             np.subtract.at(flat, np.concatenate(open_cells), 1)
