@@ -922,6 +922,8 @@ class RDFCoordination(AnalysisBase):
     def _prepare(self) -> None:
         # one histogram per analysed frame, filled in by frame index
         self._frame_histograms: list[np.ndarray | None] = [None] * self.n_frames
+        # the block route's instead: (analysed-frame indices, their histograms as rows)
+        self._histogram_blocks: list[tuple[np.ndarray, np.ndarray]] = []
         self._volumes_angstrom3 = np.zeros(self.n_frames)
         if self.exclude_same_residue:
             self._center_res = self.center.resindices
@@ -1076,17 +1078,18 @@ class RDFCoordination(AnalysisBase):
                     block_center, block_ligand = center, ligand
                 histograms = self._dense_histograms(block_center, block_ligand, box, n_bins)
             else:
-                histograms = [
-                    self._frame_histogram(
-                        np.ascontiguousarray(center[:, r].T),
-                        np.ascontiguousarray(ligand[:, r].T),
-                        box,
-                        n_bins,
-                    )
-                    for r in rows
-                ]
-            for i, histogram in zip(index[rows], histograms, strict=True):
-                self._frame_histograms[i] = histogram
+                histograms = np.stack(
+                    [
+                        self._frame_histogram(
+                            np.ascontiguousarray(center[:, r].T),
+                            np.ascontiguousarray(ligand[:, r].T),
+                            box,
+                            n_bins,
+                        )
+                        for r in rows
+                    ]
+                )
+            self._histogram_blocks.append((index[rows], histograms))
 
     def _dense_histograms(
         self, center: np.ndarray, ligand: np.ndarray, box: np.ndarray, n_bins: int
@@ -1176,13 +1179,23 @@ class RDFCoordination(AnalysisBase):
         if self.n_frames == 0 or not self._frame_histograms:
             raise AnalysisError(f"RDF {self._pair_label}: no frames were analysed")
         bw = self.bin_width_angstrom
-        n_bins = min(len(h) for h in self._frame_histograms)
+        blocks = self._histogram_blocks
+        if blocks:
+            n_bins = min(h.shape[1] for _, h in blocks)
+        else:
+            n_bins = min(len(h) for h in self._frame_histograms)
         if n_bins < 1:
             raise AnalysisError(
                 f"RDF {self._pair_label}: the box is smaller than two bin widths ({bw} Å)"
             )
-        hist = np.stack([h[:n_bins] for h in self._frame_histograms])  # (n_frames, n_bins)
+        if blocks:
+            hist = np.empty((self.n_frames, n_bins), dtype=np.int64)
+            for rows, histograms in blocks:
+                hist[rows] = histograms[:, :n_bins]
+        else:
+            hist = np.stack([h[:n_bins] for h in self._frame_histograms])  # (n_frames, n_bins)
         self._frame_histograms = []
+        self._histogram_blocks = []
         n_frames = hist.shape[0]
         n_center = self.center.n_atoms
 
