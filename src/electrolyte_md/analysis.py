@@ -72,8 +72,8 @@ _BRUTE_FORCE_CUTOFF_FRACTION = 0.31
 #: analysed atoms only, straight from the file where the reader allows it.
 _BLOCK_FRAMES = 64
 #: Center-ligand pairs binned at once by the block route (a few frames; the work arrays
-#: of :func:`_screened_bin_positions` and :func:`_ortho_distances` then stay within a
-#: CPU's L2 cache).
+#: of :func:`_screen` and :func:`_ortho_distances` then stay near a CPU's L2 cache;
+#: 48k to 128k pairs measured alike, fewer slower).
 _BLOCK_PAIRS = 65_536
 #: The block route (:func:`_run_blocks`): read the analysed atoms a block of frames at a
 #: time and histogram a block at once. False falls back to MDAnalysis' frame-by-frame
@@ -553,12 +553,15 @@ def _read_blocks(
 
     Notes
     -----
-    A plain DCD (:func:`_plain_dcd`) read at evenly spaced frames is read by its file
-    object, ``readframes`` with the atom indices (what ``DCDReader.timeseries`` calls),
-    its unit cells converted as the reader converts them (:func:`_dcd_dimensions`): no
-    Timestep is built per frame. Any other reader is iterated frame by frame. Both give
-    what the frame-by-frame loop sees (tests/test_analysis.py); the reader is rewound
-    afterwards, as MDAnalysis' loop leaves it.
+    A plain DCD (:func:`_plain_dcd`) in the common CHARMM layout
+    (:func:`_dcd_frames_map`) is read from its file a block of frames at a time
+    (:func:`_read_dcd_blocks`); another plain DCD read at evenly spaced frames by its
+    file object, ``readframes`` with the atom indices (what ``DCDReader.timeseries``
+    calls); in both the unit cells are converted as the reader converts them
+    (:func:`_dcd_dimensions`) and no Timestep is built per frame. Any other reader is
+    iterated frame by frame. All give what the frame-by-frame loop sees
+    (tests/test_analysis.py); the reader is rewound afterwards, as MDAnalysis' loop
+    leaves it.
     """
     frames = np.asarray(frames, dtype=np.intp)
     steps = np.diff(frames)
@@ -688,7 +691,7 @@ class RDFCoordination(AnalysisBase):
     default, half the box) the bins of all distances of a few frames come from one
     float32 pass, those near a bin edge from the float64 arithmetic of
     :func:`MDAnalysis.lib.distances.distance_array` (:func:`_screened_bin_positions`,
-    :func:`_ortho_distances`), and are counted with one ``np.bincount``; otherwise (a
+    :func:`_ortho_pair_distances`), and are counted with one ``np.bincount``; otherwise (a
     triclinic box, a short ``r_max_angstrom``) each frame's distances come from
     :func:`MDAnalysis.lib.distances.capped_distance`. The results are those of
     MDAnalysis' frame-by-frame loop to the last bit.
