@@ -224,7 +224,8 @@ def test_solvation_shells(finished_run):
     assert record["mean_shell_counts"]["NMP"] == pytest.approx(li_o, abs=0.35)
     table = pd.read_csv(run / "solvation.csv")
     assert list(table.columns) == ["shell", "n_PF6", "n_NMP", "fraction"]
-    assert table["fraction"].sum() == pytest.approx(1.0)
+    # the CSV keeps 6 significant digits: its fractions sum to 1 within a few 1e-6
+    assert table["fraction"].sum() == pytest.approx(1.0, abs=1e-5)
 
 
 @pytest.mark.slow
