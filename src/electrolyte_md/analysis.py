@@ -453,82 +453,6 @@ def _plain_dcd(reader: Any) -> bool:
     )
 
 
-def _dcd_frames_map(reader: Any) -> tuple[str, int, int, int] | None:
-    """Where the frames of a plain DCD (:func:`_plain_dcd`) lie in its file, where their
-    layout is the common one (CHARMM unit cell, three dimensions, no fixed atoms).
-
-    Returns
-    -------
-    (path, offset, frame_bytes, natoms) or None
-        Frame f is the ``frame_bytes`` bytes from ``offset + f * frame_bytes``: the
-        unit-cell record (its six doubles are bytes 4 to 52 of the frame), then the x, y
-        and z records, whose float32 coordinate of atom i is at float index ``15 + i + k
-        (natoms + 2)``, k = 0, 1, 2. None (the caller reads with ``readframes``) unless
-        every frame has the size of that layout and the Fortran record markers of the
-        first and the last frame are those of a 48-byte cell and three records of natoms
-        float32 in the machine's byte order: fixed atoms, a fourth dimension, no cell, the
-        other byte order or a truncated file stay with MDAnalysis' own reader.
-    """
-    dcd = reader._file
-    try:
-        offset, size, first = dcd._header_size, dcd._framesize, dcd._firstframesize
-        n_frames, natoms = int(reader.n_frames), int(dcd.header["natoms"])
-        path = os.fspath(reader.filename)
-    except (AttributeError, KeyError, TypeError):
-        return None
-    record = 4 * (natoms + 2)
-    if size != first or size != 56 + 3 * record or n_frames < 1:
-        return None
-    markers = {0: 48, 52: 48}
-    for k in range(3):
-        markers[56 + k * record] = markers[56 + k * record + 4 * (natoms + 1)] = 4 * natoms
-    try:
-        if os.path.getsize(path) < offset + n_frames * size:
-            return None
-        with open(path, "rb") as file:
-            for row in (0, n_frames - 1):
-                file.seek(offset + row * size)
-                frame = np.frombuffer(file.read(size), dtype=np.uint8)
-                for at, value in markers.items():
-                    if len(frame) < size or int(frame[at : at + 4].view(np.int32)[0]) != value:
-                        return None
-    except OSError:
-        return None
-    return path, offset, size, natoms
-
-
-def _read_dcd_blocks(
-    layout: tuple[str, int, int, int], atoms: np.ndarray, frames: np.ndarray, block_frames: int
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Frame numbers, float32 coordinates ``(n, 3, len(atoms))`` and unit-cell records
-    ``(n, 6)`` of ``frames``, a block at a time, from a DCD of :func:`_dcd_frames_map`'s
-    ``layout``: the block's frames are read whole into one reused buffer (one read where
-    they are consecutive) and the atoms' floats taken with one ``np.take``."""
-    path, offset, size, natoms = layout
-    columns = np.concatenate([15 + k * (natoms + 2) + atoms for k in range(3)])
-    n_max = min(block_frames, len(frames))
-    buffer = np.empty((n_max, size), dtype=np.uint8)
-    floats = buffer.view(np.float32).reshape(-1)
-    flat = (np.arange(n_max)[:, None] * (size // 4) + columns[None, :]).reshape(-1)
-    with open(path, "rb") as file:
-        for start in range(0, len(frames), block_frames):
-            chunk = frames[start : start + block_frames]
-            n = len(chunk)
-            if n == 1 or bool(np.all(np.diff(chunk) == 1)):
-                file.seek(offset + int(chunk[0]) * size)
-                got = file.readinto(memoryview(buffer)[:n])
-            else:
-                got = 0
-                for row, frame in enumerate(chunk):
-                    file.seek(offset + int(frame) * size)
-                    got += file.readinto(memoryview(buffer[row]))
-            if got != n * size:
-                raise OSError(f"{path}: frames {chunk[0]} to {chunk[-1]} could not be read")
-            xyz = np.take(floats, flat[: n * len(columns)]).reshape(n, 3, len(atoms))
-            cells = np.ascontiguousarray(buffer[:n, 4:52]).view(np.float64)
-            yield chunk, xyz, cells
-
-
 def _read_blocks(
     reader: Any, atoms: np.ndarray, frames: np.ndarray, block_frames: int = _BLOCK_FRAMES
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
@@ -553,12 +477,10 @@ def _read_blocks(
 
     Notes
     -----
-    A plain DCD (:func:`_plain_dcd`) in the common CHARMM layout
-    (:func:`_dcd_frames_map`) is read from its file a block of frames at a time
-    (:func:`_read_dcd_blocks`); another plain DCD read at evenly spaced frames by its
-    file object, ``readframes`` with the atom indices (what ``DCDReader.timeseries``
-    calls); in both the unit cells are converted as the reader converts them
-    (:func:`_dcd_dimensions`) and no Timestep is built per frame. Any other reader is
+    A plain DCD (:func:`_plain_dcd`) read at evenly spaced frames is read a block at a
+    time by its file object, ``readframes`` with the atom indices (what
+    ``DCDReader.timeseries`` calls); the unit cells are converted as the reader converts
+    them (:func:`_dcd_dimensions`) and no Timestep is built per frame. Any other reader is
     iterated frame by frame. All give what the frame-by-frame loop sees
     (tests/test_analysis.py); the reader is rewound afterwards, as MDAnalysis' loop
     leaves it.
@@ -567,15 +489,7 @@ def _read_blocks(
     steps = np.diff(frames)
     evenly = len(frames) < 2 or (steps[0] > 0 and bool(np.all(steps == steps[0])))
     try:
-        layout = _dcd_frames_map(reader) if _plain_dcd(reader) else None
-        if layout is not None:  # the file's bytes, without a Timestep or readframes
-            header = reader._file.header
-            first_time = header["istart"] / header["nsavc"]
-            dt = reader.ts.dt
-            for chunk, xyz, cells in _read_dcd_blocks(layout, atoms, frames, block_frames):
-                times = (chunk + first_time) * dt
-                yield chunk, times, xyz.transpose(0, 2, 1), _dcd_dimensions(cells)
-        elif _plain_dcd(reader) and evenly:
+        if _plain_dcd(reader) and evenly:
             step = int(steps[0]) if len(frames) > 1 else 1
             header = reader._file.header
             first_time = header["istart"] / header["nsavc"]
