@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -19,3 +21,59 @@ def log_to_file(path: str | Path) -> None:
     )
     logging.captureWarnings(True)
     sys.stderr = handle
+
+
+def run_steps(
+    steps: Mapping[str, Callable[[], object]],
+    what: str,
+    job: str,
+    needs: Mapping[str, tuple[str, str]] | None = None,
+) -> None:
+    """Run independent steps of one job, each to the end, then fail naming every failure.
+
+    A failed step does not stop the others; the log gives each step's time or traceback.
+
+    Parameters
+    ----------
+    steps
+        Step name -> callable, run in this order.
+    what
+        What the steps work on, e.g. ``"LiPF6_NMP, 298.15 K, replica 1"``: the log reads
+        "<step> of <what>: done in ... s".
+    job
+        What the steps make up, e.g. ``"analysis"``: the error reads "<job> of <what>
+        failed in n of m steps: ...".
+    needs
+        Step name -> (the earlier step it needs, what that step gives it, e.g. "the RDF
+        records"); it is not run if that step failed.
+
+    Raises
+    ------
+    AnalysisError
+        After all steps, if any failed or was not run.
+    """
+    from electrolyte_md.errors import AnalysisError
+
+    logger = logging.getLogger("electrolyte_md.steps")
+    needs = needs or {}
+    failed: dict[str, str] = {}
+    for name, step in steps.items():
+        if name in needs and needs[name][0] in failed:
+            needed, gives = needs[name]
+            failed[name] = f"not run: it needs {gives}"
+            logger.error("%s of %s not run: the %s step failed", name, what, needed)
+            continue
+        start = time.perf_counter()
+        logger.info("%s of %s: start", name, what)
+        try:
+            step()
+        except Exception as error:
+            logger.exception("%s of %s failed", name, what)
+            failed[name] = f"{type(error).__name__}: {error}"
+        else:
+            logger.info("%s of %s: done in %.1f s", name, what, time.perf_counter() - start)
+    if failed:
+        raise AnalysisError(
+            f"{job} of {what} failed in {len(failed)} of {len(steps)} steps: "
+            + "; ".join(f"{name}: {reason}" for name, reason in failed.items())
+        )

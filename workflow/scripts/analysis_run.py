@@ -10,19 +10,15 @@ traceback, and the job then fails with an error naming every failed step. Snakem
 removes all outputs of a failed job, those of the steps that worked included.
 """
 
-import logging
-import time
-
 from electrolyte_md.analysis import analyze_run
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.logs import log_to_file
+from electrolyte_md.logs import log_to_file, run_steps
 from electrolyte_md.plots import plot_md_timeseries
 from electrolyte_md.rdf_files import read_pair_records
 from electrolyte_md.solvation import analyze_solvation
 from electrolyte_md.transport import analyze_transport
 
 log_to_file(snakemake.log[0])
-logger = logging.getLogger("analysis_run")
 wc = snakemake.wildcards
 params = snakemake.params
 system = params.system
@@ -99,24 +95,4 @@ if "solvation" in snakemake.output.keys():  # noqa: SIM118
 steps["transport"] = transport
 steps["energy plot"] = energy_plot
 
-failed = {}
-for name, step in steps.items():
-    if name == "solvation" and "rdf" in failed:
-        failed[name] = "not run: it needs the RDF records"
-        logger.error("%s of %s not run: the rdf step failed", name, label)
-        continue
-    start = time.perf_counter()
-    logger.info("%s of %s: start", name, label)
-    try:
-        step()
-    except Exception as error:
-        logger.exception("%s of %s failed", name, label)
-        failed[name] = f"{type(error).__name__}: {error}"
-    else:
-        logger.info("%s of %s: done in %.1f s", name, label, time.perf_counter() - start)
-
-if failed:
-    raise AnalysisError(
-        f"analysis of {label} failed in {len(failed)} of {len(steps)} steps: "
-        + "; ".join(f"{name}: {reason}" for name, reason in failed.items())
-    )
+run_steps(steps, label, "analysis", needs={"solvation": ("rdf", "the RDF records")})

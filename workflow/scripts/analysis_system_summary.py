@@ -7,16 +7,12 @@ Steps: the coordination numbers of every pair, temperature and replica
 the job then fails with an error naming every failed step (the log has the tracebacks).
 """
 
-import logging
-
 from electrolyte_md.analysis import coordination_table
-from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_write_text
-from electrolyte_md.logs import log_to_file
+from electrolyte_md.logs import log_to_file, run_steps
 from electrolyte_md.study import rdf_run_records, write_arrhenius, write_system_summary
 
 log_to_file(snakemake.log[0])
-logger = logging.getLogger("analysis_system_summary")
 system = snakemake.wildcards.system
 pairs = snakemake.params.pairs
 
@@ -51,21 +47,9 @@ steps = {"coordination table": coordination, "system summary": summary}
 # output is a Namedlist: `in` on it would test the file names, not the output names
 if "arrhenius_table" in snakemake.output.keys():  # noqa: SIM118
     steps["Arrhenius fit"] = arrhenius
-failed = {}
-for name, step in steps.items():
-    if name == "Arrhenius fit" and "system summary" in failed:
-        failed[name] = "not run: it needs the system summary"
-        continue
-    try:
-        step()
-    except Exception as error:
-        logger.exception("%s of %s failed", name, system)
-        failed[name] = f"{type(error).__name__}: {error}"
-    else:
-        logger.info("%s of %s written", name, system)
-
-if failed:
-    raise AnalysisError(
-        f"tables of system '{system}' failed: "
-        + "; ".join(f"{name}: {reason}" for name, reason in failed.items())
-    )
+run_steps(
+    steps,
+    f"system '{system}'",
+    "tables",
+    needs={"Arrhenius fit": ("system summary", "the system summary")},
+)
