@@ -126,6 +126,19 @@ def change_verdict(
     return p, f"not resolved (p = {p:.3g}, {test})"
 
 
+def _side_row(r: pd.Series, side: str, **fields: Any) -> dict[str, Any]:
+    """A row of one side (``"without"``/``"with"``) of a comparison-table row."""
+    return _row(
+        system=r[f"system_{side}"],
+        temperature_kelvin=float(r["temperature_kelvin"]),
+        value=float(r[f"{side}_mean"]),
+        sem=float(r[f"{side}_sem"]),
+        n=int(r[f"{side}_n"]),
+        error_from=r[f"{side}_error_from"],
+        **fields,
+    )
+
+
 def coordination_rows(
     comparison: pd.DataFrame, cn_pair: str = "Li-P", alpha: float = SIGNIFICANCE_LEVEL
 ) -> list[dict[str, Any]]:
@@ -137,20 +150,13 @@ def coordination_rows(
         if not r["system_with"]:
             continue
         temperature = float(r["temperature_kelvin"])
-        for side, system, key in (
-            ("without", r["system_without"], "without"),
-            ("with", r["system_with"], "with"),
-        ):
+        for side in ("without", "with"):
             rows.append(
-                _row(
+                _side_row(
+                    r,
+                    side,
                     quantity=f"{quantity} {side} the additive",
-                    system=system,
-                    temperature_kelvin=temperature,
-                    value=float(r[f"{side}_mean"]),
-                    sem=float(r[f"{side}_sem"]),
-                    n=int(r[f"{side}_n"]),
-                    error_from=r[f"{side}_error_from"],
-                    reference=float(paper[key]),
+                    reference=float(paper[side]),
                     reference_source=f"paper, {paper['where']}",
                 )
             )
@@ -158,7 +164,7 @@ def coordination_rows(
             side: int(r[f"{side}_n"]) if r[f"{side}_error_from"] == "replicas" else 1
             for side in ("without", "with")
         }
-        p, verdict = change_verdict(
+        _, verdict = change_verdict(
             (float(r["without_mean"]), float(r["without_sem"]), replicas["without"]),
             (float(r["with_mean"]), float(r["with_sem"]), replicas["with"]),
             alpha,
@@ -175,7 +181,6 @@ def coordination_rows(
                 reference=float(paper["with"] - paper["without"]),
                 reference_source=f"paper, {paper['where']}",
                 verdict=verdict,
-                note=f"p = {p:.3g}" if math.isfinite(p) else "",
             )
         )
     return rows
@@ -187,18 +192,13 @@ def transference_rows(comparison: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for _, r in comparison[comparison["quantity"] == "t+"].iterrows():
         for side in ("without", "with"):
-            system = r[f"system_{side}"]
-            if not system or not math.isfinite(float(r[f"{side}_mean"])):
+            if not r[f"system_{side}"] or not math.isfinite(float(r[f"{side}_mean"])):
                 continue
             rows.append(
-                _row(
+                _side_row(
+                    r,
+                    side,
                     quantity=f"t+ {side} the additive",
-                    system=system,
-                    temperature_kelvin=float(r["temperature_kelvin"]),
-                    value=float(r[f"{side}_mean"]),
-                    sem=float(r[f"{side}_sem"]),
-                    n=int(r[f"{side}_n"]),
-                    error_from=r[f"{side}_error_from"],
                     reference=float(paper[side]),
                     reference_source=f"experiment, {paper['where']}",
                     verdict="direction only: measured in another electrolyte, with the "
