@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import openmm
@@ -156,12 +157,9 @@ def test_committed_scans_cover_every_coordinate_and_start_at_a_minimum(document,
         assert energies.max() < 80.0, entry
 
 
-@pytest.mark.slow
-def test_parameterised_cluster_holds_the_fitted_orientation(tmp_path, structure):
-    """ff.json carries the fit; the System built from it reproduces the fitted energies,
-    and, minimised from the GFN2-xTB structure, stays close to it."""
-    species = tmp_path / "Ti6HPAB"
-    info = build_cluster_species(
+def _committed_cluster(species: Path):
+    """The Ti6(HPAB) species from the committed structure document, built in ``species``."""
+    return build_cluster_species(
         "Ti6HPAB",
         {"carboxylate": "4-aminobenzoate", "alkoxide": "isopropoxide"},
         "TI6",
@@ -169,6 +167,14 @@ def test_parameterised_cluster_holds_the_fitted_orientation(tmp_path, structure)
         species / "species.json",
         structure_path=COMMITTED,
     )
+
+
+@pytest.mark.slow
+def test_parameterised_cluster_holds_the_fitted_orientation(tmp_path, structure):
+    """ff.json carries the fit; the System built from it reproduces the fitted energies,
+    and, minimised from the GFN2-xTB structure, stays close to it."""
+    species = tmp_path / "Ti6HPAB"
+    info = _committed_cluster(species)
     params = parameterize_species(
         info, species / "structure.sdf", {"model": "xtb_seminario"}, species / "params"
     )
@@ -227,14 +233,7 @@ def test_a_document_without_orientation_scans_is_refused_before_any_work(tmp_pat
     from electrolyte_md.errors import ParameterizationError
 
     species = tmp_path / "Ti6HPAB"
-    info = build_cluster_species(
-        "Ti6HPAB",
-        {"carboxylate": "4-aminobenzoate", "alkoxide": "isopropoxide"},
-        "TI6",
-        species / "structure.sdf",
-        species / "species.json",
-        structure_path=COMMITTED,
-    )
+    info = _committed_cluster(species)
     info.cluster = {k: v for k, v in info.cluster.items() if k != "orientation_scan"}
     with pytest.raises(ParameterizationError, match=r"orientation_scan.*cluster_prep"):
         parameterize_species(
