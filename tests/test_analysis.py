@@ -497,36 +497,47 @@ def test_block_route_gives_the_frame_route_results_to_the_last_bit(case, monkeyp
     assert_same_results(run(), _frame_route(monkeypatch, run))
 
 
-def test_ortho_distances_are_distance_arrays_numbers():
+@pytest.mark.parametrize("edges", [(37.775,) * 3, (12.0, 31.7, 20.05), (9.1, 9.1, 44.0)])
+def test_compiled_histograms_bin_distance_arrays_numbers(edges):
+    # unwrapped coordinates up to several box lengths apart, exact half-box offsets and
+    # ligands a whole number of bins from a center along x (on a bin edge before rounding):
+    # every distance must be distance_array's to the last bit for its bin to agree
     from MDAnalysis.lib.distances import distance_array
+
+    from electrolyte_md._rdf_kernel import ortho_histograms
 
     rng = np.random.default_rng(4)
-    for edges in ([37.775] * 3, [12.0, 31.7, 20.05], [9.1, 9.1, 44.0]):
-        box = np.array([*edges, 90.0, 90.0, 90.0], dtype=np.float32)
-        # unwrapped: up to several box lengths apart, and a few exact half-box offsets
-        center = rng.uniform(-80.0, 120.0, size=(3, 17, 3)).astype(np.float32)
-        ligand = rng.uniform(-80.0, 120.0, size=(3, 41, 3)).astype(np.float32)
-        ligand[:, 0] = center[:, 0] + box[:3] / 2
-        got = analysis._ortho_distances(
-            np.moveaxis(center, 2, 0).copy(), np.moveaxis(ligand, 2, 0).copy(), box
-        )
-        for f in range(3):
-            expected = distance_array(center[f], ligand[f], box=box)
-            assert np.array_equal(got[f], expected)
-
-
-def test_ortho_pair_distances_are_distance_arrays_numbers():
-    from MDAnalysis.lib.distances import distance_array
-
-    rng = np.random.default_rng(5)
-    for edges in ([37.775] * 3, [12.0, 31.7, 20.05]):
-        box = np.array([*edges, 90.0, 90.0, 90.0], dtype=np.float32)
-        center = rng.uniform(-80.0, 120.0, size=(3, 300)).astype(np.float32)
-        ligand = rng.uniform(-80.0, 120.0, size=(3, 300)).astype(np.float32)
-        ligand[:, :20] = center[:, :20] + box[:3, None] / 2  # exact half-box offsets
-        got = analysis._ortho_pair_distances(center, ligand, box)
-        expected = np.diagonal(distance_array(center.T, ligand.T, box=box))
-        assert got.dtype == np.float64 and np.array_equal(got, expected)
+    bin_width = 0.05
+    box = np.array([*edges, 90.0, 90.0, 90.0], dtype=np.float32)
+    n_frames, n_center, n_ligand = 5, 17, 240
+    center = rng.uniform(-80.0, 120.0, size=(n_frames, n_center, 3)).astype(np.float32)
+    ligand = rng.uniform(-80.0, 120.0, size=(n_frames, n_ligand, 3)).astype(np.float32)
+    ligand[:, 0] = center[:, 0] + box[:3] / 2
+    ligand[:, 1:100, 0] = center[:, :1, 0] + rng.integers(1, 120, (n_frames, 99)) * bin_width
+    ligand[:, 1:100, 1:] = center[:, :1, 1:]
+    counted = rng.random((n_center, n_ligand)) > 0.1
+    n_bins = int(min(edges) / 2 / bin_width)
+    r_search = n_bins * bin_width
+    expected = np.zeros((n_frames, n_bins), dtype=np.int64)
+    for f in range(n_frames):
+        matrix = distance_array(center[f], ligand[f], box=box)
+        bins = np.floor(matrix[(matrix <= r_search) & counted] / bin_width).astype(np.int64)
+        expected[f] = np.bincount(bins[bins < n_bins], minlength=n_bins)
+    edges64 = box[:3].astype(np.float64)
+    inverse = (1.0 / edges64).astype(np.float32).astype(np.float64)
+    got = np.zeros_like(expected)
+    ortho_histograms(
+        np.ascontiguousarray(np.moveaxis(center, 2, 0)),
+        np.ascontiguousarray(np.moveaxis(ligand, 2, 0)),
+        counted,
+        edges64,
+        inverse,
+        bin_width,
+        r_search,
+        got,
+    )
+    assert np.array_equal(got, expected)
+    assert expected.sum() > 1_000  # not an empty histogram
 
 
 @pytest.fixture(scope="module")
@@ -634,59 +645,10 @@ def test_block_route_raises_the_frame_routes_first_error(monkeypatch):
     assert "frame 1" in errors[0] and "minimum-image" in errors[0]
 
 
-@pytest.mark.parametrize("edges", [(23.4, 19.05, 31.0), (23.4, 23.4, 23.4)])
-def test_float32_screen_leaves_every_bin_near_an_edge_to_the_exact_distance(edges):
-    # a cubic box takes the other product with the edge (once, after the root)
-    rng = np.random.default_rng(9)
-    bin_width = 0.05
-    box = np.array([*edges, 90.0, 90.0, 90.0], dtype=np.float32)
-    # unwrapped coordinates over a few box lengths, and ligands put at distances that are
-    # whole numbers of bins along an axis (exactly on a bin edge before rounding)
-    center = rng.uniform(-40.0, 70.0, size=(3, 20, 40)).astype(np.float32)
-    ligand = rng.uniform(-40.0, 70.0, size=(3, 20, 300)).astype(np.float32)
-    steps = rng.integers(1, 200, size=(20, 100)) * bin_width
-    ligand[0, :, :100] = center[0, :, :1] + steps
-    ligand[1:, :, :100] = center[1:, :, :1]
-    screened = analysis._screened_bin_positions(center, ligand, box, bin_width)
-    assert screened is not None
-    scaled, open_pairs = screened
-    exact = np.floor(analysis._ortho_distances(center, ligand, box) / bin_width).astype(np.intp)
-    closed = np.ones(exact.size, dtype=bool)
-    closed[open_pairs] = False
-    assert np.array_equal(scaled.astype(np.intp).reshape(-1)[closed], exact.reshape(-1)[closed])
-    assert 0 < open_pairs.size < 0.05 * exact.size
-    # center 0's pairs with the first 100 ligands lie on a bin edge (within the float32
-    # rounding of the coordinates): all are left to the exact distance
-    on_edge = (np.arange(20)[:, None] * 40 * 300 + np.arange(100)[None, :]).reshape(-1)
-    assert np.isin(on_edge, open_pairs).all()
-    # coordinates spread too far for the bound: no screening
-    far = ligand.copy()
-    far[0, 0, 0] = 1e6
-    assert analysis._screened_bin_positions(center, far, box, bin_width) is None
-    far[0, 0, 0] = np.nan
-    assert analysis._screened_bin_positions(center, far, box, bin_width) is None
-
-
-@pytest.mark.parametrize("screen", [True, False])
-def test_block_route_with_and_without_the_float32_screen(screen, monkeypatch):
-    rng = np.random.default_rng(12)
-    frames = _box_edges_and_coordinates(rng, 9, 120, None)
-    u = make_universe(frames, 21.7, atom_resindex=np.arange(120) // 4)
-    center, ligand = u.atoms[::4], u.atoms[1::2]
-    monkeypatch.setattr(analysis, "_FLOAT32_SCREEN", screen)
-
-    def run():
-        return RDFCoordination(center, ligand, cutoff_angstrom=3.0, n_blocks=3).run()
-
-    assert_same_results(run(), _frame_route(monkeypatch, run))
-
-
-def test_block_route_moves_pairs_near_an_edge_to_their_exact_bins_across_chunks(monkeypatch):
-    # 150 frames: three blocks of frames, each histogrammed in several chunks (small
-    # _BLOCK_PAIRS), by two analyses of different sizes that share the work buffers; the
-    # pairs near a bin edge, found chunk by chunk, are moved to their exact bins once per
-    # block. Many pairs lie on a bin edge (a whole number of bins apart along x), some of
-    # them excluded (same residue), which must stay out of the counts.
+def test_block_route_bins_pairs_on_a_bin_edge_as_the_frame_route(monkeypatch):
+    # 150 frames: three blocks of frames, by two analyses of different sizes. Many pairs
+    # lie on a bin edge (a whole number of bins apart along x), some of them excluded
+    # (same residue), which must stay out of the counts.
     rng = np.random.default_rng(21)
     n_frames, n_atoms, bin_width = 150, 60, 0.05
     frames = rng.uniform(0.0, 19.0, size=(n_frames, n_atoms, 3))
@@ -695,16 +657,6 @@ def test_block_route_moves_pairs_near_an_edge_to_their_exact_bins_across_chunks(
     frames[:, 1:3, 0] = frames[:, :1, 0] + rng.integers(1, 150, size=(n_frames, 2)) * bin_width
     frames[:, 1:3, 1:] = frames[:, :1, 1:]  # atoms 1 and 2: atom 0's residue
     u = make_universe(frames, 19.0, atom_resindex=np.arange(n_atoms) // 3)
-    monkeypatch.setattr(analysis, "_BLOCK_PAIRS", 4_000)
-    seen = []
-    screen = analysis._screen
-
-    def counting(*args, **kwargs):
-        result = screen(*args, **kwargs)
-        seen.append(result[1].size)
-        return result
-
-    monkeypatch.setattr(analysis, "_screen", counting)
 
     def run():
         pairs = [
@@ -715,6 +667,5 @@ def test_block_route_moves_pairs_near_an_edge_to_their_exact_bins_across_chunks(
         return pairs
 
     block, frame = run(), _frame_route(monkeypatch, run)
-    assert len(seen) > 10 and sum(seen) > 0 and min(seen) >= 0
     for a, b in zip(block, frame, strict=True):
         assert_same_results(a, b)
