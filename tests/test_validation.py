@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
@@ -18,6 +19,7 @@ from electrolyte_md.validation import (
     coordination_rows,
     density_rows,
     rdf_peak_rows,
+    replicas_to_resolve,
     validation_table,
 )
 
@@ -44,6 +46,22 @@ def test_one_replica_a_side_uses_the_block_errors():
     assert p == pytest.approx(2 * stats.norm.sf(0.1 / math.hypot(0.01, 0.01)))
     assert verdict.startswith("resolved: increase") and "z-test" in verdict
     assert change_verdict((0.8, math.nan, 1), (0.9, 0.01, 1), 0.05)[1].startswith("not tested")
+
+
+def test_replicas_to_resolve_follows_the_normal_power_formula():
+    # sd 0.26 a side, change -0.24: (1.960 + 0.842)**2 * 2 * 0.26**2 / 0.24**2 = 18.4
+    assert replicas_to_resolve(0.26, 0.26, -0.24) == 19
+    # a quarter of the spread: a sixteenth of the replicas, but never fewer than two
+    assert replicas_to_resolve(0.065, 0.065, -0.24) == 2
+    assert replicas_to_resolve(0.26, math.nan, -0.24) is None
+    assert replicas_to_resolve(0.26, 0.26, 0.0) is None
+    # the Welch test at that size finds the change about as often as asked (80 %)
+    n, found = 19, 0
+    for seed in range(400):
+        rng = np.random.default_rng(seed)
+        a, b = rng.normal(1.32, 0.26, n), rng.normal(1.08, 0.26, n)
+        found += stats.ttest_ind(a, b, equal_var=False).pvalue < 0.05
+    assert 0.72 < found / 400 < 0.88
 
 
 def _comparison():
@@ -77,6 +95,8 @@ def test_coordination_rows_set_both_systems_and_the_change_beside_the_paper():
     change = rows["CN Li-P change (with - without)"]
     assert change["reference"] == pytest.approx(1.083 - 1.323)
     assert change["verdict"].startswith("not resolved")
+    # replicas' SD = sem * sqrt(2) = 0.0707 a side: 2 * 7.85 * 0.005 / 0.0576 -> 2
+    assert "about 2 replicas a side" in change["note"]
 
 
 def test_density_rows_average_replicas_and_compare_where_measured(tmp_path):

@@ -42,6 +42,7 @@ __all__ = [
     "coordination_rows",
     "density_rows",
     "rdf_peak_rows",
+    "replicas_to_resolve",
     "transference_rows",
     "validation_table",
     "write_validation",
@@ -54,6 +55,8 @@ PAPER_RDF_PEAK = {
     "value": 2.08,
     "where": "MD section, Figure S39 (unit not given)",
 }
+#: Power with which :func:`replicas_to_resolve` asks the test to find a change.
+RESOLVING_POWER = 0.8
 #: A change counts as resolved when a two-sided Welch t-test over replicas (or, with one
 #: replica a side, a z-test on the block errors) gives p below this.
 SIGNIFICANCE_LEVEL = 0.05
@@ -126,6 +129,34 @@ def change_verdict(
     return p, f"not resolved (p = {p:.3g}, {test})"
 
 
+def replicas_to_resolve(
+    sd_without: float,
+    sd_with: float,
+    change: float,
+    alpha: float = SIGNIFICANCE_LEVEL,
+    power: float = RESOLVING_POWER,
+) -> int | None:
+    """Replicas a side for a two-sided test at ``alpha`` to find ``change`` with ``power``.
+
+    The normal approximation n = (z(1 - alpha/2) + z(power))**2 (sd_without**2 +
+    sd_with**2) / change**2, rounded up, with the spread of single replicas (standard
+    deviations, not errors of a mean) as the study measured it; at least 2. With few
+    replicas the t-test needs a few more, so this is a lower bound.
+
+    Returns
+    -------
+    int or None
+        None where a spread is missing or the change is zero.
+    """
+    from scipy import stats
+
+    variance = sd_without**2 + sd_with**2
+    if not (math.isfinite(variance) and math.isfinite(change) and change != 0):
+        return None
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return max(2, math.ceil(z**2 * variance / change**2))
+
+
 def _side_row(r: pd.Series, side: str, **fields: Any) -> dict[str, Any]:
     """A row of one side (``"without"``/``"with"``) of a comparison-table row."""
     return _row(
@@ -169,6 +200,22 @@ def coordination_rows(
             (float(r["with_mean"]), float(r["with_sem"]), replicas["with"]),
             alpha,
         )
+        note = ""
+        if min(replicas.values()) >= 2:
+            spread = {
+                side: float(r[f"{side}_sem"]) * math.sqrt(replicas[side])
+                for side in ("without", "with")
+            }
+            needed = replicas_to_resolve(
+                spread["without"], spread["with"], paper["with"] - paper["without"], alpha
+            )
+            if needed is not None:
+                note = (
+                    f"replica spread (SD) {spread['without']:.3g} without, "
+                    f"{spread['with']:.3g} with: about {needed} replicas a side would resolve "
+                    f"a change of the paper's size ({paper['with'] - paper['without']:+.3f}) "
+                    f"with {RESOLVING_POWER:.0%} power"
+                )
         rows.append(
             _row(
                 quantity=f"{quantity} change (with - without)",
@@ -181,6 +228,7 @@ def coordination_rows(
                 reference=float(paper["with"] - paper["without"]),
                 reference_source=f"paper, {paper['where']}",
                 verdict=verdict,
+                note=note,
             )
         )
     return rows
