@@ -1,8 +1,9 @@
 """Compiled inner loop of the RDF block route (:mod:`electrolyte_md.analysis`).
 
-numba compiles :func:`ortho_histograms` once per process (cached on disk where the
-package directory is writable). It is imported only when an RDF is histogrammed, so
-that importing the package does not pay for numba.
+numba compiles :func:`ortho_histograms` once (about 2 s) and caches it beside this
+module; where the package directory is read-only, set ``NUMBA_CACHE_DIR`` to a writable
+one. The module is imported only when an RDF is histogrammed, so that importing the
+package does not pay for numba.
 
 Why numba: the histogram of every center-ligand distance of every frame is one pass
 over the pairs. In numpy it takes a dozen passes over arrays of that size (difference,
@@ -17,6 +18,8 @@ import numba
 import numpy as np
 
 
+# No fastmath: contracting a product and a sum into one FMA would change distances in
+# the last bit, and with them the bin of a distance on a bin edge.
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def ortho_histograms(
     center: np.ndarray,
