@@ -98,6 +98,9 @@ def test_rdf_and_coordination_numbers(finished_run):
     assert rows.loc["Li-P", "cutoff_source"] == "user"
     assert rows.loc["Li-P", "cutoff_angstrom"] == pytest.approx(4.2)
     assert rows.loc["Li-F", "cutoff_source"] == "first minimum"
+    # the first and last block's CN, for a reader to see drift, beside the mean
+    blocks = table[["coordination_number_first_block", "coordination_number_last_block"]]
+    assert blocks.notna().all().all() and (blocks >= 0).all().all()
     # Li+ binds carbonyl O and F at contact distance, 1.7-2.6 A. Ten NMP O surround each
     # of the 3 Li+, so Li-O contacts are always there; whether any of the 3 PF6- reaches
     # contact within 10 ps is chance (a CI run had none), so Li-F is held to its contacts.

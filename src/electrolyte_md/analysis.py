@@ -897,6 +897,7 @@ class RDFCoordination(AnalysisBase):
             )
             sem = float(np.std(block_means, ddof=1) / math.sqrt(self.n_blocks))
         else:
+            block_means = np.zeros(0)
             sem = math.nan
 
         res = self.results
@@ -911,6 +912,7 @@ class RDFCoordination(AnalysisBase):
         res.cutoff_source = source
         res.coordination_number = coordination_number
         res.coordination_number_sem = sem
+        res.coordination_number_block_means = block_means
         res.coordination_number_per_frame = per_frame_cn
         res.n_frames = int(n_frames)
         res.n_blocks = self.n_blocks
@@ -1096,12 +1098,17 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
     dict
         Keys ``pair``, ``first_peak_angstrom``, ``first_peak_height``,
         ``cutoff_angstrom``, ``cutoff_source``, ``coordination_number``,
-        ``coordination_number_sem``, ``n_frames``, ``n_blocks``, ``r_max_angstrom`` and
-        ``bin_width_angstrom``.  Values are built-in ``str``/``int``/``float``;
-        undefined values (NaN, e.g. the SEM with fewer frames than blocks) become
-        ``None`` so the dictionary is valid strict JSON.
+        ``coordination_number_sem``, ``coordination_number_first_block`` and
+        ``coordination_number_last_block`` (the means over the first and last of the
+        blocks of the SEM: a run whose coordination still drifts shows it here),
+        ``n_frames``, ``n_blocks``, ``r_max_angstrom`` and ``bin_width_angstrom``.
+        Values are built-in ``str``/``int``/``float``; undefined values (NaN, e.g. the
+        SEM and block means with fewer frames than blocks) become ``None`` so the
+        dictionary is valid strict JSON.
     """
     res = _as_results(results)
+    blocks = getattr(res, "coordination_number_block_means", np.zeros(0))
+    first_block, last_block = (blocks[0], blocks[-1]) if len(blocks) else (math.nan, math.nan)
     return {
         "pair": str(pair_name),
         "first_peak_angstrom": _json_float(res.first_peak_angstrom),
@@ -1110,6 +1117,8 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
         "cutoff_source": str(res.cutoff_source),
         "coordination_number": _json_float(res.coordination_number),
         "coordination_number_sem": _json_float(res.coordination_number_sem),
+        "coordination_number_first_block": _json_float(first_block),
+        "coordination_number_last_block": _json_float(last_block),
         "n_frames": int(res.n_frames),
         "n_blocks": int(res.n_blocks),
         "r_max_angstrom": _json_float(res.r_max_angstrom),
@@ -1366,6 +1375,8 @@ def coordination_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         "cutoff_source",
         "coordination_number",
         "coordination_number_sem",
+        "coordination_number_first_block",
+        "coordination_number_last_block",
         "n_frames",
     ]
     rows = pd.DataFrame([{c: r.get(c) for c in columns} for r in records], columns=columns)
@@ -1388,6 +1399,12 @@ def coordination_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "coordination_number": cn.mean(),
                 # spread between independent replicas: the honest error bar
                 "coordination_number_sem": cn.std(ddof=1) / math.sqrt(len(cn)),
+                "coordination_number_first_block": group["coordination_number_first_block"]
+                .astype(float)
+                .mean(),
+                "coordination_number_last_block": group["coordination_number_last_block"]
+                .astype(float)
+                .mean(),
                 "n_frames": int(group["n_frames"].sum()),
             }
         )
