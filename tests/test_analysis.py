@@ -287,6 +287,7 @@ def test_plot_and_summary(tmp_path):
         "coordination_number_sem",
         "coordination_number_first_block",
         "coordination_number_last_block",
+        "coordination_number_block_means",
         "n_frames",
         "n_blocks",
         "r_max_angstrom",
@@ -300,11 +301,13 @@ def test_plot_and_summary(tmp_path):
     assert summary["coordination_number_sem"] == pytest.approx(0.0, abs=1e-12)
     assert summary["coordination_number_first_block"] == pytest.approx(6.0, abs=1e-9)
     assert summary["coordination_number_last_block"] == pytest.approx(6.0, abs=1e-9)
+    assert summary["coordination_number_block_means"] == pytest.approx([6.0] * 5, abs=1e-9)
     assert summary["bin_width_angstrom"] == BIN_WIDTH_ANGSTROM
     # Fewer frames than blocks: the SEM is undefined and serialised as null.
     one = RDFCoordination(u.atoms[sodium], u.atoms[~sodium], n_blocks=10).run(stop=3)
     assert summarize(one, "Na-Cl")["coordination_number_sem"] is None
     assert summarize(one, "Na-Cl")["coordination_number_last_block"] is None
+    assert summarize(one, "Na-Cl")["coordination_number_block_means"] == []
 
 
 #: Pairs of the rock-salt trajectory of :func:`rock_salt_files`, as system_pairs gives them.

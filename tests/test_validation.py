@@ -16,6 +16,7 @@ from electrolyte_md.validation import (
     binding_rows,
     change_verdict,
     collect_outputs,
+    coordination_drift_rows,
     coordination_rows,
     density_rows,
     rdf_peak_rows,
@@ -62,6 +63,39 @@ def test_replicas_to_resolve_follows_the_normal_power_formula():
         a, b = rng.normal(1.32, 0.26, n), rng.normal(1.08, 0.26, n)
         found += stats.ttest_ind(a, b, equal_var=False).pvalue < 0.05
     assert 0.72 < found / 400 < 0.88
+
+
+def _cn_record(system, replica, blocks, pair="Li-P"):
+    return {
+        "pair": pair,
+        "system": system,
+        "temperature_kelvin": 298.15,
+        "replica": replica,
+        "coordination_number_block_means": blocks,
+    }
+
+
+def test_drift_rows_find_a_trend_across_blocks_and_not_scatter():
+    records = [
+        # the two 1 ns LiPF6-NMP runs of the paper study (block means, 5 blocks)
+        _cn_record("A", 1, [0.65, 0.37, 0.19, 0.18, 0.00]),
+        _cn_record("A", 2, [0.82, 0.63, 0.65, 0.65, 0.53]),
+        # scatter without a trend, and a pair that is not Li-P
+        _cn_record("B", 1, [0.60, 0.70, 0.55, 0.72, 0.61]),
+        _cn_record("B", 1, [3.0, 2.0, 1.0, 0.5, 0.1], pair="Li-O"),
+        # too few frames for blocks: left out
+        _cn_record("C", 1, []),
+    ]
+    rows = {r["system"]: r for r in coordination_drift_rows(records)}
+    assert set(rows) == {"A", "B"}
+    a, b = rows["A"], rows["B"]
+    assert a["value"] == pytest.approx(((0.00 - 0.65) + (0.53 - 0.82)) / 2)
+    assert a["n"] == 2 and a["error_from"] == "replicas"
+    # replica 1 falls steadily (p = 0.01); replica 2 only by its first block (p = 0.1)
+    assert stats.linregress(range(5), [0.65, 0.37, 0.19, 0.18, 0.00]).pvalue < 0.05
+    assert a["verdict"] == "drifting in 1 of 2 runs: not stationary"
+    assert "replica 1: 0.65 -> 0" in a["note"]
+    assert b["verdict"] == "no trend in 1 run" and b["n"] == 1
 
 
 def _comparison():
@@ -155,11 +189,15 @@ def test_binding_rows_leave_out_the_paper_row():
 
 
 def test_validation_table_has_every_section():
-    table = validation_table(_comparison(), [], [], {}, None)
+    records = [{**_cn_record("A", 1, [0.5, 0.4, 0.3]), "first_peak_angstrom": 3.5}]
+    # an iterator, read by two sections
+    table = validation_table(_comparison(), iter(records), [], {}, None)
     assert list(table["quantity"]) == [
         "CN Li-P without the additive",
         "CN Li-P with the additive",
         "CN Li-P change (with - without)",
+        "CN Li-P drift within a run (last - first block)",
+        "first RDF peak Li-P (A)",
     ]
 
 

@@ -134,6 +134,9 @@ def test_paper_validation_table_in_the_report(cluster_run):
     assert density["reference"].tolist() == [1.1] and 0.8 < density["value"].iloc[0] < 1.5
     peaks = table[table["quantity"] == "first RDF peak Li-P (A)"]
     assert set(peaks["system"]) == {"LiPF6_NMP", "Ti6_LiPF6_NMP"}
+    drift = table[table["quantity"] == "CN Li-P drift within a run (last - first block)"]
+    assert set(drift["system"]) == {"LiPF6_NMP", "Ti6_LiPF6_NMP"}
+    assert drift["verdict"].str.contains("trend|drifting").all()
     # no binding study configured in the tiny study: no binding rows
     assert not table["quantity"].str.startswith("binding energy").any()
     report = (cluster_run / "results/report.html").read_text(errors="replace")

@@ -1101,6 +1101,8 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
         ``coordination_number_sem``, ``coordination_number_first_block`` and
         ``coordination_number_last_block`` (the means over the first and last of the
         blocks of the SEM: a run whose coordination still drifts shows it here),
+        ``coordination_number_block_means`` (all of them, in order; empty with fewer
+        frames than blocks),
         ``n_frames``, ``n_blocks``, ``r_max_angstrom`` and ``bin_width_angstrom``.
         Values are built-in ``str``/``int``/``float``; undefined values (NaN, e.g. the
         SEM and block means with fewer frames than blocks) become ``None`` so the
@@ -1119,6 +1121,7 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
         "coordination_number_sem": _json_float(res.coordination_number_sem),
         "coordination_number_first_block": _json_float(first_block),
         "coordination_number_last_block": _json_float(last_block),
+        "coordination_number_block_means": [_json_float(float(b)) for b in blocks],
         "n_frames": int(res.n_frames),
         "n_blocks": int(res.n_blocks),
         "r_max_angstrom": _json_float(res.r_max_angstrom),

@@ -8,6 +8,9 @@ the simulation agrees, within its error:
 
 * Li-P coordination number without and with the cluster, and the change, with a Welch
   t-test of the change over independent replicas (:func:`change_verdict`);
+* whether the Li-P coordination number is still drifting within each run (a trend
+  across its blocks; :func:`coordination_drift_rows`), which would make its error bars
+  too small;
 * the first RDF peak of Li-P (and Li-F) against the paper's "2.08" (unit not given);
 * the density of each system against experiment where a measured value is known
   (neat NMP: 1.028 g/cm3 at 25 C);
@@ -39,6 +42,7 @@ __all__ = [
     "binding_rows",
     "change_verdict",
     "collect_outputs",
+    "coordination_drift_rows",
     "coordination_rows",
     "density_rows",
     "rdf_peak_rows",
@@ -234,6 +238,66 @@ def coordination_rows(
     return rows
 
 
+def _block_trend_p(block_means: Sequence[float]) -> float:
+    """Two-sided p of a linear trend of a run's block means (NaN with fewer than 3)."""
+    from scipy import stats
+
+    if len(block_means) < 3 or not all(math.isfinite(b) for b in block_means):
+        return math.nan
+    if len(set(block_means)) == 1:
+        return 1.0
+    return float(stats.linregress(range(len(block_means)), block_means).pvalue)
+
+
+def coordination_drift_rows(
+    records: Iterable[Mapping[str, Any]], pair: str = "Li-P", alpha: float = SIGNIFICANCE_LEVEL
+) -> list[dict[str, Any]]:
+    """Drift of the coordination number within the runs, per system and temperature.
+
+    The value is the mean over runs of (last block - first block); a run counts as
+    drifting when a straight line through its block means has a slope that a two-sided
+    t-test (n_blocks - 2 degrees of freedom) finds at ``alpha``. Block errors assume
+    blocks that scatter around one mean, so a drifting run's error bar is too small.
+
+    ``records``: ``cn_<pair>.json`` records with ``system`` and ``temperature_kelvin``.
+    """
+    groups: dict[tuple[str, float], list[Mapping[str, Any]]] = {}
+    for record in records:
+        blocks = record.get("coordination_number_block_means") or []
+        if record["pair"] == pair and len(blocks) >= 2 and None not in blocks:
+            key = (record["system"], float(record["temperature_kelvin"]))
+            groups.setdefault(key, []).append(record)
+    rows = []
+    for (system, temperature), runs in sorted(groups.items()):
+        blocks = [[float(b) for b in r["coordination_number_block_means"]] for r in runs]
+        drifts = [b[-1] - b[0] for b in blocks]
+        p_values = [_block_trend_p(b) for b in blocks]
+        drifting = sum(p < alpha for p in p_values)
+        stats = aggregate(drifts)
+        runs_text = "; ".join(
+            f"replica {r.get('replica', '?')}: {b[0]:.3g} -> {b[-1]:.3g} (trend p = {p:.2g})"
+            for r, b, p in zip(runs, blocks, p_values, strict=True)
+        )
+        rows.append(
+            _row(
+                quantity=f"CN {pair} drift within a run (last - first block)",
+                system=system,
+                temperature_kelvin=temperature,
+                value=stats["mean"],
+                sem=stats["sem"],
+                n=stats["n"],
+                error_from=stats["error_from"],
+                verdict=(
+                    f"drifting in {drifting} of {len(runs)} runs: not stationary"
+                    if drifting
+                    else f"no trend in {len(runs)} run{'s' if len(runs) > 1 else ''}"
+                ),
+                note=runs_text,
+            )
+        )
+    return rows
+
+
 def transference_rows(comparison: pd.DataFrame) -> list[dict[str, Any]]:
     """Nernst-Einstein t+ without and with the additive against the measured t+."""
     paper = PAPER["t_plus"]
@@ -404,8 +468,10 @@ def validation_table(
     cn_pair: str = "Li-P",
 ) -> pd.DataFrame:
     """Every row of the comparison with the paper and experiment (see the module)."""
+    rdf_records = list(rdf_records)
     rows = [
         *coordination_rows(comparison, cn_pair),
+        *coordination_drift_rows(rdf_records, cn_pair),
         *rdf_peak_rows(rdf_records),
         *density_rows(density_runs, experiment),
         *(binding_rows(binding) if binding is not None else []),
