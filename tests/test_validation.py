@@ -86,8 +86,10 @@ def test_drift_rows_find_a_trend_across_blocks_and_not_scatter():
         # too few frames for blocks: left out
         _cn_record("C", 1, []),
     ]
+    records.append(_cn_record("D", 1, [0.5, 0.3]))  # two blocks: no trend to test
     rows = {r["system"]: r for r in coordination_drift_rows(records)}
-    assert set(rows) == {"A", "B"}
+    assert set(rows) == {"A", "B", "D"}
+    assert rows["D"]["verdict"].startswith("not tested") and rows["D"]["value"] == -0.2
     a, b = rows["A"], rows["B"]
     assert a["value"] == pytest.approx(((0.00 - 0.65) + (0.53 - 0.82)) / 2)
     assert a["n"] == 2 and a["error_from"] == "replicas"

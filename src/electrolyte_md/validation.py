@@ -249,6 +249,16 @@ def _block_trend_p(block_means: Sequence[float]) -> float:
     return float(stats.linregress(range(len(block_means)), block_means).pvalue)
 
 
+def _drift_verdict(drifting: int, runs: int, tested: int) -> str:
+    if drifting:
+        return f"drifting in {drifting} of {runs} runs: not stationary"
+    if not tested:
+        return "not tested (fewer than 3 blocks a run)"
+    return f"no trend in {tested} run{'s' if tested > 1 else ''}" + (
+        f" ({runs - tested} not tested)" if tested < runs else ""
+    )
+
+
 def coordination_drift_rows(
     records: Iterable[Mapping[str, Any]], pair: str = "Li-P", alpha: float = SIGNIFICANCE_LEVEL
 ) -> list[dict[str, Any]]:
@@ -273,6 +283,7 @@ def coordination_drift_rows(
         drifts = [b[-1] - b[0] for b in blocks]
         p_values = [_block_trend_p(b) for b in blocks]
         drifting = sum(p < alpha for p in p_values)
+        tested = sum(math.isfinite(p) for p in p_values)
         stats = aggregate(drifts)
         runs_text = "; ".join(
             f"replica {r.get('replica', '?')}: {b[0]:.3g} -> {b[-1]:.3g} (trend p = {p:.2g})"
@@ -287,11 +298,7 @@ def coordination_drift_rows(
                 sem=stats["sem"],
                 n=stats["n"],
                 error_from=stats["error_from"],
-                verdict=(
-                    f"drifting in {drifting} of {len(runs)} runs: not stationary"
-                    if drifting
-                    else f"no trend in {len(runs)} run{'s' if len(runs) > 1 else ''}"
-                ),
+                verdict=_drift_verdict(drifting, len(runs), tested),
                 note=runs_text,
             )
         )
