@@ -161,6 +161,17 @@ def replicas_to_resolve(
     return max(2, math.ceil(z**2 * variance / change**2))
 
 
+def _mean_fields(values: Sequence[float]) -> dict[str, Any]:
+    """``value``, ``sem``, ``n`` and ``error_from`` of a row: the mean over runs."""
+    stats = aggregate(values)
+    return {
+        "value": stats["mean"],
+        "sem": stats["sem"],
+        "n": stats["n"],
+        "error_from": stats["error_from"],
+    }
+
+
 def _side_row(r: pd.Series, side: str, **fields: Any) -> dict[str, Any]:
     """A row of one side (``"without"``/``"with"``) of a comparison-table row."""
     return _row(
@@ -284,7 +295,6 @@ def coordination_drift_rows(
         p_values = [_block_trend_p(b) for b in blocks]
         drifting = sum(p < alpha for p in p_values)
         tested = sum(math.isfinite(p) for p in p_values)
-        stats = aggregate(drifts)
         runs_text = "; ".join(
             f"replica {r.get('replica', '?')}: {b[0]:.3g} -> {b[-1]:.3g} (trend p = {p:.2g})"
             for r, b, p in zip(runs, blocks, p_values, strict=True)
@@ -294,10 +304,7 @@ def coordination_drift_rows(
                 quantity=f"CN {pair} drift within a run (last - first block)",
                 system=system,
                 temperature_kelvin=temperature,
-                value=stats["mean"],
-                sem=stats["sem"],
-                n=stats["n"],
-                error_from=stats["error_from"],
+                **_mean_fields(drifts),
                 verdict=_drift_verdict(drifting, len(runs), tested),
                 note=runs_text,
             )
@@ -357,16 +364,12 @@ def rdf_peak_rows(
                 )
             )
             continue
-        stats = aggregate(found)
         rows.append(
             _row(
                 quantity=f"first RDF peak {pair} (A)",
                 system=system,
                 temperature_kelvin=temperature,
-                value=stats["mean"],
-                sem=stats["sem"],
-                n=stats["n"],
-                error_from=stats["error_from"],
+                **_mean_fields(found),
                 reference=PAPER_RDF_PEAK["value"],
                 reference_source=f"paper, {PAPER_RDF_PEAK['where']}",
                 note=(
@@ -412,7 +415,7 @@ def density_rows(
         densities.setdefault((system, float(temperature)), []).append(density)
     rows = []
     for (system, temperature), values in sorted(densities.items()):
-        stats = aggregate(values)
+        mean = _mean_fields(values)
         measured = experiment.get(system)
         same_temperature = measured and math.isclose(
             float(measured["temperature_kelvin"]), temperature, abs_tol=0.5
@@ -421,14 +424,11 @@ def density_rows(
             "quantity": "density (g/cm3)",
             "system": system,
             "temperature_kelvin": temperature,
-            "value": stats["mean"],
-            "sem": stats["sem"],
-            "n": stats["n"],
-            "error_from": stats["error_from"],
+            **mean,
         }
         if same_temperature:
             reference = float(measured["density_g_per_cm3"])
-            relative = (stats["mean"] - reference) / reference
+            relative = (mean["value"] - reference) / reference
             row.update(
                 reference=reference,
                 reference_source=f"experiment, {measured['source']}",
