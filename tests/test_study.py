@@ -68,7 +68,8 @@ def _transport(t, rep, d_li, d_pf6, diffusive=True):
     }  # fmt: skip
     t_plus = d_li / (d_li + d_pf6)
     return {"temperature_kelvin": t, "replica": rep, "species": species,
-            "transference_number": {"value": t_plus, "flagged": not diffusive, "note": "NE"},
+            "transference_number": {"value": t_plus, "flagged": not diffusive, "note": "NE",
+                                    "value_pbc": (d_li - 0.1) / (d_li + d_pf6 - 0.2)},
             "conductivity": {"sigma_ms_per_cm": 10 * d_li, "flagged": not diffusive,
                              "note": "NE"}}  # fmt: skip
 
@@ -95,6 +96,9 @@ def test_system_summary_means_errors_and_flags():
         assert "1 of 2 replica" in rows.loc[quantity, "note"]
     assert not rows.loc["CN Li-P", "flagged"]
     assert rows.loc["t+", "mean"] == pytest.approx((0.25 + 0.4) / 2)
+    # from the box D (0.1 below the corrected ones): further from 0.5
+    assert rows.loc["t+_pbc", "mean"] == pytest.approx((0.1 / 0.6 + 0.3 / 0.8) / 2)
+    assert rows.loc["t+_pbc", "flagged"] and "periodic box" in rows.loc["t+_pbc", "note"]
 
 
 def test_system_summary_names_a_broken_record():

@@ -21,6 +21,7 @@ from electrolyte_md.validation import (
     density_rows,
     rdf_peak_rows,
     replicas_to_resolve,
+    transference_rows,
     validation_table,
 )
 
@@ -133,6 +134,26 @@ def test_coordination_rows_set_both_systems_and_the_change_beside_the_paper():
     assert change["verdict"].startswith("not resolved")
     # replicas' SD = sem * sqrt(2) = 0.0707 a side: 2 * 7.85 * 0.005 / 0.0576 -> 2
     assert "about 2 replicas a side" in change["note"]
+
+
+def test_transference_rows_give_corrected_and_box_t_plus_a_side():
+    comparison = pd.concat([_comparison()] * 2, ignore_index=True)
+    comparison["quantity"] = ["t+", "t+_pbc"]
+    comparison["without_mean"] = [0.47, 0.36]
+    comparison["with_mean"] = [0.49, 0.39]
+    comparison["flagged"] = [True, False]
+    rows = {r["quantity"]: r for r in transference_rows(comparison)}
+    assert set(rows) == {
+        "t+ without the additive (Yeh-Hummer corrected D)",
+        "t+ with the additive (Yeh-Hummer corrected D)",
+        "t+ without the additive (D as fitted in the box)",
+        "t+ with the additive (D as fitted in the box)",
+    }
+    box = rows["t+ with the additive (D as fitted in the box)"]
+    assert box["value"] == 0.39 and box["reference"] == 0.607
+    assert box["difference"] == pytest.approx(0.39 - 0.607) and box["note"] == ""
+    assert rows["t+ without the additive (Yeh-Hummer corrected D)"]["reference"] == 0.301
+    assert rows["t+ without the additive (Yeh-Hummer corrected D)"]["note"].startswith("FLAGGED")
 
 
 def test_density_rows_average_replicas_and_compare_where_measured(tmp_path):

@@ -186,7 +186,8 @@ def system_summary(
       MCIP/AGG``;
     - ``D <species>`` (Yeh-Hummer corrected) and ``D_pbc <species>`` (as fitted),
       1e-9 m^2/s;
-    - ``t+`` (Nernst-Einstein, from corrected D) and ``sigma_NE`` (mS/cm).
+    - ``t+`` (Nernst-Einstein, from corrected D), ``t+_pbc`` (from D as fitted) and
+      ``sigma_NE`` (mS/cm).
 
     Errors: :func:`aggregate` -- between replicas if there are several, else the
     run's block (CN, shells) or particle-group (D) standard error; t+ and sigma of a
@@ -319,6 +320,25 @@ def system_summary(
                     note or t_records[0]["note"],
                 )
             )
+        # The Yeh-Hummer term is the same for every species and grows as the assumed
+        # viscosity falls, so it pulls t+ toward 0.5; t+ from the box D shows how much.
+        if all(t.get("value_pbc") is not None for t in t_records):
+            flagged, note = _flag_note([t["flagged"] for t in t_records])
+            rows.append(
+                _row(
+                    system,
+                    temperature,
+                    "t+_pbc",
+                    "",
+                    aggregate([t["value_pbc"] for t in t_records]),
+                    flagged,
+                    "; ".join(
+                        x
+                        for x in ("from D as fitted in the periodic box (no Yeh-Hummer term)", note)
+                        if x
+                    ),
+                )
+            )
         s_records = [r["conductivity"] for r in group]
         if all(s.get("sigma_ms_per_cm") is not None for s in s_records):
             flagged, note = _flag_note([s["flagged"] for s in s_records])
@@ -366,6 +386,7 @@ def additive_pairs(config: Mapping[str, Any]) -> list[tuple[str, str]]:
 _COMPARED = (
     ("CN {pair}", "cn_li_p"),
     ("t+", "t_plus"),
+    ("t+_pbc", "t_plus"),
     ("sigma_NE", None),
     ("D {cation}", None),
     ("D {anion}", None),

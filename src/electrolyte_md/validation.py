@@ -313,25 +313,33 @@ def coordination_drift_rows(
 
 
 def transference_rows(comparison: pd.DataFrame) -> list[dict[str, Any]]:
-    """Nernst-Einstein t+ without and with the additive against the measured t+."""
+    """Nernst-Einstein t+ without and with the additive against the measured t+.
+
+    Two rows a side: ``t+`` from Yeh-Hummer corrected D and ``t+_pbc`` from D as fitted
+    in the box. The correction adds the same term to D+ and D-, so t+ moves monotonically
+    toward 0.5 as the term grows; if the model is at least as viscous as the viscosity
+    the correction assumed (the term no larger), the box-size-free t+ lies between the two.
+    """
     paper = PAPER["t_plus"]
+    labels = {"t+": "Yeh-Hummer corrected D", "t+_pbc": "D as fitted in the box"}
     rows = []
-    for _, r in comparison[comparison["quantity"] == "t+"].iterrows():
-        for side in ("without", "with"):
-            if not r[f"system_{side}"] or not math.isfinite(float(r[f"{side}_mean"])):
-                continue
-            rows.append(
-                _side_row(
-                    r,
-                    side,
-                    quantity=f"t+ {side} the additive",
-                    reference=float(paper[side]),
-                    reference_source=f"experiment, {paper['where']}",
-                    verdict="direction only: measured in another electrolyte, with the "
-                    "electrode interface and the polymer layer",
-                    note="FLAGGED: non-diffusive MSD" if bool(r["flagged"]) else "",
+    for quantity, label in labels.items():
+        for _, r in comparison[comparison["quantity"] == quantity].iterrows():
+            for side in ("without", "with"):
+                if not r[f"system_{side}"] or not math.isfinite(float(r[f"{side}_mean"])):
+                    continue
+                rows.append(
+                    _side_row(
+                        r,
+                        side,
+                        quantity=f"t+ {side} the additive ({label})",
+                        reference=float(paper[side]),
+                        reference_source=f"experiment, {paper['where']}",
+                        verdict="direction only: measured in another electrolyte, with the "
+                        "electrode interface and the polymer layer",
+                        note="FLAGGED: non-diffusive MSD" if bool(r["flagged"]) else "",
+                    )
                 )
-            )
     return rows
 
 
