@@ -94,10 +94,11 @@ def test_rdf_and_coordination_numbers(finished_run):
     table = pd.read_csv(workdir / "results/analysis/LiPF6_NMP/coordination.csv")
     assert sorted(table["pair"]) == ["Li-F", "Li-O", "Li-P"]
     rows = table.set_index("pair")
-    # configured cutoff for Li-P, first minimum for the others
+    # configured cutoffs for the anion pairs, the first minimum for Li-O
     assert rows.loc["Li-P", "cutoff_source"] == "user"
     assert rows.loc["Li-P", "cutoff_angstrom"] == pytest.approx(4.2)
-    assert rows.loc["Li-F", "cutoff_source"] == "first minimum"
+    assert rows.loc["Li-F", "cutoff_source"] == "user"
+    assert rows.loc["Li-O", "cutoff_source"] == "first minimum"
     # the first and last block's CN, for a reader to see drift, beside the mean
     blocks = table[["coordination_number_first_block", "coordination_number_last_block"]]
     assert blocks.notna().all().all() and (blocks >= 0).all().all()
