@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import yaml
 from conftest import REPO, TINY_CONFIG
 
 from electrolyte_md.analysis import system_pairs
+from electrolyte_md.progress import restore_progress, save_progress
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 
@@ -334,6 +336,36 @@ def test_rerun_does_nothing_and_cache_spares_sqm(finished_run, tmp_path):
     log = (other / "results/logs/parameterize_species/NMP.log").read_text()
     assert "parameters from cache" in log
     assert "sqm" not in log
+
+
+@pytest.mark.slow
+def test_saved_progress_carries_on_elsewhere_without_trajectories(finished_run, tmp_path):
+    """A study saved without its trajectories and restored in a fresh directory is
+    complete to Snakemake, and a replica added later runs alone."""
+    workdir, config = finished_run
+    store = tmp_path / "store"
+    manifest = save_progress(workdir, store)
+    kept = {entry["path"] for entry in manifest["files"]}
+    assert "results/analysis/LiPF6_NMP/298.15K/rep1/transport.json" in kept
+    assert "results/systems/LiPF6_NMP/system.xml" in kept
+    assert not list(store.rglob("*.dcd")) and not any(p.endswith(".dcd") for p in kept)
+
+    (tmp_path / "fresh").mkdir()
+    fresh = _workdir(tmp_path / "fresh", config)
+    restore_progress(store, fresh)
+    same = _snakemake(fresh, "--cores", "1", "--dry-run")
+    assert same.returncode == 0, same.stderr[-2000:]
+    assert "Nothing to be done" in same.stdout + same.stderr
+
+    more = copy.deepcopy(config)
+    more["md"]["replicas"] = 2
+    (fresh / "config" / "config.yaml").write_text(yaml.safe_dump(more))
+    plan = _snakemake(fresh, "--cores", "1", "--dry-run")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    md_jobs = re.findall(
+        r"rule run_md:.*?wildcards: ([^\n]*)", plan.stdout + plan.stderr, flags=re.S
+    )
+    assert md_jobs == ["system=LiPF6_NMP, temperature=298.15, replica=2"]
 
 
 def test_bad_config_stops_before_any_work(tmp_path):

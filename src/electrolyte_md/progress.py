@@ -1,0 +1,251 @@
+"""Keep a long study's finished work across machines, without its trajectories.
+
+A study longer than one machine's lease (the paper study runs for hours on 2 cores) loses
+everything when its ``results/`` goes. :func:`save_progress` copies the finished outputs of
+the study, every file of ``results/`` except trajectories and MD restart folders, into a
+small store with a manifest of each file's modification time and SHA-256;
+:func:`restore_progress` puts them back on another machine with those modification times.
+
+Why this is enough for Snakemake to carry on where the study stopped: Snakemake reruns a
+job when one of its outputs is missing *and* a job that needs it must run, or when an input
+is newer than an output. Restored with their old order in time, the outputs of the
+finished runs are up to date; their trajectories are missing but nothing that must run
+needs them, so the runs are not repeated (a missing intermediate file does not make
+Snakemake redo the jobs after it), while runs not yet done are run from the restored
+system files. Outputs without Snakemake's metadata records (``.snakemake/metadata``, not
+kept) trigger no rerun of their own.
+
+What is left out, and why:
+
+* trajectories (``*.dcd``, ``*.xtc``, ``*.trr``, ``*.nc``): the study's bulk (about 20 MB
+  per ns of a 1,700-atom box); their analyses are kept;
+* ``restart/`` folders: the checkpoints of an MD run in progress;
+* outputs of jobs Snakemake marks incomplete (``.snakemake/incomplete``): a run that was
+  in progress or killed. Saving is refused while a Snakemake process holds the working
+  directory's lock, since its outputs may be half written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from electrolyte_md.errors import ElectrolyteMDError
+from electrolyte_md.io import atomic_copy, atomic_write_text
+
+__all__ = [
+    "MANIFEST",
+    "SKIPPED_SUFFIXES",
+    "incomplete_outputs",
+    "restore_progress",
+    "save_progress",
+]
+
+#: The store's index: one entry per kept file (path relative to the working directory,
+#: size, SHA-256, modification time in ns).
+MANIFEST = "manifest.json"
+#: Trajectories: never kept.
+SKIPPED_SUFFIXES = (".dcd", ".xtc", ".trr", ".nc")
+#: Folders never kept (an MD run's checkpoints while it runs).
+SKIPPED_DIRS = ("restart",)
+
+
+class ProgressError(ElectrolyteMDError):
+    """A study's progress cannot be saved or restored as asked."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _decode_marker(relative: Path) -> str:
+    """The output path a Snakemake record file names (urlsafe base64, '@'-split if long)."""
+    return base64.urlsafe_b64decode("".join(p.lstrip("@") for p in relative.parts)).decode()
+
+
+def incomplete_outputs(workdir: str | Path) -> set[str]:
+    """Outputs Snakemake marks incomplete in ``workdir`` (paths relative to it).
+
+    Snakemake records each output of a running job under ``.snakemake/incomplete`` and
+    removes the record when the job finishes; records left behind belong to killed jobs.
+    """
+    marker_dir = Path(workdir) / ".snakemake" / "incomplete"
+    if not marker_dir.is_dir():
+        return set()
+    outputs = set()
+    for marker in marker_dir.rglob("*"):
+        if marker.is_file() and marker.name != "migration_underway":
+            try:
+                outputs.add(os.path.normpath(_decode_marker(marker.relative_to(marker_dir))))
+            except (ValueError, UnicodeDecodeError) as err:
+                raise ProgressError(
+                    f"{marker}: not a Snakemake incomplete-output record ({err})"
+                ) from err
+    return outputs
+
+
+def _kept(relative: Path) -> bool:
+    return relative.suffix not in SKIPPED_SUFFIXES and not any(
+        part in SKIPPED_DIRS for part in relative.parts[:-1]
+    )
+
+
+def _check_unlocked(workdir: Path) -> None:
+    locks = workdir / ".snakemake" / "locks"
+    if locks.is_dir() and any(locks.iterdir()):
+        raise ProgressError(
+            f"{locks}: Snakemake holds this working directory (a run is in progress, or a "
+            "killed one left its lock: then 'snakemake --unlock'); save after it ends"
+        )
+
+
+def _read_manifest(store: Path) -> dict[str, dict[str, Any]]:
+    path = store / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text())
+        return {entry["path"]: entry for entry in manifest["files"]}
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ProgressError(f"{path}: not a progress manifest ({err})") from err
+
+
+def save_progress(
+    workdir: str | Path, store: str | Path, results: str = "results"
+) -> dict[str, Any]:
+    """Copy the finished outputs of ``workdir/results`` into ``store``.
+
+    Files already in the store with the same content are not copied again; files the
+    store holds that are no longer among the finished outputs are removed from it. The
+    manifest is written last, in one rename, so a killed save leaves the previous manifest
+    (files it does not list are ignored by :func:`restore_progress`).
+
+    Returns
+    -------
+    dict
+        The manifest: ``files`` (path, size_bytes, sha256, mtime_ns per file), ``skipped``
+        (incomplete outputs left out).
+    """
+    workdir, store = Path(workdir), Path(store)
+    root = workdir / results
+    if not root.is_dir():
+        raise ProgressError(f"{root}: no results directory to save")
+    _check_unlocked(workdir)
+    incomplete = incomplete_outputs(workdir)
+    previous = _read_manifest(store)
+    entries, skipped = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(workdir)
+        if not _kept(relative):
+            continue
+        if os.path.normpath(relative) in incomplete:
+            skipped.append(str(relative))
+            continue
+        stat = path.stat()
+        entry = {
+            "path": relative.as_posix(),
+            "size_bytes": stat.st_size,
+            "sha256": _sha256(path),
+            "mtime_ns": stat.st_mtime_ns,
+        }
+        old = previous.get(entry["path"])
+        target = store / relative
+        if old is None or old["sha256"] != entry["sha256"] or not target.is_file():
+            atomic_copy(path, target)
+        entries.append(entry)
+    manifest = {"results": results, "files": entries, "skipped": skipped}
+    atomic_write_text(store / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    for stale in set(previous) - {entry["path"] for entry in entries}:
+        (store / stale).unlink(missing_ok=True)
+    return manifest
+
+
+def _check_store(store: Path, entries: Iterable[dict[str, Any]]) -> None:
+    for entry in entries:
+        path = store / entry["path"]
+        if not path.is_file():
+            raise ProgressError(f"{path}: listed in {store / MANIFEST} but missing")
+        if _sha256(path) != entry["sha256"]:
+            raise ProgressError(
+                f"{path}: content differs from {store / MANIFEST} (changed after the save)"
+            )
+
+
+def restore_progress(store: str | Path, workdir: str | Path) -> list[str]:
+    """Put a saved study back into ``workdir`` with the files' saved modification times.
+
+    Every stored file is checked against the manifest first; a file already in
+    ``workdir`` with other content is an error (the study there has moved on), and then
+    nothing is written. Files already there with the same content only get their saved
+    modification time back.
+
+    Returns
+    -------
+    list of str
+        The paths written or re-timed, relative to ``workdir``.
+    """
+    store, workdir = Path(store), Path(workdir)
+    if not (store / MANIFEST).is_file():
+        raise ProgressError(f"{store / MANIFEST}: missing; not a saved study")
+    entries = list(_read_manifest(store).values())
+    _check_store(store, entries)
+    differing = [
+        entry["path"]
+        for entry in entries
+        if (workdir / entry["path"]).is_file()
+        and _sha256(workdir / entry["path"]) != entry["sha256"]
+    ]
+    if differing:
+        shown = ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
+        raise ProgressError(
+            f"{workdir}: {len(differing)} file(s) differ from the saved study in {store} "
+            f"({shown}); restore into a fresh working directory"
+        )
+    for entry in entries:
+        target = workdir / entry["path"]
+        if not target.is_file():
+            atomic_copy(store / entry["path"], target)
+        os.utime(target, ns=(entry["mtime_ns"], entry["mtime_ns"]))
+    return [entry["path"] for entry in entries]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m electrolyte_md.progress save|restore``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    save = verbs.add_parser("save", help="copy the finished outputs into a store")
+    save.add_argument("store", help="the store (e.g. validation/progress)")
+    save.add_argument("--workdir", default=".", help="the study's working directory")
+    restore = verbs.add_parser("restore", help="put a saved study back")
+    restore.add_argument("store")
+    restore.add_argument("--workdir", default=".")
+    args = parser.parse_args(argv)
+    try:
+        if args.verb == "save":
+            manifest = save_progress(args.workdir, args.store)
+            size = sum(entry["size_bytes"] for entry in manifest["files"]) / 1e6
+            print(
+                f"{len(manifest['files'])} files ({size:.1f} MB) saved in {args.store}; "
+                f"{len(manifest['skipped'])} incomplete outputs left out"
+            )
+        else:
+            restored = restore_progress(args.store, args.workdir)
+            print(f"{len(restored)} files restored into {args.workdir}")
+    except ProgressError as err:
+        parser.exit(2, f"error: {err}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

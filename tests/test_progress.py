@@ -1,0 +1,131 @@
+"""Saving a study's finished outputs without trajectories, and restoring them elsewhere."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+
+from electrolyte_md.progress import (
+    MANIFEST,
+    ProgressError,
+    incomplete_outputs,
+    restore_progress,
+    save_progress,
+)
+
+RUN = "results/md/S/298.15K/rep1"
+
+
+def _study(workdir):
+    """A results tree: a finished run, its trajectory and restart folder, in time order."""
+    files = {
+        "results/systems/S/system.xml": "<System/>",
+        f"{RUN}/prod.dcd": "trajectory",
+        f"{RUN}/restart/state.xml": "checkpoint",
+        f"{RUN}/md_summary.json": '{"density": 1.1}',
+        "results/analysis/S/298.15K/rep1/transport.json": "{}",
+    }
+    for i, (name, text) in enumerate(files.items()):
+        path = workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        os.utime(path, ns=(1_700_000_000_000_000_000 + i * 10**9,) * 2)
+    return files
+
+
+def _mark_incomplete(workdir, output):
+    marker = workdir / ".snakemake/incomplete" / base64.urlsafe_b64encode(output.encode()).decode()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("{}")
+
+
+def test_round_trip_keeps_content_and_times_and_leaves_out_trajectories(tmp_path):
+    _study(tmp_path / "a")
+    manifest = save_progress(tmp_path / "a", tmp_path / "store")
+    kept = [entry["path"] for entry in manifest["files"]]
+    assert kept == [
+        "results/analysis/S/298.15K/rep1/transport.json",
+        f"{RUN}/md_summary.json",
+        "results/systems/S/system.xml",
+    ]
+    restored = restore_progress(tmp_path / "store", tmp_path / "b")
+    assert sorted(restored) == kept
+    for name in kept:
+        a, b = tmp_path / "a" / name, tmp_path / "b" / name
+        assert a.read_bytes() == b.read_bytes()
+        assert a.stat().st_mtime_ns == b.stat().st_mtime_ns
+    assert not (tmp_path / "b" / RUN / "prod.dcd").exists()
+    assert not (tmp_path / "b" / RUN / "restart").exists()
+
+
+def test_incomplete_outputs_are_left_out(tmp_path):
+    _study(tmp_path)
+    _mark_incomplete(tmp_path, f"{RUN}/md_summary.json")
+    # a long path is split by Snakemake into '@'-prefixed parts
+    long_output = "results/" + "x" * 300
+    encoded = base64.urlsafe_b64encode(long_output.encode()).decode()
+    long_marker = tmp_path / ".snakemake/incomplete" / ("@" + encoded[:254]) / encoded[254:]
+    long_marker.parent.mkdir(parents=True)
+    long_marker.write_text("{}")
+    assert incomplete_outputs(tmp_path) == {f"{RUN}/md_summary.json", long_output}
+    manifest = save_progress(tmp_path, tmp_path / "store")
+    assert manifest["skipped"] == [f"{RUN}/md_summary.json"]
+    assert f"{RUN}/md_summary.json" not in {e["path"] for e in manifest["files"]}
+
+
+def test_save_refused_while_snakemake_holds_the_directory(tmp_path):
+    _study(tmp_path)
+    (tmp_path / ".snakemake/locks").mkdir(parents=True)
+    (tmp_path / ".snakemake/locks/0.input.lock").write_text("")
+    with pytest.raises(ProgressError, match="locks.*--unlock"):
+        save_progress(tmp_path, tmp_path / "store")
+    assert not (tmp_path / "store").exists()
+
+
+def test_second_save_drops_files_no_longer_finished(tmp_path):
+    _study(tmp_path)
+    store = tmp_path / "store"
+    save_progress(tmp_path, store)
+    (tmp_path / RUN / "md_summary.json").unlink()
+    manifest = save_progress(tmp_path, store)
+    assert f"{RUN}/md_summary.json" not in {e["path"] for e in manifest["files"]}
+    assert not (store / RUN / "md_summary.json").exists()
+
+
+def test_restore_refuses_a_changed_store_or_a_study_that_moved_on(tmp_path):
+    _study(tmp_path / "a")
+    store = tmp_path / "store"
+    save_progress(tmp_path / "a", store)
+    # the study elsewhere has another system file: nothing is written
+    other = tmp_path / "b" / "results/systems/S/system.xml"
+    other.parent.mkdir(parents=True)
+    other.write_text("<System other='1'/>")
+    with pytest.raises(ProgressError, match="1 file.*differ.*system.xml"):
+        restore_progress(store, tmp_path / "b")
+    assert not (tmp_path / "b" / RUN).exists()
+    # a stored file edited after the save
+    (store / RUN / "md_summary.json").write_text('{"density": 2.0}')
+    with pytest.raises(ProgressError, match="md_summary.json: content differs"):
+        restore_progress(store, tmp_path / "c")
+    # a manifest that is not one
+    (store / MANIFEST).write_text(json.dumps({"files": [{"name": "x"}]}))
+    with pytest.raises(ProgressError, match="not a progress manifest"):
+        restore_progress(store, tmp_path / "c")
+    with pytest.raises(ProgressError, match="missing; not a saved study"):
+        restore_progress(tmp_path / "nowhere", tmp_path / "c")
+
+
+def test_command_line(tmp_path, capsys):
+    from electrolyte_md.progress import main
+
+    _study(tmp_path / "a")
+    assert main(["save", str(tmp_path / "store"), "--workdir", str(tmp_path / "a")]) == 0
+    assert "3 files" in capsys.readouterr().out
+    assert main(["restore", str(tmp_path / "store"), "--workdir", str(tmp_path / "b")]) == 0
+    assert "3 files restored" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        main(["restore", str(tmp_path / "nowhere"), "--workdir", str(tmp_path / "b")])
+    assert stop.value.code == 2
