@@ -42,7 +42,7 @@ def _mark_incomplete(workdir, output):
     marker.write_text("{}")
 
 
-def test_round_trip_keeps_content_and_times_and_leaves_out_trajectories(tmp_path):
+def test_round_trip_keeps_content_and_order_in_time_and_leaves_out_trajectories(tmp_path):
     _study(tmp_path / "a")
     manifest = save_progress(tmp_path / "a", tmp_path / "store")
     kept = [entry["path"] for entry in manifest["files"]]
@@ -51,12 +51,20 @@ def test_round_trip_keeps_content_and_times_and_leaves_out_trajectories(tmp_path
         f"{RUN}/md_summary.json",
         "results/systems/S/system.xml",
     ]
+    # the checkout the study is restored into, made long after the study
+    script = tmp_path / "b" / "workflow" / "script.py"
+    script.parent.mkdir(parents=True)
+    script.write_text("")
     restored = restore_progress(tmp_path / "store", tmp_path / "b")
+    after = tmp_path / "b" / "made_after"
+    after.write_text("")
     assert sorted(restored) == kept
     for name in kept:
-        a, b = tmp_path / "a" / name, tmp_path / "b" / name
-        assert a.read_bytes() == b.read_bytes()
-        assert a.stat().st_mtime_ns == b.stat().st_mtime_ns
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    saved_order = sorted(kept, key=lambda name: (tmp_path / "a" / name).stat().st_mtime_ns)
+    times = [(tmp_path / "b" / name).stat().st_mtime_ns for name in saved_order]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    assert script.stat().st_mtime_ns < times[0] and times[-1] < after.stat().st_mtime_ns
     assert not (tmp_path / "b" / RUN / "prod.dcd").exists()
     assert not (tmp_path / "b" / RUN / "restart").exists()
 

@@ -7,13 +7,15 @@ small store with a manifest of each file's modification time and SHA-256;
 :func:`restore_progress` puts them back on another machine with those modification times.
 
 Why this is enough for Snakemake to carry on where the study stopped: Snakemake reruns a
-job when one of its outputs is missing *and* a job that needs it must run, or when an input
-is newer than an output. Restored with their old order in time, the outputs of the
-finished runs are up to date; their trajectories are missing but nothing that must run
-needs them, so the runs are not repeated (a missing intermediate file does not make
-Snakemake redo the jobs after it), while runs not yet done are run from the restored
-system files. Outputs without Snakemake's metadata records (``.snakemake/metadata``, not
-kept) trigger no rerun of their own.
+job when one of its outputs is missing *and* a job that needs it must run, when an input
+is newer than an output, or when an output is older than the rule's script. Restored
+files get their old order in time, placed just after the moment of the restore (so after
+every file of the fresh checkout, scripts included); the outputs of the finished runs are
+then up to date, their trajectories are missing but nothing that must run needs them, so
+the runs are not repeated (a missing intermediate file does not make Snakemake redo the
+jobs after it), while runs not yet done are run from the restored system files. Outputs
+without Snakemake's metadata records (``.snakemake/metadata``, not kept) trigger no rerun
+of their own.
 
 What is left out, and why:
 
@@ -31,6 +33,8 @@ import base64
 import hashlib
 import json
 import os
+import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,8 @@ MANIFEST = "manifest.json"
 SKIPPED_SUFFIXES = (".dcd", ".xtc", ".trr", ".nc")
 #: Folders never kept (an MD run's checkpoints while it runs).
 SKIPPED_DIRS = ("restart",)
+#: Restored files are this far apart in modification time, in the order they were saved.
+RESTORED_TIME_STEP_NS = 1000
 
 
 class ProgressError(ElectrolyteMDError):
@@ -181,12 +187,16 @@ def _check_store(store: Path, entries: Iterable[dict[str, Any]]) -> None:
 
 
 def restore_progress(store: str | Path, workdir: str | Path) -> list[str]:
-    """Put a saved study back into ``workdir`` with the files' saved modification times.
+    """Put a saved study back into ``workdir``, its files in their saved order in time.
 
     Every stored file is checked against the manifest first; a file already in
     ``workdir`` with other content is an error (the study there has moved on), and then
-    nothing is written. Files already there with the same content only get their saved
-    modification time back.
+    nothing is written. The files (those already there with the same content too) get
+    modification times in the order of their saved ones, 1 us apart from the moment of
+    the restore on, so that they are newer than the checkout they are restored into (a
+    script newer than an output makes Snakemake rerun the job) and older than anything
+    made after the restore. On a file system with coarser times files saved apart may get
+    the same time, which Snakemake does not count as newer either way.
 
     Returns
     -------
@@ -214,8 +224,33 @@ def restore_progress(store: str | Path, workdir: str | Path) -> list[str]:
         target = workdir / entry["path"]
         if not target.is_file():
             atomic_copy(store / entry["path"], target)
-        os.utime(target, ns=(entry["mtime_ns"], entry["mtime_ns"]))
+    start_ns = _file_system_now_ns(workdir)
+    saved_times = sorted({entry["mtime_ns"] for entry in entries})
+    rank = {mtime: i for i, mtime in enumerate(saved_times)}
+    for entry in entries:
+        mtime = start_ns + RESTORED_TIME_STEP_NS * (1 + rank[entry["mtime_ns"]])
+        os.utime(workdir / entry["path"], ns=(mtime, mtime))
+    # whatever is written next must be newer than every restored file
+    last_ns = start_ns + RESTORED_TIME_STEP_NS * len(saved_times)
+    while _file_system_now_ns(workdir) <= last_ns:
+        time.sleep(1e-3)
     return [entry["path"] for entry in entries]
+
+
+def _file_system_now_ns(directory: Path) -> int:
+    """The modification time a file written now in ``directory`` gets (ns).
+
+    Not ``time.time_ns()``: file systems stamp files from a coarser clock (the kernel's
+    tick, or whole seconds), which can lag behind it.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(dir=directory, prefix=".progress-clock.")
+    try:
+        os.write(fd, b"0")
+        return os.fstat(fd).st_mtime_ns
+    finally:
+        os.close(fd)
+        os.unlink(probe)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
