@@ -131,9 +131,11 @@ def save_progress(
     """Copy the finished outputs of ``workdir/results`` into ``store``.
 
     Files already in the store with the same content are not copied again; files the
-    store holds that are no longer among the finished outputs are removed from it. The
-    manifest is written last, in one rename, so a killed save leaves the previous manifest
-    (files it does not list are ignored by :func:`restore_progress`).
+    store holds that are no longer among the finished outputs are removed from it. Each
+    file and the manifest are written whole (a temporary file and a rename), the manifest
+    last: a save killed midway leaves the previous manifest, whose restore then refuses
+    any file the killed save had already replaced with new content (naming it) until the
+    next save completes.
 
     Returns
     -------
