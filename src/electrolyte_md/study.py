@@ -19,13 +19,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.transport import ArrheniusFit, arrhenius_fit
+
+if TYPE_CHECKING:
+    from electrolyte_md.transport import ArrheniusFit
 
 __all__ = [
     "PAPER",
@@ -532,6 +534,10 @@ def arrhenius_fits(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[Arrheni
         (system, species) -> (fit, flagged): flagged when any D entering the fit came
         from a non-diffusive MSD.
     """
+    # here, not at the top: the workflow imports this module when its rules are read,
+    # and the transport code brings MDAnalysis (about 0.5 s per snakemake start)
+    from electrolyte_md.transport import arrhenius_fit
+
     d_rows = summary[summary["quantity"].str.startswith("D ")]
     fits = {}
     for (system, quantity), group in d_rows.groupby(["system", "quantity"], sort=True):

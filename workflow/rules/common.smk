@@ -5,7 +5,7 @@ import re
 
 from snakemake.utils import min_version, validate
 
-from electrolyte_md.analysis import system_pairs
+from electrolyte_md.rdf_pairs import system_pairs
 from electrolyte_md.config import (
     charge_scales,
     check_config,
