@@ -5,6 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -82,6 +86,36 @@ def test_incomplete_outputs_are_left_out(tmp_path):
     manifest = save_progress(tmp_path, tmp_path / "store")
     assert manifest["skipped"] == [f"{RUN}/md_summary.json"]
     assert f"{RUN}/md_summary.json" not in {e["path"] for e in manifest["files"]}
+
+
+def test_a_killed_snakemake_job_leaves_its_outputs_marked_incomplete(tmp_path):
+    """The record format is Snakemake's own: read from a real job killed midway."""
+    (tmp_path / "Snakefile").write_text(
+        'rule slow:\n    output: "results/slow.txt"\n'
+        '    shell: "echo partial > {output}; sleep 60"\n'
+    )
+    job = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "results/slow.txt"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "results/slow.txt").is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+    assert incomplete_outputs(tmp_path) == {"results/slow.txt"}
+    # the killed Snakemake also left its lock: no save until it is unlocked
+    with pytest.raises(ProgressError, match="--unlock"):
+        save_progress(tmp_path, tmp_path / "store")
+    unlock = [sys.executable, "-m", "snakemake", "--cores", "1", "--unlock"]
+    subprocess.run(unlock, cwd=tmp_path, check=True, capture_output=True)
+    manifest = save_progress(tmp_path, tmp_path / "store")
+    assert manifest["files"] == [] and manifest["skipped"] == ["results/slow.txt"]
 
 
 def test_save_refused_while_snakemake_holds_the_directory(tmp_path):
