@@ -73,6 +73,25 @@ def test_round_trip_keeps_content_and_order_in_time_and_leaves_out_trajectories(
     assert not (tmp_path / "b" / RUN / "restart").exists()
 
 
+def test_restore_leaves_a_study_that_is_still_there_alone(tmp_path):
+    _study(tmp_path / "a")
+    store = tmp_path / "store"
+    save_progress(tmp_path / "a", store)
+    times = {p: p.stat().st_mtime_ns for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    # the same machine: the study with its trajectory is there, nothing to do
+    assert restore_progress(store, tmp_path / "a") == []
+    assert {p: p.stat().st_mtime_ns for p in times} == times
+    # a saved file lost, the trajectory still there: restamping would redo the run
+    (tmp_path / "a" / RUN / "md_summary.json").unlink()
+    with pytest.raises(ProgressError, match=r"holds 2 file\(s\) the saved study .* does not"):
+        restore_progress(store, tmp_path / "a")
+    assert not (tmp_path / "a" / RUN / "md_summary.json").exists()
+    # a restore killed midway (only stored files there) is completed by another
+    (tmp_path / "b" / "results/systems/S").mkdir(parents=True)
+    (tmp_path / "b" / "results/systems/S/system.xml").write_text("<System/>")
+    assert len(restore_progress(store, tmp_path / "b")) == 3
+
+
 def test_incomplete_outputs_are_left_out(tmp_path):
     _study(tmp_path)
     _mark_incomplete(tmp_path, f"{RUN}/md_summary.json")

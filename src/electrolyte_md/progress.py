@@ -191,9 +191,12 @@ def _check_store(store: Path, entries: Iterable[dict[str, Any]]) -> None:
 def restore_progress(store: str | Path, workdir: str | Path) -> list[str]:
     """Put a saved study back into ``workdir``, its files in their saved order in time.
 
-    Every stored file is checked against the manifest first; a file already in
-    ``workdir`` with other content is an error (the study there has moved on), and then
-    nothing is written. The files (those already there with the same content too) get
+    Every stored file is checked against the manifest first. Nothing is written, and an
+    error names the files, when a file already in ``workdir`` has other content (the study
+    there has moved on) or when its results directory holds files the store does not
+    (trajectories, say: the study is still there, and restamping its inputs would make
+    Snakemake redo its runs). Where every stored file is already there unchanged, nothing
+    is done. Otherwise the stored files (those already there too) get
     modification times in the order of their saved ones, 1 us apart from the moment of
     the restore on, so that they are newer than the checkout they are restored into (a
     script newer than an output makes Snakemake rerun the job) and older than anything
@@ -203,13 +206,14 @@ def restore_progress(store: str | Path, workdir: str | Path) -> list[str]:
     Returns
     -------
     list of str
-        The paths written or re-timed, relative to ``workdir``.
+        The paths written or re-timed, relative to ``workdir`` (empty: nothing to do).
     """
     store, workdir = Path(store), Path(workdir)
     if not (store / MANIFEST).is_file():
         raise ProgressError(f"{store / MANIFEST}: missing; not a saved study")
     entries = list(_read_manifest(store).values())
     _check_store(store, entries)
+    results = json.loads((store / MANIFEST).read_text()).get("results", "results")
     differing = [
         entry["path"]
         for entry in entries
@@ -221,6 +225,21 @@ def restore_progress(store: str | Path, workdir: str | Path) -> list[str]:
         raise ProgressError(
             f"{workdir}: {len(differing)} file(s) differ from the saved study in {store} "
             f"({shown}); restore into a fresh working directory"
+        )
+    if all((workdir / entry["path"]).is_file() for entry in entries):
+        return []
+    stored = {entry["path"] for entry in entries}
+    extra = sorted(
+        path.relative_to(workdir).as_posix()
+        for path in (workdir / results).rglob("*")
+        if path.is_file() and path.relative_to(workdir).as_posix() not in stored
+    )
+    if extra:
+        shown = ", ".join(extra[:3]) + (" ..." if len(extra) > 3 else "")
+        raise ProgressError(
+            f"{workdir / results}: holds {len(extra)} file(s) the saved study in {store} "
+            f"does not ({shown}); carry on there without restoring, or restore into a "
+            "fresh working directory"
         )
     for entry in entries:
         target = workdir / entry["path"]
@@ -278,7 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             restored = restore_progress(args.store, args.workdir)
-            print(f"{len(restored)} files restored into {args.workdir}")
+            if restored:
+                print(f"{len(restored)} files restored into {args.workdir}")
+            else:
+                print(f"nothing to restore: {args.workdir} holds the saved study already")
     except ProgressError as err:
         parser.exit(2, f"error: {err}\n")
     return 0
