@@ -114,14 +114,15 @@ def _check_unlocked(workdir: Path) -> None:
         )
 
 
-def _read_manifest(store: Path) -> dict[str, dict[str, Any]]:
+def _read_manifest(store: Path) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The results directory a store was saved from, and its files by path (none: empty)."""
     path = store / MANIFEST
     if not path.is_file():
-        return {}
+        return "results", {}
     try:
         manifest = json.loads(path.read_text())
-        return {entry["path"]: entry for entry in manifest["files"]}
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        return manifest.get("results", "results"), {e["path"]: e for e in manifest["files"]}
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise ProgressError(f"{path}: not a progress manifest ({err})") from err
 
 
@@ -149,7 +150,7 @@ def save_progress(
         raise ProgressError(f"{root}: no results directory to save")
     _check_unlocked(workdir)
     incomplete = incomplete_outputs(workdir)
-    previous = _read_manifest(store)
+    _, previous = _read_manifest(store)
     entries, skipped = [], []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(workdir)
@@ -211,9 +212,9 @@ def restore_progress(store: str | Path, workdir: str | Path) -> list[str]:
     store, workdir = Path(store), Path(workdir)
     if not (store / MANIFEST).is_file():
         raise ProgressError(f"{store / MANIFEST}: missing; not a saved study")
-    entries = list(_read_manifest(store).values())
+    results, saved = _read_manifest(store)
+    entries = list(saved.values())
     _check_store(store, entries)
-    results = json.loads((store / MANIFEST).read_text()).get("results", "results")
     differing = [
         entry["path"]
         for entry in entries
