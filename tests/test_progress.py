@@ -16,6 +16,7 @@ from electrolyte_md.progress import (
     MANIFEST,
     ProgressError,
     incomplete_outputs,
+    logs_of_unfinished_jobs,
     restore_progress,
     save_progress,
 )
@@ -107,26 +108,36 @@ def test_incomplete_outputs_are_left_out(tmp_path):
     assert f"{RUN}/md_summary.json" not in {e["path"] for e in manifest["files"]}
 
 
-def test_a_killed_snakemake_job_leaves_its_outputs_marked_incomplete(tmp_path):
-    """The record format is Snakemake's own: read from a real job killed midway."""
-    (tmp_path / "Snakefile").write_text(
-        'rule slow:\n    output: "results/slow.txt"\n'
-        '    shell: "echo partial > {output}; sleep 60"\n'
-    )
+SLOW_AND_QUICK_RULES = (
+    'rule slow:\n    output: "results/slow.txt"\n    log: "results/logs/slow.log"\n'
+    '    shell: "echo started > {log}; echo partial > {output}; sleep 60"\n'
+    'rule quick:\n    output: "results/quick.txt"\n    log: "results/logs/quick.log"\n'
+    '    shell: "echo ok > {log}; echo done > {output}"\n'
+)
+
+
+def _kill_slow_job_midway(workdir, sig):
+    """Run rule ``slow`` of a real Snakemake and kill its process group with ``sig``."""
+    (workdir / "Snakefile").write_text(SLOW_AND_QUICK_RULES)
     job = subprocess.Popen(
         [sys.executable, "-m", "snakemake", "--cores", "1", "results/slow.txt"],
-        cwd=tmp_path,
+        cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
-        while not (tmp_path / "results/slow.txt").is_file() and time.monotonic() < deadline:
+        while not (workdir / "results/slow.txt").is_file() and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
-        os.killpg(job.pid, signal.SIGKILL)
+        os.killpg(job.pid, sig)
         job.wait()
+
+
+def test_a_killed_snakemake_job_leaves_its_outputs_marked_incomplete(tmp_path):
+    """The record format is Snakemake's own: read from a real job killed midway."""
+    _kill_slow_job_midway(tmp_path, signal.SIGKILL)
     assert incomplete_outputs(tmp_path) == {"results/slow.txt"}
     # the killed Snakemake also left its lock: no save until it is unlocked
     with pytest.raises(ProgressError, match="--unlock"):
@@ -134,7 +145,27 @@ def test_a_killed_snakemake_job_leaves_its_outputs_marked_incomplete(tmp_path):
     unlock = [sys.executable, "-m", "snakemake", "--cores", "1", "--unlock"]
     subprocess.run(unlock, cwd=tmp_path, check=True, capture_output=True)
     manifest = save_progress(tmp_path, tmp_path / "store")
-    assert manifest["files"] == [] and manifest["skipped"] == ["results/slow.txt"]
+    assert manifest["skipped"] == ["results/slow.txt"]
+    # SIGKILL leaves no metadata record, so nothing ties the log to the killed job: kept
+    assert [e["path"] for e in manifest["files"]] == ["results/logs/slow.log"]
+
+
+def test_the_log_of_a_job_stopped_midway_is_left_out(tmp_path):
+    """SIGTERM (scancel, a machine going away): Snakemake deletes the job's outputs and
+    unmarks them but keeps its log, which its metadata record names."""
+    quick = [sys.executable, "-m", "snakemake", "--cores", "1", "results/quick.txt"]
+    _kill_slow_job_midway(tmp_path, signal.SIGTERM)
+    subprocess.run(quick, cwd=tmp_path, check=True, capture_output=True)
+    assert (tmp_path / "results/logs/slow.log").is_file()
+    assert not (tmp_path / "results/slow.txt").exists()
+    assert incomplete_outputs(tmp_path) == set()
+    assert logs_of_unfinished_jobs(tmp_path, set()) == {"results/logs/slow.log"}
+    manifest = save_progress(tmp_path, tmp_path / "store")
+    assert [e["path"] for e in manifest["files"]] == [
+        "results/logs/quick.log",
+        "results/quick.txt",
+    ]
+    assert manifest["skipped"] == ["results/logs/slow.log"]
 
 
 def test_save_refused_while_snakemake_holds_the_directory(tmp_path):

@@ -30,7 +30,11 @@ RUNS=(
 
 log() { echo "$(date -Is) $*"; }
 
-if [[ -f $STORE/manifest.json ]]; then
+# on the machine that ran it the study carries on from its own results/ (a run killed
+# midway continues from its checkpoints; its log has moved on from any saved copy)
+if [[ -d results ]]; then
+    log "carrying on from results/ (no restore)"
+elif [[ -f $STORE/manifest.json ]]; then
     log "restoring the saved study from $STORE"
     python -m electrolyte_md.progress restore "$STORE"
 fi

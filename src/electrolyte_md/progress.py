@@ -23,8 +23,10 @@ What is left out, and why:
   per ns of a 1,700-atom box); their analyses are kept;
 * ``restart/`` folders: the checkpoints of an MD run in progress;
 * outputs of jobs Snakemake marks incomplete (``.snakemake/incomplete``): a run that was
-  in progress or killed. Saving is refused while a Snakemake process holds the working
-  directory's lock, since its outputs may be half written.
+  in progress or killed; and the logs of jobs that did not finish, named by their
+  metadata records. Saving is
+  refused while a Snakemake process holds the working directory's lock, since its outputs
+  may be half written.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "MANIFEST",
     "SKIPPED_SUFFIXES",
     "incomplete_outputs",
+    "logs_of_unfinished_jobs",
     "restore_progress",
     "save_progress",
 ]
@@ -99,6 +102,36 @@ def incomplete_outputs(workdir: str | Path) -> set[str]:
     return outputs
 
 
+def logs_of_unfinished_jobs(workdir: str | Path, incomplete: set[str]) -> set[str]:
+    """Log files of jobs that did not finish (paths relative to ``workdir``).
+
+    A log is not an output, so Snakemake marks it nothing when its job is killed (and a
+    job stopped by SIGTERM has its outputs deleted and its marks removed); but Snakemake's
+    metadata record of each output (``.snakemake/metadata``) names the job's logs. A log
+    is left out when none of the outputs whose records name it is there and complete
+    (``incomplete``: the outputs Snakemake marks incomplete). A log no record names is
+    kept: a restored study keeps no records, and a job killed by SIGKILL leaves none.
+    """
+    workdir = Path(workdir)
+    record_dir = workdir / ".snakemake" / "metadata"
+    if not record_dir.is_dir():
+        return set()
+    finished: dict[str, bool] = {}
+    for record in record_dir.rglob("*"):
+        if not record.is_file():
+            continue
+        try:
+            output = os.path.normpath(_decode_marker(record.relative_to(record_dir)))
+            logs = json.loads(record.read_text()).get("log") or []
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            continue  # not a record of Snakemake's: nothing to learn from it
+        done = output not in incomplete and (workdir / output).exists()
+        for log in logs:
+            log = os.path.normpath(log)
+            finished[log] = finished.get(log, False) or done
+    return {log for log, done in finished.items() if not done}
+
+
 def _kept(relative: Path) -> bool:
     return relative.suffix not in SKIPPED_SUFFIXES and not any(
         part in SKIPPED_DIRS for part in relative.parts[:-1]
@@ -142,7 +175,7 @@ def save_progress(
     -------
     dict
         The manifest: ``files`` (path, size_bytes, sha256, mtime_ns per file), ``skipped``
-        (incomplete outputs left out).
+        (incomplete outputs and the logs of their jobs, left out).
     """
     workdir, store = Path(workdir), Path(store)
     root = workdir / results
@@ -150,6 +183,7 @@ def save_progress(
         raise ProgressError(f"{root}: no results directory to save")
     _check_unlocked(workdir)
     incomplete = incomplete_outputs(workdir)
+    incomplete |= logs_of_unfinished_jobs(workdir, incomplete)
     _, previous = _read_manifest(store)
     entries, skipped = [], []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -294,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             size = sum(entry["size_bytes"] for entry in manifest["files"]) / 1e6
             print(
                 f"{len(manifest['files'])} files ({size:.1f} MB) saved in {args.store}; "
-                f"{len(manifest['skipped'])} incomplete outputs left out"
+                f"{len(manifest['skipped'])} incomplete outputs and logs left out"
             )
         else:
             restored = restore_progress(args.store, args.workdir)
