@@ -19,6 +19,7 @@ from electrolyte_md.validation import (
     coordination_drift_rows,
     coordination_rows,
     density_rows,
+    rdf_peak_height_rows,
     rdf_peak_rows,
     replicas_to_resolve,
     transference_rows,
@@ -188,6 +189,44 @@ def test_rdf_peaks_are_averaged_and_runs_without_a_peak_are_counted():
     assert "1 of 3 runs without a peak" in row["note"]
 
 
+def test_peak_heights_are_set_side_by_side_and_their_change_tested():
+    def record(system, height, pair="Li-P"):
+        return {
+            "system": system,
+            "temperature_kelvin": 298.15,
+            "pair": pair,
+            "first_peak_height": height,
+        }
+
+    # A (without) 10.7 and 11.3, B (with) 7.9 and 8.1; a Li-O record and a run without a
+    # peak (None) are left out
+    records = [record("A", 10.7), record("A", 11.3), record("B", 7.9), record("B", 8.1)]
+    records += [record("A", 30.0, pair="Li-O"), record("B", None)]
+    rows = {r["quantity"]: r for r in rdf_peak_height_rows(records, _comparison())}
+    without = rows["first RDF peak height Li-P (g) without the additive"]
+    with_ = rows["first RDF peak height Li-P (g) with the additive"]
+    change = rows["first RDF peak height Li-P (g) change (with - without)"]
+    assert (without["system"], without["value"], without["n"]) == ("A", pytest.approx(11.0), 2)
+    assert (with_["system"], with_["value"], with_["sem"]) == (
+        "B",
+        pytest.approx(8.0),
+        pytest.approx(0.1),
+    )
+    assert change["value"] == pytest.approx(-3.0)
+    assert change["sem"] == pytest.approx(math.hypot(0.3, 0.1))
+    p = stats.ttest_ind([10.7, 11.3], [7.9, 8.1], equal_var=False).pvalue
+    assert change["verdict"].startswith(f"resolved: decrease (p = {p:.3g}, Welch")
+    assert math.isnan(change["reference"]) and "no value" in change["reference_source"]
+    # one run a side: no error for a single height, so the change is not tested
+    single = [record("A", 10.7), record("B", 7.9)]
+    change = rdf_peak_height_rows(single, _comparison())[-1]
+    assert change["verdict"].startswith("not tested") and change["error_from"] == "none"
+    # a system without heights gives no rows of its comparison
+    assert rdf_peak_height_rows([record("A", 10.7)], _comparison()) == [
+        rdf_peak_height_rows(single, _comparison())[0]
+    ]
+
+
 def test_binding_rows_leave_out_the_paper_row():
     binding = pd.DataFrame(
         [
@@ -222,6 +261,10 @@ def test_validation_table_has_every_section():
         "CN Li-P drift within a run (last - first block)",
         "first RDF peak Li-P (A)",
     ]
+    records.append({**_cn_record("B", 1, [0.3, 0.3, 0.3]), "first_peak_height": 8.0})
+    records[0]["first_peak_height"] = 11.0
+    table = validation_table(_comparison(), records, [], {}, None)
+    assert "first RDF peak height Li-P (g) change (with - without)" in set(table["quantity"])
 
 
 def test_block_counts_of_one_replica_are_not_taken_for_replicas():
