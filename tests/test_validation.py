@@ -221,7 +221,7 @@ def test_peak_heights_are_set_side_by_side_and_their_change_tested():
     single = [record("A", 10.7), record("B", 7.9)]
     change = rdf_peak_height_rows(single, _comparison())[-1]
     assert change["verdict"].startswith("not tested") and change["error_from"] == "none"
-    # a system without heights gives no rows of its comparison
+    # a side without heights: the other side's row only, no change row
     assert rdf_peak_height_rows([record("A", 10.7)], _comparison()) == [
         rdf_peak_height_rows(single, _comparison())[0]
     ]

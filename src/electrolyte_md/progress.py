@@ -24,9 +24,8 @@ What is left out, and why:
 * ``restart/`` folders: the checkpoints of an MD run in progress;
 * outputs of jobs Snakemake marks incomplete (``.snakemake/incomplete``): a run that was
   in progress or killed; and the logs of jobs that did not finish, named by their
-  metadata records. Saving is
-  refused while a Snakemake process holds the working directory's lock, since its outputs
-  may be half written.
+  metadata records. Saving is refused while a Snakemake process holds the working
+  directory's lock, since its outputs may be half written.
 """
 
 from __future__ import annotations
@@ -175,7 +174,7 @@ def save_progress(
     -------
     dict
         The manifest: ``files`` (path, size_bytes, sha256, mtime_ns per file), ``skipped``
-        (incomplete outputs and the logs of their jobs, left out).
+        (incomplete outputs and the logs of unfinished jobs, left out).
     """
     workdir, store = Path(workdir), Path(store)
     root = workdir / results
