@@ -182,14 +182,14 @@ def save_progress(
         raise ProgressError(f"{root}: no results directory to save")
     _check_unlocked(workdir)
     incomplete = incomplete_outputs(workdir)
-    incomplete |= logs_of_unfinished_jobs(workdir, incomplete)
+    unfinished = incomplete | logs_of_unfinished_jobs(workdir, incomplete)
     _, previous = _read_manifest(store)
     entries, skipped = [], []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(workdir)
         if not _kept(relative):
             continue
-        if os.path.normpath(relative) in incomplete:
+        if os.path.normpath(relative) in unfinished:
             skipped.append(str(relative))
             continue
         stat = path.stat()
