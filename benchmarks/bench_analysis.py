@@ -13,12 +13,12 @@ raw read
     frame), a stricter I/O limit.
 stage
     The per-frame work of the stage: ``RDFCoordinationSet.run`` over all pairs on a
-    ready Universe, the frame loop :func:`electrolyte_md.analysis.analyze_run` runs
+    ready Universe, the frame loop :func:`electrolyte_md.analysis.rdf.analyze_run` runs
     (the RDF step of the one analysis job of each MD run, ``analyze_run`` in
     ``workflow/rules/analysis.smk``, reads the trajectory once for all its pairs). Its
     rate is the stage's rate on any trajectory length once the fixed costs are paid.
 fixed costs
-    ``fixed_s_per_call``: the rest of one :func:`~electrolyte_md.analysis.analyze_run`
+    ``fixed_s_per_call``: the rest of one :func:`~electrolyte_md.analysis.rdf.analyze_run`
     call as the job's script ``workflow/scripts/analysis_run.py`` makes it for its RDF
     step (Universe, each pair's CSV, JSON and PNG), its wall time minus the frame loop's;
     ``job_start_s``: a fresh Python importing what the RDF step needs, paid once per
@@ -57,7 +57,7 @@ FALLBACK_CUTOFF_ANGSTROM = 3.5
 #: What the RDF step of an analysis job imports before it calls analyze_run.
 _JOB_IMPORTS = (
     "import snakemake.script, MDAnalysis, pandas, scipy.ndimage, matplotlib.figure, "
-    "matplotlib.backends.backend_agg, electrolyte_md.analysis, electrolyte_md.logs"
+    "matplotlib.backends.backend_agg, electrolyte_md.analysis.rdf, electrolyte_md.logs"
 )
 
 
@@ -95,7 +95,7 @@ def _interleaved_best(
 @contextlib.contextmanager
 def frame_route() -> Iterator[None]:
     """The stage on MDAnalysis' frame-by-frame loop, the route before the block route."""
-    from electrolyte_md import analysis
+    from electrolyte_md.analysis import rdf as analysis
 
     saved = analysis._BLOCK_ROUTE
     analysis._BLOCK_ROUTE = False
@@ -194,7 +194,7 @@ def _analyze_pair_alone(
     n_blocks: int,
 ) -> dict[str, Any]:
     """One analyze_pair call with the workflow's file names and arguments, into ``out``."""
-    from electrolyte_md.analysis import analyze_pair
+    from electrolyte_md.analysis.rdf import analyze_pair
 
     return analyze_pair(
         topology,
@@ -263,7 +263,7 @@ def _analyze_run_as_the_rule(
     n_blocks: int,
 ) -> dict[str, dict[str, Any]]:
     """One analyze_run call for all pairs with the workflow's arguments, into ``out``."""
-    from electrolyte_md.analysis import analyze_run
+    from electrolyte_md.analysis.rdf import analyze_run
 
     return analyze_run(
         topology,
@@ -316,7 +316,7 @@ def stage_loop(
     """``RDFCoordinationSet.run`` over all pairs on a ready Universe, the stage's frame
     loop (one read, every pair's histograms), as a function to time. ``before``: on the
     frame-by-frame route (:func:`frame_route`)."""
-    from electrolyte_md.analysis import RDFCoordination, RDFCoordinationSet
+    from electrolyte_md.analysis.rdf import RDFCoordination, RDFCoordinationSet
 
     groups = [
         (universe.select_atoms(spec["center"]), universe.select_atoms(spec["ligand"]), spec)
@@ -351,7 +351,7 @@ def loop_seconds(
     repeats: int = 3,
 ) -> dict[str, float]:
     """Best wall time of ``RDFCoordination.run`` per pair on a ready Universe."""
-    from electrolyte_md.analysis import RDFCoordination
+    from electrolyte_md.analysis.rdf import RDFCoordination
 
     universe = _universe(topology, trajectory)
     seconds = {}

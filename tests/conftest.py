@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from electrolyte_md.forcefield import parameterize_species
-from electrolyte_md.structures import build_species
+from electrolyte_md.forcefield.species import parameterize_species
+from electrolyte_md.structures.species import build_species
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "data" / "tiny_config.yaml"

@@ -1,4 +1,4 @@
-"""Tests of electrolyte_md.analysis on small lattices and ideal gases with known answers."""
+"""Tests of electrolyte_md.analysis.rdf on small lattices and ideal gases with known answers."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from MDAnalysis.coordinates.memory import MemoryReader
 
-from electrolyte_md import analysis
-from electrolyte_md.analysis import (
+from electrolyte_md.analysis import rdf as analysis
+from electrolyte_md.analysis.rdf import (
     RDFCoordination,
     _find_first_minimum,
     _find_first_peak,
@@ -512,7 +512,7 @@ def test_compiled_histograms_bin_distance_arrays_numbers(edges):
     # every distance must be distance_array's to the last bit for its bin to agree
     from MDAnalysis.lib.distances import distance_array
 
-    from electrolyte_md._rdf_kernel import ortho_histograms
+    from electrolyte_md.analysis.kernel import ortho_histograms
 
     rng = np.random.default_rng(4)
     bin_width = 0.05

@@ -124,7 +124,7 @@ def test_frames_for_the_whole_job_to_reach_the_target():
 
 
 def test_pairs_without_a_shell_get_the_fallback_cutoff(monkeypatch, tmp_path):
-    from electrolyte_md import analysis
+    from electrolyte_md.analysis import rdf as analysis
     from electrolyte_md.errors import AnalysisError
 
     calls = []
@@ -202,7 +202,7 @@ def test_parse_job_counts():
 def _analysis_files(topology: Path, trajectory: Path, out: Path) -> dict[str, dict[str, str]]:
     """analyze_pair of every pair of PAIRS, one call each (the rdf rule's route before it
     ran once per MD run)."""
-    from electrolyte_md.analysis import analyze_pair
+    from electrolyte_md.analysis.rdf import analyze_pair
 
     out.mkdir()
     for name, spec in PAIRS.items():
@@ -228,7 +228,7 @@ def _analysis_files(topology: Path, trajectory: Path, out: Path) -> dict[str, di
 def test_item5_speedups_leave_the_results_unchanged(tiny_trajectory, tmp_path, monkeypatch):
     """The single-pass route and the dense distance route give the files of the
     original per-pair capped_distance route byte for byte."""
-    from electrolyte_md import analysis
+    from electrolyte_md.analysis import rdf as analysis
 
     topology, trajectory = tiny_trajectory
     dense = _analysis_files(topology, trajectory, tmp_path / "dense")

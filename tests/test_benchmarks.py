@@ -107,9 +107,9 @@ def test_gromacs_gets_the_cluster_energy_with_its_far_exclusions(tmp_path):
     sys.path.insert(0, str(REPO / "benchmarks"))
     import bench_md
 
-    from electrolyte_md.forcefield import build_species_alone, parameterize_species
+    from electrolyte_md.forcefield.species import build_species_alone, parameterize_species
     from electrolyte_md.md import MDProtocol
-    from electrolyte_md.structures import build_cluster_species
+    from electrolyte_md.structures.species import build_cluster_species
 
     species = tmp_path / "Ti6HPAB"
     info = build_cluster_species(

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from MDAnalysis.lib.distances import distance_array
 
-from electrolyte_md.box import (
+from electrolyte_md.errors import ConfigError
+from electrolyte_md.structures.box import (
     AVOGADRO_PER_MOL,
     SaltSpec,
     composition_for_system,
@@ -13,8 +14,7 @@ from electrolyte_md.box import (
     pack_box,
     salt_stoichiometry,
 )
-from electrolyte_md.errors import ConfigError
-from electrolyte_md.structures import SpeciesInfo
+from electrolyte_md.structures.species import SpeciesInfo
 
 MASS = {
     "NMP": 99.133,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from electrolyte_md.cluster import (
+from electrolyte_md.cluster.builder import (
     BOND_CLASSES,
     MIN_TI_O_BOND_ORDER,
     TI_O_BROKEN_ANGSTROM,
@@ -20,7 +20,7 @@ from electrolyte_md.cluster import (
     cluster_charge,
     perceived_bonds,
 )
-from electrolyte_md.cluster_prep import load_document
+from electrolyte_md.cluster.document import load_document
 from electrolyte_md.errors import StructureError
 
 COMMITTED = REPO / "structures" / "ti6_hpab.json"
@@ -174,7 +174,7 @@ def test_committed_structure_is_the_builders_cluster_relaxed_tightly(committed, 
 
 def test_committed_structure_is_a_gfn2_minimum(committed):
     """One GFN2-xTB gradient: the stored geometry is at the stored energy and fmax."""
-    from electrolyte_md.xtb import singlepoint
+    from electrolyte_md.cluster.xtb import singlepoint
 
     structure, extras = committed
     point = singlepoint(structure.elements, structure.positions, structure.net_charge)
@@ -221,7 +221,7 @@ def test_builder_and_relaxation_reproduce_the_committed_structure():
     """Build and relax anew (about 30 min on 2 cores): same minimum as committed."""
     from MDAnalysis.analysis.rms import rmsd
 
-    from electrolyte_md.cluster_prep import make_document
+    from electrolyte_md.cluster.document import make_document
 
     committed_structure, extras = load_document(COMMITTED, ClusterSpec(), fmax=0.01)
     structure, new = make_document(ClusterSpec(), fmax=0.01)

@@ -1,4 +1,4 @@
-"""Ligand orientation terms of the Ti6(HPAB) model (electrolyte_md.cluster_orientation)."""
+"""Ligand orientation terms of the Ti6(HPAB) model (electrolyte_md.cluster.orientation)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import openmm.unit as unit
 import pytest
 from conftest import REPO
 
-from electrolyte_md.cluster import ClusterStructure
-from electrolyte_md.cluster_ff import EV_TO_KJ_PER_MOL
-from electrolyte_md.cluster_orientation import (
+from electrolyte_md.cluster.builder import ClusterStructure
+from electrolyte_md.cluster.forcefield import EV_TO_KJ_PER_MOL
+from electrolyte_md.cluster.orientation import (
     dihedral_degrees,
     fit_orientation_terms,
     ligand_peripheries,
@@ -22,8 +22,8 @@ from electrolyte_md.cluster_orientation import (
     periphery_exclusions,
     scan_geometry,
 )
-from electrolyte_md.forcefield import build_species_alone, parameterize_species
-from electrolyte_md.structures import build_cluster_species
+from electrolyte_md.forcefield.species import build_species_alone, parameterize_species
+from electrolyte_md.structures.species import build_cluster_species
 
 COMMITTED = REPO / "structures" / "ti6_hpab.json"
 
@@ -216,7 +216,7 @@ def test_heavy_atom_rmsd_of_the_check_is_the_kabsch_rmsd():
     from MDAnalysis.analysis.rms import rmsd
     from scipy.spatial.transform import Rotation
 
-    from electrolyte_md.forcefield import _heavy_atom_rmsd
+    from electrolyte_md.forcefield.species import _heavy_atom_rmsd
 
     rng = np.random.default_rng(7)
     reference = rng.normal(scale=3.0, size=(40, 3))

@@ -9,8 +9,8 @@ import pytest
 from conftest import REPO
 from MDAnalysis.analysis.rms import rmsd
 
-from electrolyte_md.cluster import ClusterStructure
-from electrolyte_md.cluster_report import (
+from electrolyte_md.cluster.builder import ClusterStructure
+from electrolyte_md.cluster.stability import (
     CORE_SHAPE_RMSD_LIMIT_ANGSTROM,
     _same_rotamer,
     atom_groups,

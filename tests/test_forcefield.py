@@ -7,11 +7,12 @@ import openmm.app as app
 import openmm.unit as unit
 import pytest
 
-from electrolyte_md import forcefield, mol2
-from electrolyte_md.box import composition_for_system, pack_box
+from electrolyte_md import mol2
 from electrolyte_md.errors import ParameterizationError
-from electrolyte_md.forcefield import SpeciesParameters, build_system, parameterize_species
-from electrolyte_md.structures import SpeciesInfo, build_species
+from electrolyte_md.forcefield import species as forcefield
+from electrolyte_md.forcefield.species import SpeciesParameters, build_system, parameterize_species
+from electrolyte_md.structures.box import composition_for_system, pack_box
+from electrolyte_md.structures.species import SpeciesInfo, build_species
 
 
 def test_nmp_gets_gaff2_types_and_integral_am1bcc_charges(built_species):

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from electrolyte_md.errors import ProgressError
 from electrolyte_md.progress import (
     MANIFEST,
-    ProgressError,
     incomplete_outputs,
     logs_of_unfinished_jobs,
     restore_progress,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from electrolyte_md.provenance import git_commit, provenance_table, runtimes_table
+from electrolyte_md.study.provenance import git_commit, provenance_table, runtimes_table
 
 BENCHMARK_HEADER = (
     "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

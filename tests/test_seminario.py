@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from electrolyte_md.seminario import angle_force_constant, bond_force_constant
+from electrolyte_md.cluster.seminario import angle_force_constant, bond_force_constant
 
 
 def _numerical_hessian(energy, x: np.ndarray, step: float = 1e-4) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tests of electrolyte_md.solvation on hand-built configurations with known shells."""
+"""Tests of electrolyte_md.analysis.solvation on hand-built configurations with known shells."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 from MDAnalysis.coordinates.memory import MemoryReader
 from MDAnalysis.lib.distances import distance_array
 
-from electrolyte_md.errors import AnalysisError
-from electrolyte_md.solvation import (
+from electrolyte_md.analysis.solvation import (
     ION_PAIR_CLASSES,
     SolvationShells,
     shell_composition_table,
@@ -20,6 +19,7 @@ from electrolyte_md.solvation import (
     shell_type_table,
     summarize_solvation,
 )
+from electrolyte_md.errors import AnalysisError
 
 BOX = 40.0
 F_BOND = 1.6  # P-F, Å

@@ -5,7 +5,12 @@ import pytest
 from rdkit import Chem
 
 from electrolyte_md.errors import StructureError
-from electrolyte_md.structures import SpeciesInfo, build_species, choose_builder, parse_smiles
+from electrolyte_md.structures.species import (
+    SpeciesInfo,
+    build_species,
+    choose_builder,
+    parse_smiles,
+)
 
 
 def _coordinates(sdf):

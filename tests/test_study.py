@@ -13,12 +13,11 @@ import yaml
 from conftest import TINY_CONFIG
 from scipy import constants
 
-from electrolyte_md.analysis import default_pairs, system_pairs
+from electrolyte_md.config import additive_pairs, default_pairs, system_pairs
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.study import (
-    PAPER,
+from electrolyte_md.study.paper import PAPER
+from electrolyte_md.study.summary import (
     SUMMARY_COLUMNS,
-    additive_pairs,
     aggregate,
     arrhenius_table,
     comparison_table,

@@ -1,4 +1,4 @@
-"""Tests of electrolyte_md.transport on random walks and formulas with known answers."""
+"""Tests of electrolyte_md.analysis.transport on random walks and formulas with known answers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 from MDAnalysis.coordinates.memory import MemoryReader
 from scipy import stats
 
-from electrolyte_md.errors import AnalysisError
-from electrolyte_md.transport import (
+from electrolyte_md.analysis.transport import (
     NMP_VISCOSITY_PA_S_25C,
     SpeciesMSD,
     arrhenius_fit,
@@ -27,6 +26,7 @@ from electrolyte_md.transport import (
     transference_number,
     yeh_hummer_correction_m2_per_s,
 )
+from electrolyte_md.errors import AnalysisError
 
 # CODATA 2018 exact values, typed here so the tests do not share constants with the code.
 BOLTZMANN_J_PER_K = 1.380649e-23

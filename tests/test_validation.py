@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.validation import (
-    PAPER_RDF_PEAK,
+from electrolyte_md.study.paper import PAPER_RDF_PEAK
+from electrolyte_md.study.validation import (
     binding_rows,
     change_verdict,
     collect_outputs,

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from conftest import REPO, TINY_CONFIG
 
-from electrolyte_md.analysis import system_pairs
+from electrolyte_md.config import system_pairs
 from electrolyte_md.progress import restore_progress, save_progress
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]

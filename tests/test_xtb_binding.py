@@ -19,12 +19,9 @@ import pytest
 import yaml
 from conftest import REPO, TINY_CONFIG
 
-from electrolyte_md import xtb_binding
-from electrolyte_md.errors import StructureError
-from electrolyte_md.structures import build_cluster_species, build_species
-from electrolyte_md.study import PAPER
-from electrolyte_md.xtb import singlepoint
-from electrolyte_md.xtb_binding import (
+from electrolyte_md.cluster.xtb import singlepoint
+from electrolyte_md.dft import xtb_binding
+from electrolyte_md.dft.xtb_binding import (
     BindingSettings,
     _bonding_changes,
     binding_key,
@@ -37,6 +34,9 @@ from electrolyte_md.xtb_binding import (
     write_binding_comparison,
     write_pair_outputs,
 )
+from electrolyte_md.errors import StructureError
+from electrolyte_md.structures.species import build_cluster_species, build_species
+from electrolyte_md.study.paper import PAPER
 
 COMMITTED = REPO / "structures" / "binding" / "Ti6HPAB_PF6.json"
 

@@ -9,7 +9,7 @@
 # runs what is missing; after each run it saves the finished outputs there (no
 # trajectories: electrolyte_md.progress). Commit validation/progress to carry the study to
 # the next machine. At the end it writes the report and collects the summary outputs
-# into validation/ (python -m electrolyte_md.validation).
+# into validation/ (python -m electrolyte_md.study.validation).
 set -euo pipefail
 STORE=${STORE:-validation/progress}
 CORES=${CORES:-2}
@@ -53,6 +53,6 @@ log "all runs done: tables, figures and the report"
 nice -n 19 "${SM[@]}"
 python -m electrolyte_md.progress save "$STORE"
 "${SM[@]}" --cores 1 --report results/report.html
-python -m electrolyte_md.validation results validation \
+python -m electrolyte_md.study.validation results validation \
     --command "PATH=\$PWD/.venv/bin:\$PATH validation/run_study.sh (commit $(git rev-parse --short HEAD))"
 log "study done: validation/"

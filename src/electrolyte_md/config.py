@@ -15,9 +15,9 @@ from typing import Any
 
 from rdkit import Chem
 
-from electrolyte_md.cluster import cluster_charge
-from electrolyte_md.errors import ConfigError, StructureError
-from electrolyte_md.structures import formal_charge, parse_smiles
+from electrolyte_md.cluster.builder import cluster_charge
+from electrolyte_md.errors import AnalysisError, ConfigError, StructureError
+from electrolyte_md.structures.species import formal_charge, parse_smiles
 
 #: Parameter model of species given as a `cluster` block.
 CLUSTER_MODEL = "xtb_seminario"
@@ -60,6 +60,146 @@ def system_species(config: Mapping[str, Any], system: str) -> list[str]:
         if additive not in names:
             names.append(additive)
     return names
+
+
+# RDF pairs of a system, from the configuration alone: the workflow needs them when its
+# rules are read, so they live here and not beside the trajectory code (MDAnalysis).
+
+#: Elements of each solvent counted around the salt cation by default (Li-O, Li-N).
+SOLVENT_DONOR_ELEMENTS = ("O", "N")
+#: Metal of cluster species (the Ti6O6 builder makes Ti clusters only).
+CLUSTER_METAL = "Ti"
+
+
+def _heavy_elements(config: Mapping[str, Any], species: str) -> list[str]:
+    """Elements other than H of a SMILES species, sorted."""
+    spec = config["species"][species]
+    mol = parse_smiles(spec["smiles"], species=species)
+    return sorted({atom.GetSymbol() for atom in mol.GetAtoms()} - {"H"})
+
+
+def default_pairs(config: Mapping[str, Any], system: str) -> dict[str, dict[str, Any]]:
+    """RDF pairs a system gets by default (``analysis.rdf.default_pairs: true``).
+
+    - the cation of every salt with every element of every salt anion (Li-P, Li-F for
+      LiPF6);
+    - the cation with the O and N (:data:`SOLVENT_DONOR_ELEMENTS`) of every solvent that
+      has them (Li-O, Li-N of NMP);
+    - the metal of every cluster species (Ti) with every element of every salt anion
+      (Ti-P, Ti-F), analysed only where the cluster is present.
+
+    Names are ``<centre element>-<ligand element>`` (``Li-P``); when two species would
+    give the same name, each gets its residue appended (``Li-O_EC``, ``Li-O_DMC``).
+    Centres are selected by residue (``resname LI``), ligands by residue and element.
+
+    Parameters
+    ----------
+    config
+        The schema-valid workflow configuration.
+    system
+        A system of ``config["systems"]``.
+
+    Returns
+    -------
+    dict
+        Pair name -> ``{"center", "ligand", "requires"}`` like a configured pair.
+    """
+    species = config["species"]
+    present = system_species(config, system)
+    salts = [config["salts"][s] for s in config["systems"][system].get("salts", {})]
+    cations = list(dict.fromkeys(salt["cation"] for salt in salts))
+    anions = list(dict.fromkeys(salt["anion"] for salt in salts))
+    # (name, ligand residue, centre selection, ligand selection, required species)
+    candidates: list[tuple[str, str, str, str, list[str]]] = []
+    for cation in cations:
+        cation_element = _heavy_elements(config, cation)[0]
+        centre = f"resname {species[cation]['residue']}"
+        for anion in anions:
+            residue = species[anion]["residue"]
+            for element in _heavy_elements(config, anion):
+                candidates.append(
+                    (f"{cation_element}-{element}", residue, centre,
+                     f"resname {residue} and element {element}", [cation, anion])
+                )  # fmt: skip
+        for solvent in config["systems"][system]["solvents"]:
+            residue = species[solvent]["residue"]
+            elements = _heavy_elements(config, solvent)
+            for element in SOLVENT_DONOR_ELEMENTS:
+                if element in elements:
+                    candidates.append(
+                        (f"{cation_element}-{element}", residue, centre,
+                         f"resname {residue} and element {element}", [cation, solvent])
+                    )  # fmt: skip
+    for cluster in (s for s in present if "cluster" in species[s]):
+        centre = f"resname {species[cluster]['residue']} and element {CLUSTER_METAL}"
+        for anion in anions:
+            residue = species[anion]["residue"]
+            for element in _heavy_elements(config, anion):
+                candidates.append(
+                    (f"{CLUSTER_METAL}-{element}", residue, centre,
+                     f"resname {residue} and element {element}", [cluster, anion])
+                )  # fmt: skip
+    names = [c[0] for c in candidates]
+    pairs: dict[str, dict[str, Any]] = {}
+    for name, residue, centre, ligand, requires in candidates:
+        if names.count(name) > 1:
+            name = f"{name}_{residue}"
+        pairs[name] = {"center": centre, "ligand": ligand, "requires": requires}
+    return pairs
+
+
+def system_pairs(config: Mapping[str, Any], system: str) -> dict[str, dict[str, Any]]:
+    """Every RDF pair analysed in a system: the configured ones that apply to it, then,
+    with ``analysis.rdf.default_pairs: true``, the :func:`default_pairs` not already
+    configured.
+
+    A default pair with the same centre and ligand selections as a configured one is
+    left out (the configured name and settings win); one whose name is taken by a
+    configured pair with other selections gets its ligand residue appended.
+    """
+    rdf = config["analysis"]["rdf"]
+    pairs = {name: dict(rdf["pairs"][name]) for name in analysis_pairs(config, system)}
+    if not rdf.get("default_pairs", False):
+        return pairs
+    configured = {(spec["center"], spec["ligand"]) for spec in pairs.values()}
+    for name, spec in default_pairs(config, system).items():
+        if (spec["center"], spec["ligand"]) in configured:
+            continue
+        if name in pairs:
+            name = f"{name}_{spec['ligand'].split()[1]}"
+        if name in pairs:
+            raise AnalysisError(
+                f"default RDF pair {name!r} of system {system!r} clashes with a configured "
+                "pair of that name; rename the configured pair under analysis.rdf.pairs"
+            )
+        pairs[name] = spec
+    return pairs
+
+
+def additive_pairs(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(system without, system with additive) pairs of a study.
+
+    A system with additives is paired with a system that has the same solvents (same
+    fractions), the same salts (same concentrations) and no additive.
+    """
+    systems = config["systems"]
+
+    def base(spec):
+        return (sorted(spec["solvents"].items()), sorted(spec.get("salts", {}).items()))
+
+    pairs = []
+    for name, spec in systems.items():
+        if not any(spec.get("additives", {}).values()):
+            continue
+        for other, other_spec in systems.items():
+            if (
+                other != name
+                and not any(other_spec.get("additives", {}).values())
+                and (base(other_spec) == base(spec))
+            ):
+                pairs.append((other, name))
+                break
+    return pairs
 
 
 def _scales(config: Mapping[str, Any], charges: Mapping[str, int]) -> dict[str, float]:
@@ -251,14 +391,11 @@ def _check_validation(config: Mapping[str, Any], problems: list[str]) -> None:
     for system in validation.get("measured_densities", {}):
         if system not in config["systems"]:
             problems.append(f"validation.measured_densities: '{system}' is not a system")
-    if validation.get("paper"):
-        from electrolyte_md.study import additive_pairs
-
-        if not additive_pairs(config):
-            problems.append(
-                "validation.paper: needs a system with an additive and the same system "
-                "without it (the paper compares LiPF6-NMP with and without Ti6(HPAB))"
-            )
+    if validation.get("paper") and not additive_pairs(config):
+        problems.append(
+            "validation.paper: needs a system with an additive and the same system "
+            "without it (the paper compares LiPF6-NMP with and without Ti6(HPAB))"
+        )
 
 
 def check_config(config: Mapping[str, Any], source: str = "the configuration") -> None:

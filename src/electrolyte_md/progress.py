@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from electrolyte_md.errors import ElectrolyteMDError
+from electrolyte_md.errors import ProgressError
 from electrolyte_md.io import atomic_copy, atomic_write_text
 
 __all__ = [
@@ -61,10 +61,6 @@ SKIPPED_SUFFIXES = (".dcd", ".xtc", ".trr", ".nc")
 SKIPPED_DIRS = ("restart",)
 #: Restored files are this far apart in modification time, in the order they were saved.
 RESTORED_TIME_STEP_NS = 1000
-
-
-class ProgressError(ElectrolyteMDError):
-    """A study's progress cannot be saved or restored as asked."""
 
 
 def _sha256(path: Path) -> str:

@@ -5,15 +5,16 @@ import re
 
 from snakemake.utils import min_version, validate
 
-from electrolyte_md.rdf_pairs import system_pairs
 from electrolyte_md.config import (
+    additive_pairs,
     charge_scales,
     check_config,
     species_charge,
     species_parameters,
+    system_pairs,
     system_species,
 )
-from electrolyte_md.study import PAPER, additive_pairs
+from electrolyte_md.study.paper import PAPER
 from electrolyte_md.dft.binding import manifest_files
 
 min_version("9.0")

@@ -1,8 +1,8 @@
 """RMSD and Ti-O bonds of a metal-oxo cluster along one MD run (Snakemake script)."""
 
-from electrolyte_md.cluster_report import stability_of_run
+from electrolyte_md.cluster.stability import stability_of_run
 from electrolyte_md.logs import log_to_file
-from electrolyte_md.structures import SpeciesInfo
+from electrolyte_md.structures.species import SpeciesInfo
 
 log_to_file(snakemake.log[0])
 wc = snakemake.wildcards

@@ -1,7 +1,7 @@
 """Binding energies (GFN2-xTB route, DFT outputs) beside the paper's (Snakemake script)."""
 
+from electrolyte_md.dft.xtb_binding import write_binding_comparison
 from electrolyte_md.logs import log_to_file
-from electrolyte_md.xtb_binding import write_binding_comparison
 
 log_to_file(snakemake.log[0])
 write_binding_comparison(

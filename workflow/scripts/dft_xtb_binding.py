@@ -6,13 +6,13 @@ import shutil
 # tblite's OpenMP threads: the rule's, set before tblite is loaded
 os.environ["OMP_NUM_THREADS"] = str(snakemake.threads)
 
-from electrolyte_md.logs import log_to_file  # noqa: E402
-from electrolyte_md.xtb_binding import (  # noqa: E402
+from electrolyte_md.dft.xtb_binding import (  # noqa: E402
     BindingSettings,
     fragment_from_species,
     run_pair,
     write_pair_outputs,
 )
+from electrolyte_md.logs import log_to_file  # noqa: E402
 
 log_to_file(snakemake.log[0])
 settings = snakemake.params.settings

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from electrolyte_md.box import Composition
-from electrolyte_md.forcefield import build_system
+from electrolyte_md.forcefield.species import build_system
 from electrolyte_md.logs import log_to_file
+from electrolyte_md.structures.box import Composition
 
 log_to_file(snakemake.log[0])
 composition = Composition.from_json(snakemake.input.composition)

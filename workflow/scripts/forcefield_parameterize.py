@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from electrolyte_md.forcefield import parameterize_species
+from electrolyte_md.forcefield.species import parameterize_species
 from electrolyte_md.logs import log_to_file
-from electrolyte_md.structures import SpeciesInfo
+from electrolyte_md.structures.species import SpeciesInfo
 
 log_to_file(snakemake.log[0])
 cache = snakemake.params.cache_dir

@@ -1,7 +1,7 @@
 """Systems with and without the additive beside the paper's values (Snakemake script)."""
 
 from electrolyte_md.logs import log_to_file
-from electrolyte_md.study import write_comparison
+from electrolyte_md.study.summary import write_comparison
 
 log_to_file(snakemake.log[0])
 write_comparison(

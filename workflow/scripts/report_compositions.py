@@ -2,7 +2,7 @@
 
 from electrolyte_md.io import atomic_write_text
 from electrolyte_md.logs import log_to_file
-from electrolyte_md.report import compositions_table
+from electrolyte_md.study.report import compositions_table
 
 log_to_file(snakemake.log[0])
 table = compositions_table(snakemake.input.compositions, snakemake.input.forcefields)

@@ -2,7 +2,7 @@
 
 from electrolyte_md.io import atomic_write_text
 from electrolyte_md.logs import log_to_file
-from electrolyte_md.report import md_summary_table
+from electrolyte_md.study.report import md_summary_table
 
 log_to_file(snakemake.log[0])
 table = md_summary_table(snakemake.input.summaries, snakemake.input.compositions)

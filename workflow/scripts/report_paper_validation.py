@@ -1,7 +1,7 @@
 """The paper's numbers against this study, one verdict per row (Snakemake script)."""
 
 from electrolyte_md.logs import log_to_file
-from electrolyte_md.validation import write_validation
+from electrolyte_md.study.validation import write_validation
 
 log_to_file(snakemake.log[0])
 params = snakemake.params

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from electrolyte_md.io import atomic_write_text
 from electrolyte_md.logs import log_to_file
-from electrolyte_md.provenance import provenance_table, runtimes_table
+from electrolyte_md.study.provenance import provenance_table, runtimes_table
 
 log_to_file(snakemake.log[0])
 table = provenance_table(

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from electrolyte_md.box import Composition, pack_box
 from electrolyte_md.logs import log_to_file
+from electrolyte_md.structures.box import Composition, pack_box
 
 log_to_file(snakemake.log[0])
 pdbs = {Path(p).parents[1].name: Path(p) for p in snakemake.input.pdbs}

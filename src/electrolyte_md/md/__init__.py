@@ -75,36 +75,45 @@ the restart directory is then deleted.  Outputs of an earlier run in ``out_dir``
 deleted when a run starts.
 """
 
-from electrolyte_md.md.exceptions import MDBlowUpError, MDInterruptedError
-from electrolyte_md.md.files import (
-    ENERGY_COLUMNS,
-    DCDWriter,
-    EnergyCSVWriter,
-    RestartStore,
-    read_energies,
-)
-from electrolyte_md.md.protocol import MDProtocol
-from electrolyte_md.md.run import (
-    OUTPUT_FILE_NAMES,
-    RESTART_DIR_NAME,
-    MDOutputs,
-    density_convergence,
-    run_md,
-)
-from electrolyte_md.md.system import pme_force_error, repartition_hydrogen_masses
-from electrolyte_md.md.walltime import Deadline, parse_slurm_time
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> the module of this stage that defines it. Loaded on first use (PEP 562):
+#: importing ``electrolyte_md.md`` for :class:`MDProtocol` (as the configuration check
+#: does) must not load OpenMM, which ``md.run`` and ``md.system`` import.
+_EXPORTS = {
+    "MDBlowUpError": "electrolyte_md.errors",
+    "MDInterruptedError": "electrolyte_md.errors",
+    "ENERGY_COLUMNS": "electrolyte_md.md.files",
+    "DCDWriter": "electrolyte_md.md.files",
+    "EnergyCSVWriter": "electrolyte_md.md.files",
+    "RestartStore": "electrolyte_md.md.files",
+    "read_energies": "electrolyte_md.md.files",
+    "MDProtocol": "electrolyte_md.md.protocol",
+    "OUTPUT_FILE_NAMES": "electrolyte_md.md.run",
+    "RESTART_DIR_NAME": "electrolyte_md.md.run",
+    "MDOutputs": "electrolyte_md.md.run",
+    "density_convergence": "electrolyte_md.md.run",
+    "run_md": "electrolyte_md.md.run",
+    "pme_force_error": "electrolyte_md.md.system",
+    "repartition_hydrogen_masses": "electrolyte_md.md.system",
+    "Deadline": "electrolyte_md.md.walltime",
+    "parse_slurm_time": "electrolyte_md.md.walltime",
+}
 
 __all__ = [
-    "ENERGY_COLUMNS",
-    "OUTPUT_FILE_NAMES",
-    "RESTART_DIR_NAME",
     "DCDWriter",
     "Deadline",
+    "ENERGY_COLUMNS",
     "EnergyCSVWriter",
     "MDBlowUpError",
+    "MDInterruptedError",
     "MDOutputs",
     "MDProtocol",
-    "MDInterruptedError",
+    "OUTPUT_FILE_NAMES",
+    "RESTART_DIR_NAME",
     "RestartStore",
     "density_convergence",
     "parse_slurm_time",
@@ -113,3 +122,36 @@ __all__ = [
     "repartition_hydrogen_masses",
     "run_md",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:
+    from electrolyte_md.errors import MDBlowUpError, MDInterruptedError
+    from electrolyte_md.md.files import (
+        ENERGY_COLUMNS,
+        DCDWriter,
+        EnergyCSVWriter,
+        RestartStore,
+        read_energies,
+    )
+    from electrolyte_md.md.protocol import MDProtocol
+    from electrolyte_md.md.run import (
+        OUTPUT_FILE_NAMES,
+        RESTART_DIR_NAME,
+        MDOutputs,
+        density_convergence,
+        run_md,
+    )
+    from electrolyte_md.md.system import pme_force_error, repartition_hydrogen_masses
+    from electrolyte_md.md.walltime import Deadline, parse_slurm_time

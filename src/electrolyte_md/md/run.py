@@ -21,8 +21,8 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
+from electrolyte_md.errors import MDBlowUpError, MDInterruptedError
 from electrolyte_md.io import atomic_copy, atomic_write
-from electrolyte_md.md.exceptions import MDBlowUpError, MDInterruptedError
 from electrolyte_md.md.files import DCDWriter, EnergyCSVWriter, RestartStore, read_energies
 from electrolyte_md.md.protocol import MDProtocol
 from electrolyte_md.md.system import (

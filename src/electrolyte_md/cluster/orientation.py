@@ -1,6 +1,6 @@
 """Ligand orientations of a metal-oxo cluster: harmonic terms fitted to GFN2-xTB scans.
 
-The Seminario terms of :mod:`electrolyte_md.cluster_ff` hold the metal site (Ti, the O
+The Seminario terms of :mod:`electrolyte_md.cluster.forcefield` hold the metal site (Ti, the O
 bound to Ti and the C bound to those O). What holds each ligand's *periphery* (the
 aminobenzoate ring and amine, the isopropoxide's methine H and methyls) in its place is
 decided here.
@@ -65,7 +65,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from electrolyte_md.cluster import ClusterStructure
+from electrolyte_md.cluster.builder import ClusterStructure
 
 __all__ = [
     "FIT_KT_KJ_PER_MOL",
@@ -368,7 +368,7 @@ def scan_geometry(
 
 def qm_scans(structure: ClusterStructure) -> dict:
     """GFN2-xTB energies (eV) of every coordinate's scan, for the cluster document."""
-    from electrolyte_md.xtb import _Engine
+    from electrolyte_md.cluster.xtb import _Engine
 
     engine = _Engine(structure.elements, structure.positions, structure.net_charge)
     reference_ev = engine.compute(np.asarray(structure.positions)).energy_ev

@@ -8,7 +8,7 @@ bonded terms of the metal site. ``structures/ti6_hpab.json`` is such a document,
 committed so that a default run does not redo the half-hour relaxation; it is
 regenerated with::
 
-    python -m electrolyte_md.cluster_prep structures/ti6_hpab.json \
+    python -m electrolyte_md.cluster.document structures/ti6_hpab.json \
         --carboxylate 4-aminobenzoate --alkoxide isopropoxide
 
 The workflow reuses a committed document only if its builder key (ligands, seed) matches
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from electrolyte_md.cluster import (
+from electrolyte_md.cluster.builder import (
     ClusterSpec,
     ClusterStructure,
     build_cluster,
@@ -35,22 +35,22 @@ from electrolyte_md.cluster import (
     read_topology_json,
     write_topology_json,
 )
-from electrolyte_md.cluster_ff import (
+from electrolyte_md.cluster.forcefield import (
     HESSIAN_STEP_ANGSTROM,
     bond_class_summary,
     cluster_terms,
     geometry_hash,
     metal_site_atoms,
 )
-from electrolyte_md.cluster_orientation import orientation_coordinates, qm_scans
-from electrolyte_md.errors import StructureError
-from electrolyte_md.xtb import (
+from electrolyte_md.cluster.orientation import orientation_coordinates, qm_scans
+from electrolyte_md.cluster.xtb import (
     DEFAULT_FMAX_EV_PER_ANGSTROM,
     partial_hessian,
     read_xyz_positions,
     relax,
     singlepoint,
 )
+from electrolyte_md.errors import StructureError
 
 __all__ = ["DOCUMENT_FORMAT", "add_parameters", "load_document", "make_document", "main"]
 
@@ -86,7 +86,7 @@ def make_document(
     ------
     StructureError
         If the relaxation does not reach ``fmax`` or the relaxed cluster fails
-        :func:`electrolyte_md.cluster.check_cluster`.
+        :func:`electrolyte_md.cluster.builder.check_cluster`.
     """
     built = build_cluster(spec)
     result = relax(
@@ -134,7 +134,7 @@ def make_document(
 
 def add_parameters(structure: ClusterStructure, extras: dict) -> dict:
     """Add GFN2-xTB charges, Seminario terms and the ligand orientation scans
-    (:mod:`electrolyte_md.cluster_orientation`) for this geometry, each unless already
+    (:mod:`electrolyte_md.cluster.orientation`) for this geometry, each unless already
     there."""
     ghash = geometry_hash(structure)
     extras = dict(extras)

@@ -66,7 +66,7 @@ class SpeciesInfo:
     cluster
         For metal-oxo clusters, the cluster document (topology, relaxed coordinates,
         provenance, GFN2-xTB charges, Seminario terms; see
-        :mod:`electrolyte_md.cluster_prep`), else ``None``.
+        :mod:`electrolyte_md.cluster.document`), else ``None``.
     """
 
     name: str
@@ -277,9 +277,9 @@ def build_cluster_species(
         Without it the cluster is built and relaxed with GFN2-xTB here (slow: about half
         an hour for Ti6(HPAB) on 2 cores).
     """
-    from electrolyte_md.cluster import ClusterSpec
-    from electrolyte_md.cluster_prep import add_parameters, load_document, make_document
-    from electrolyte_md.xtb import DEFAULT_FMAX_EV_PER_ANGSTROM
+    from electrolyte_md.cluster.builder import ClusterSpec
+    from electrolyte_md.cluster.document import add_parameters, load_document, make_document
+    from electrolyte_md.cluster.xtb import DEFAULT_FMAX_EV_PER_ANGSTROM
 
     spec = ClusterSpec(
         carboxylate=cluster["carboxylate"],

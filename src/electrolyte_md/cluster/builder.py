@@ -17,7 +17,7 @@ so it is built here from its chemistry:
 The carboxylate and the alkoxide are given as SMILES (or as a name from
 :data:`LIGAND_SMILES`); their 3D shapes come from RDKit (ETKDGv3 + MMFF94) and are placed
 rigidly onto the binding sites. The result is a starting geometry with a known bond
-topology; GFN2-xTB (:mod:`electrolyte_md.xtb`) relaxes it.
+topology; GFN2-xTB (:mod:`electrolyte_md.cluster.xtb`) relaxes it.
 
 Geometry conventions: Angstrom throughout. Atom order: Ti1-Ti6, the six mu3-O, then the
 six alkoxides (one per Ti, in Ti order), then the six carboxylates (one per side face).
@@ -252,7 +252,7 @@ class ClusterStructure:
 
     def write_xyz(self, path: Path | str, comment: str = "") -> None:
         """Write an XYZ file (Angstrom), atomically."""
-        from electrolyte_md.xtb import write_xyz
+        from electrolyte_md.cluster.xtb import write_xyz
 
         write_xyz(Path(path), self.elements, self.positions, comment)
 

@@ -41,18 +41,17 @@ from pathlib import Path
 import numpy as np
 from rdkit import Chem
 
-from electrolyte_md.dft.binding import EV_TO_KJ_PER_MOL
-from electrolyte_md.errors import StructureError
-from electrolyte_md.io import atomic_write_text
-from electrolyte_md.xtb import (
+from electrolyte_md.cluster.xtb import (
     DEFAULT_FMAX_EV_PER_ANGSTROM,
     METHOD,
-    XTBError,
     read_xyz_positions,
     relax,
     singlepoint,
     write_xyz,
 )
+from electrolyte_md.dft.binding import EV_TO_KJ_PER_MOL
+from electrolyte_md.errors import StructureError, XTBError
+from electrolyte_md.io import atomic_write_text
 
 __all__ = [
     "BINDING_FORMAT",

@@ -4,7 +4,7 @@ The main entry point is :class:`SolvationShells`, an MDAnalysis
 :class:`~MDAnalysis.analysis.base.AnalysisBase`.  For every analysed frame and every
 Li+ it counts the *molecules* (residues) of each shell partner -- solvent, anion,
 additive -- that have at least one selected atom within that partner's cutoff
-(typically the first minimum of the Li-X g(r) from :mod:`electrolyte_md.analysis`),
+(typically the first minimum of the Li-X g(r) from :mod:`electrolyte_md.analysis.rdf`),
 and classifies the Li+ as SSIP, CIP, MCIP or AGG.  :func:`shell_composition_table`,
 :func:`shell_type_table` and :func:`summarize_solvation` turn the results into tables
 and a JSON-ready record.
@@ -549,7 +549,7 @@ def shell_partners(
         except KeyError as exc:
             raise AnalysisError(
                 f"RDF record of pair {record.get('pair', '?')!r} lacks {exc}: was it written "
-                "by electrolyte_md.analysis.analyze_pair?"
+                "by electrolyte_md.analysis.rdf.analyze_pair?"
             ) from exc
         if set(centre.resnames) != {cation_residue}:
             continue

@@ -1,6 +1,6 @@
 """The paper's numbers against a study's results: one table, a verdict per row.
 
-The study's own tables already hold most of the numbers (:func:`electrolyte_md.study.
+The study's own tables already hold most of the numbers (:func:`electrolyte_md.study.summary.
 comparison_table` sets the systems with and without the additive side by side; the
 binding comparison sets GFN2-xTB beside the paper's DFT). This module gathers what the
 paper and experiment can be held against, in one place, and says for each row whether
@@ -33,11 +33,11 @@ from typing import Any
 import pandas as pd
 
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.study import PAPER, aggregate
+from electrolyte_md.study.paper import PAPER, PAPER_RDF_PEAK
+from electrolyte_md.study.summary import aggregate
 
 __all__ = [
     "COLLECTED_OUTPUTS",
-    "PAPER_RDF_PEAK",
     "SIGNIFICANCE_LEVEL",
     "VALIDATION_COLUMNS",
     "binding_rows",
@@ -54,13 +54,6 @@ __all__ = [
     "write_validation",
 ]
 
-#: The paper's Li+...P(PF6-) RDF peak: "at the distance of 2.08", no unit given. In
-#: Angstrom it is shorter than any Li-P contact (a Li-F contact is about 1.9-2.1 A), so
-#: it may be a Li-F distance or a value in other units; the table says so.
-PAPER_RDF_PEAK = {
-    "value": 2.08,
-    "where": "MD section, Figure S39 (unit not given)",
-}
 #: Power with which :func:`replicas_to_resolve` asks the test to find a change.
 RESOLVING_POWER = 0.8
 #: A change counts as resolved when a two-sided Welch t-test over replicas (or, with one
@@ -351,7 +344,7 @@ def rdf_peak_rows(
     """First RDF peak per system, temperature and pair, over replicas, against 2.08.
 
     ``records``: ``cn_<pair>.json`` records with ``system``, ``temperature_kelvin`` and
-    ``replica`` (:func:`electrolyte_md.study.rdf_run_records` plus the system name).
+    ``replica`` (:func:`electrolyte_md.study.summary.rdf_run_records` plus the system name).
     """
     groups: dict[tuple[str, float, str], list[float]] = {}
     for record in records:
@@ -584,7 +577,7 @@ def write_validation(
     ``rdf_dirs``: system -> the RDF directories of its runs.
     """
     from electrolyte_md.io import atomic_write_text
-    from electrolyte_md.study import rdf_run_records
+    from electrolyte_md.study.summary import rdf_run_records
 
     comparison = pd.read_csv(comparison_csv, keep_default_na=False, na_values=[""])
     comparison["system_with"] = comparison["system_with"].fillna("")
@@ -661,7 +654,7 @@ def collect_outputs(results: str | Path, out_dir: str | Path, command: str) -> d
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m electrolyte_md.validation RESULTS OUT --command "..."``."""
+    """``python -m electrolyte_md.study.validation RESULTS OUT --command "..."``."""
     import argparse
 
     parser = argparse.ArgumentParser(description=collect_outputs.__doc__.splitlines()[0])

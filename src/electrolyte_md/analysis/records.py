@@ -1,6 +1,6 @@
 """Files of the RDF directory of one MD run (made by ``analyze_run``): names and records.
 
-Kept apart from :mod:`electrolyte_md.analysis` so that stages that only read the records
+Kept apart from :mod:`electrolyte_md.analysis.rdf` so that stages that only read the records
 (solvation, summaries, the report) need none of the analysis stack.
 """
 

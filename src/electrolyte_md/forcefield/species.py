@@ -14,7 +14,7 @@ Models (the ``model`` key of a species' ``parameters`` in the configuration):
     non-polarisable models.
 ``xtb_seminario``
     Metal-oxo clusters (Ti6(HPAB)): GAFF2 ligands, UFF Ti, GFN2-xTB charges and
-    Seminario Ti-O terms; see :mod:`electrolyte_md.cluster_ff`.
+    Seminario Ti-O terms; see :mod:`electrolyte_md.cluster.forcefield`.
 ``ion_jc_tip3p``
     Monatomic ion with the Joung-Cheatham 12-6 parameters fitted with TIP3P under Ewald
     (Joung & Cheatham, J. Phys. Chem. B 2008, 112, 9020), read from AmberTools'
@@ -42,7 +42,7 @@ import numpy as np
 from electrolyte_md import mol2
 from electrolyte_md.errors import ParameterizationError
 from electrolyte_md.io import atomic_copy, atomic_write_text, run_program
-from electrolyte_md.structures import SpeciesInfo
+from electrolyte_md.structures.species import SpeciesInfo
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ def parameterize_species(
     Parameters
     ----------
     info
-        The species record from :func:`electrolyte_md.structures.build_species`.
+        The species record from :func:`electrolyte_md.structures.species.build_species`.
     sdf
         Its 3D structure.
     parameters
@@ -324,8 +324,12 @@ def parameterize_species(
 
 def _parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) -> SpeciesParameters:
     """ff.* files of a metal-oxo cluster from its cluster document (model xtb_seminario)."""
-    from electrolyte_md.cluster import ClusterStructure
-    from electrolyte_md.cluster_ff import CLUSTER_MODEL, geometry_hash, write_cluster_parameters
+    from electrolyte_md.cluster.builder import ClusterStructure
+    from electrolyte_md.cluster.forcefield import (
+        CLUSTER_MODEL,
+        geometry_hash,
+        write_cluster_parameters,
+    )
 
     model = parameters["model"]
     if model != CLUSTER_MODEL or info.cluster is None:
@@ -350,7 +354,7 @@ def _parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) ->
         raise ParameterizationError(
             f"species '{info.name}': the cluster document has no ligand orientation scans "
             "of this geometry (orientation_scan); regenerate it with "
-            "python -m electrolyte_md.cluster_prep <document> --reuse"
+            "python -m electrolyte_md.cluster.document <document> --reuse"
         )
     charges = mol2.integral_charges(document["xtb_charges"]["charges"], info.formal_charge)
     terms = write_cluster_parameters(
@@ -405,10 +409,10 @@ def build_species_alone(
 
 def _fit_orientation_terms(structure, scan: dict, name: str, param_dir: Path) -> dict:
     """Fit the ligand orientation terms to the stored GFN2-xTB scans
-    (:mod:`electrolyte_md.cluster_orientation`) and check the fitted model.
+    (:mod:`electrolyte_md.cluster.orientation`) and check the fitted model.
 
     The model without them is the cluster alone in a 50 A box, built like any system
-    (tleap, then :func:`~electrolyte_md.cluster_ff.apply_cluster_terms`, which already
+    (tleap, then :func:`~electrolyte_md.cluster.forcefield.apply_cluster_terms`, which already
     applies the periphery exclusions and the carboxylate angle references). The check:
     that model plus the fitted terms, minimised from the GFN2-xTB structure, and its
     heavy-atom RMSD from it after superposition.
@@ -416,8 +420,8 @@ def _fit_orientation_terms(structure, scan: dict, name: str, param_dir: Path) ->
     import openmm
     import openmm.unit as unit
 
-    from electrolyte_md.cluster_ff import orientation_force
-    from electrolyte_md.cluster_orientation import (
+    from electrolyte_md.cluster.forcefield import orientation_force
+    from electrolyte_md.cluster.orientation import (
         FIT_KT_KJ_PER_MOL,
         fit_orientation_terms,
     )
@@ -526,7 +530,7 @@ def _tleap_script(
     if any(p.model == "ion_jc_tip3p" for p in params):
         new_types.update({t: e for (e, _), t in JC_TIP3P_ION_TYPES.items()})
     if any(p.cluster_terms for p in params):
-        from electrolyte_md.cluster_ff import NEW_ATOM_TYPES
+        from electrolyte_md.cluster.forcefield import NEW_ATOM_TYPES
 
         new_types.update(NEW_ATOM_TYPES)
     if new_types:
@@ -603,7 +607,7 @@ def build_system(
     Parameters
     ----------
     box_pdb
-        Packed box with a CRYST1 record (from :func:`electrolyte_md.box.pack_box`).
+        Packed box with a CRYST1 record (from :func:`electrolyte_md.structures.box.pack_box`).
     param_dirs
         Species name -> directory with ``ff.json``, ``ff.mol2``, ``ff.frcmod``.
     counts
@@ -695,7 +699,7 @@ def build_system(
         cluster_terms_set = 0
         for p in params.values():
             if p.cluster_terms is not None:
-                from electrolyte_md.cluster_ff import apply_cluster_terms
+                from electrolyte_md.cluster.forcefield import apply_cluster_terms
 
                 cluster_terms_set += apply_cluster_terms(
                     system, prmtop.topology, p.residue, p.cluster_terms

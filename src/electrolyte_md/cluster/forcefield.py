@@ -14,7 +14,7 @@ Inf. Model. 2016, 56, 599):
   exactly to the cluster's charge;
 * every bond to Ti and every angle with Ti at its vertex or its end (O-Ti-O, Ti-O-Ti,
   Ti-O-C): the Seminario method on the GFN2-xTB Hessian of the relaxed structure
-  (:mod:`electrolyte_md.seminario`), one value per bond and angle, with the relaxed
+  (:mod:`electrolyte_md.cluster.seminario`), one value per bond and angle, with the relaxed
   geometry's distance and angle as the reference. tleap first puts class-average
   placeholders on these terms; :func:`apply_cluster_terms` then writes the per-term
   values into the OpenMM System;
@@ -25,7 +25,7 @@ Inf. Model. 2016, 56, 599):
 * each ligand's periphery (what lies beyond its C bound to a Ti-bound O) has no
   non-bonded contact with the rest of the cluster; its orientation is held by harmonic
   dihedral terms fitted to GFN2-xTB scans, and the carboxylate O-C-C angles take the
-  relaxed structure's reference values (:mod:`electrolyte_md.cluster_orientation`).
+  relaxed structure's reference values (:mod:`electrolyte_md.cluster.orientation`).
 
 Only the metal-site rows of the Hessian are needed: the Ti atoms and their O neighbours
 are displaced (30 atoms for Ti6O6, 180 gradients).
@@ -44,15 +44,15 @@ from pathlib import Path
 import numpy as np
 
 from electrolyte_md import mol2
-from electrolyte_md.cluster import BOND_CLASSES, ClusterStructure, _ligand
-from electrolyte_md.cluster_orientation import (
+from electrolyte_md.cluster.builder import BOND_CLASSES, ClusterStructure, _ligand
+from electrolyte_md.cluster.orientation import (
     carboxylate_angle_references,
     ligand_peripheries,
     periphery_pairs,
 )
+from electrolyte_md.cluster.seminario import angle_force_constant, bond_force_constant
 from electrolyte_md.errors import ParameterizationError
 from electrolyte_md.io import atomic_write_text, run_program
-from electrolyte_md.seminario import angle_force_constant, bond_force_constant
 
 __all__ = [
     "CLUSTER_MODEL",
@@ -123,7 +123,7 @@ def cluster_terms(structure: ClusterStructure, hessian: np.ndarray, displaced: l
     structure
         The relaxed cluster (reference geometry).
     hessian
-        From :func:`electrolyte_md.xtb.partial_hessian`: shape (len(displaced), 3, n, 3),
+        From :func:`electrolyte_md.cluster.xtb.partial_hessian`: shape (len(displaced), 3, n, 3),
         eV/A^2.
     displaced
         The displaced atoms, in the order of ``hessian``'s first axis.
@@ -602,7 +602,7 @@ def orientation_force(fitted: list[dict], atom_index):
 
 
 def _add_orientation_terms(system, topology, residue: str, terms: dict) -> int:
-    """The fitted ligand orientation terms (:mod:`electrolyte_md.cluster_orientation`)."""
+    """The fitted ligand orientation terms (:mod:`electrolyte_md.cluster.orientation`)."""
     fitted = (terms.get("orientation_terms") or {}).get("terms")
     if not fitted:
         return 0

@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from electrolyte_md.box import AVOGADRO_PER_MOL
 from electrolyte_md.io import atomic_write_text
+from electrolyte_md.structures.box import AVOGADRO_PER_MOL
 
 #: Packages whose versions go into the provenance record.
 TRACKED_PACKAGES = (

@@ -27,15 +27,15 @@ from MDAnalysis.exceptions import NoDataError
 from MDAnalysis.lib.distances import capped_distance, distance_array
 from MDAnalysis.lib.mdamath import box_volume, triclinic_vectors
 
-from electrolyte_md.errors import AnalysisError
-from electrolyte_md.io import atomic_savefig, atomic_write_text
-from electrolyte_md.rdf_files import PAIR_FILES, pair_files, read_pair_records
-from electrolyte_md.rdf_pairs import (  # noqa: F401 (re-exported: pairs from the configuration)
+from electrolyte_md.analysis.records import PAIR_FILES, pair_files, read_pair_records
+from electrolyte_md.config import (  # noqa: F401 (re-exported: pairs from the configuration)
     CLUSTER_METAL,
     SOLVENT_DONOR_ELEMENTS,
     default_pairs,
     system_pairs,
 )
+from electrolyte_md.errors import AnalysisError
+from electrolyte_md.io import atomic_savefig, atomic_write_text
 
 __all__ = [
     "RDFCoordination",
@@ -389,7 +389,7 @@ class RDFCoordination(AnalysisBase):
     of a block together: where the range is large against an orthorhombic box (the
     default, half the box) every distance of the block is computed by the arithmetic of
     :func:`MDAnalysis.lib.distances.distance_array` and binned in one compiled pass
-    (:func:`electrolyte_md._rdf_kernel.ortho_histograms`, numba); otherwise (a
+    (:func:`electrolyte_md.analysis.kernel.ortho_histograms`, numba); otherwise (a
     triclinic box, a short ``r_max_angstrom``) each frame's distances come from
     :func:`MDAnalysis.lib.distances.capped_distance`. The results are those of
     MDAnalysis' frame-by-frame loop to the last bit.
@@ -801,9 +801,9 @@ class RDFCoordination(AnalysisBase):
         Each distance is the number ``distance_array`` gives, and its bin
         ``floor(d / bin_width)`` for ``d <= n_bins * bin_width``, as in
         :meth:`_frame_histogram`; the pairs of ``_counted`` only. One compiled pass over
-        the pairs (:func:`electrolyte_md._rdf_kernel.ortho_histograms`).
+        the pairs (:func:`electrolyte_md.analysis.kernel.ortho_histograms`).
         """
-        from electrolyte_md._rdf_kernel import ortho_histograms
+        from electrolyte_md.analysis.kernel import ortho_histograms
 
         edges = np.asarray(box[:3], dtype=np.float32).astype(np.float64)
         inverse = (1.0 / edges).astype(np.float32).astype(np.float64)

@@ -299,7 +299,7 @@ def composition_for_system(
     species_spec
         ``species`` of the configuration (for densities).
     infos
-        Species name -> :class:`~electrolyte_md.structures.SpeciesInfo` of every species
+        Species name -> :class:`~electrolyte_md.structures.species.SpeciesInfo` of every species
         in the system.
     """
     salts = [

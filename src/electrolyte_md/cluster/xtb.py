@@ -20,7 +20,7 @@ import numpy as np
 from ase import Atoms
 from ase.units import Bohr, Hartree
 
-from electrolyte_md.errors import ElectrolyteMDError
+from electrolyte_md.errors import XTBError
 from electrolyte_md.io import atomic_write_text
 
 __all__ = [
@@ -39,10 +39,6 @@ HARTREE_EV = float(Hartree)
 BOHR_ANGSTROM = float(Bohr)
 DEFAULT_FMAX_EV_PER_ANGSTROM = 0.01
 METHOD = "GFN2-xTB"
-
-
-class XTBError(ElectrolyteMDError):
-    """A GFN2-xTB calculation failed or did not converge."""
 
 
 @dataclass

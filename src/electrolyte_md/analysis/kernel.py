@@ -1,4 +1,4 @@
-"""Compiled inner loop of the RDF block route (:mod:`electrolyte_md.analysis`).
+"""Compiled inner loop of the RDF block route (:mod:`electrolyte_md.analysis.rdf`).
 
 numba compiles :func:`ortho_histograms` once (about 2 s) and caches it beside this
 module; where the package directory is read-only, set ``NUMBA_CACHE_DIR`` to a writable

@@ -25,14 +25,13 @@ import numpy as np
 import pandas as pd
 
 from electrolyte_md.errors import AnalysisError
+from electrolyte_md.study.paper import PAPER
 
 if TYPE_CHECKING:
-    from electrolyte_md.transport import ArrheniusFit
+    from electrolyte_md.analysis.transport import ArrheniusFit
 
 __all__ = [
-    "PAPER",
     "SUMMARY_COLUMNS",
-    "additive_pairs",
     "aggregate",
     "arrhenius_fits",
     "arrhenius_table",
@@ -40,33 +39,6 @@ __all__ = [
     "rdf_run_records",
     "system_summary",
 ]
-
-#: The paper's numbers this study is held against, with where they come from.
-PAPER: dict[str, Any] = {
-    "source": (
-        "Y. Wang, P.-C. Zhao, J. Sun, J. Liang, T. Shen, C.-H. Li, Z. Jin, "
-        '"Titanium-Polyoxometalate Crosslinked Metallo-Supramolecular Polymer as Artificial '
-        "Interfacial Layer for Highly Persistent and Low-Temperature Tolerant Lithium Metal "
-        'Batteries", article e202508224'
-    ),
-    # MD section (Figure S39): LiPF6-NMP without / with Ti6(HPAB); force field, box and
-    # length not given in the paper.
-    "cn_li_p": {"without": 1.323, "with": 1.083, "where": "MD section, Figure S39"},
-    # Bruce-Vincent polarisation of Li||Li cells in a commercial carbonate-based
-    # electrolyte (CBE), bare Li / Li coated with the Ti6(HPAB)-cross-linked polymer layer.
-    # DFT section: functional, basis and dispersion are not given in the paper.
-    "binding_ti6_pf6": {
-        "pair": "Ti6(HPAB) + PF6-",
-        "value_ev": -0.993,
-        "method": "DFT as reported by the paper (functional, basis set, BSSE treatment not given)",
-        "where": "DFT section, Figure 5e, Table S3",
-    },
-    "t_plus": {
-        "without": 0.301,
-        "with": 0.607,
-        "where": "Figure 6a,b (experiment: CBE with bare vs. MSP-IPL-coated Li)",
-    },
-}
 
 #: Columns of :func:`system_summary`.
 SUMMARY_COLUMNS = [
@@ -358,32 +330,6 @@ def system_summary(
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def additive_pairs(config: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(system without, system with additive) pairs of a study.
-
-    A system with additives is paired with a system that has the same solvents (same
-    fractions), the same salts (same concentrations) and no additive.
-    """
-    systems = config["systems"]
-
-    def base(spec):
-        return (sorted(spec["solvents"].items()), sorted(spec.get("salts", {}).items()))
-
-    pairs = []
-    for name, spec in systems.items():
-        if not any(spec.get("additives", {}).values()):
-            continue
-        for other, other_spec in systems.items():
-            if (
-                other != name
-                and not any(other_spec.get("additives", {}).values())
-                and (base(other_spec) == base(spec))
-            ):
-                pairs.append((other, name))
-                break
-    return pairs
-
-
 #: Quantities of the comparison table, with the paper entry each is compared with.
 _COMPARED = (
     ("CN {pair}", "cn_li_p"),
@@ -414,8 +360,9 @@ def comparison_table(
     summary
         :func:`system_summary` rows of every system (concatenated).
     pairs
-        (without, with) system pairs (:func:`additive_pairs`); with none, every system
-        is listed alone (``system_with`` empty) so its values still meet the paper's.
+        (without, with) system pairs (:func:`~electrolyte_md.config.additive_pairs`); with
+        none, every system is listed alone (``system_with`` empty) so its values still
+        meet the paper's.
     cn_pair, cation, anion
         The pair whose coordination number the paper reports and the salt's ions.
     paper
@@ -536,7 +483,7 @@ def arrhenius_fits(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[Arrheni
     """
     # here, not at the top: the workflow imports this module when its rules are read,
     # and the transport code brings MDAnalysis (about 0.5 s per snakemake start)
-    from electrolyte_md.transport import arrhenius_fit
+    from electrolyte_md.analysis.transport import arrhenius_fit
 
     d_rows = summary[summary["quantity"].str.startswith("D ")]
     fits = {}
@@ -635,7 +582,7 @@ def rdf_run_records(
         RDF directories ``.../{temperature}K/rep{replica}/rdf`` (the RDF output of ``analyze_run``).
     pairs
         Pair labels every directory must hold (the system's configured pairs); default:
-        whatever each holds (:func:`electrolyte_md.rdf_files.read_pair_records`).
+        whatever each holds (:func:`electrolyte_md.analysis.records.read_pair_records`).
 
     Returns
     -------
@@ -643,7 +590,7 @@ def rdf_run_records(
         Per directory, its records sorted by pair, each with ``temperature_kelvin``,
         ``replica`` and ``source`` (the JSON file) added.
     """
-    from electrolyte_md.rdf_files import PAIR_FILES, read_pair_records
+    from electrolyte_md.analysis.records import PAIR_FILES, read_pair_records
 
     pairs = None if pairs is None else list(pairs)
     records = []
@@ -713,8 +660,8 @@ def write_arrhenius(summary_path: str, out_csv: str, out_png: str, title: str) -
 
     Species whose D is flagged (non-diffusive MSD) are labelled so in the figure.
     """
+    from electrolyte_md.analysis.transport import plot_arrhenius
     from electrolyte_md.io import atomic_write_text
-    from electrolyte_md.transport import plot_arrhenius
 
     summary = _read_summaries([summary_path])
     table = arrhenius_table(summary)

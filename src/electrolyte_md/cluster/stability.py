@@ -21,14 +21,14 @@ import pandas as pd
 from MDAnalysis.analysis.base import AnalysisBase
 from MDAnalysis.analysis.rms import rmsd
 
-from electrolyte_md.cluster import (
+from electrolyte_md.cluster.builder import (
     BOND_CLASSES,
     TI_O_BROKEN_ANGSTROM,
     TI_O_WINDOW_ANGSTROM,
     ClusterStructure,
 )
-from electrolyte_md.cluster_ff import atom_names
-from electrolyte_md.cluster_orientation import alkoxide_dihedrals
+from electrolyte_md.cluster.forcefield import atom_names
+from electrolyte_md.cluster.orientation import alkoxide_dihedrals
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_savefig, atomic_write_text
 
@@ -393,7 +393,7 @@ def summarize_stability(results, document: dict) -> dict[str, Any]:
     site's mean RMSD under :data:`CORE_SHAPE_RMSD_LIMIT_ANGSTROM`.
 
     A Ti-O bond counts as kept while it stays shorter than
-    :data:`~electrolyte_md.cluster.TI_O_BROKEN_ANGSTROM`; time outside the 1.7-2.5 A window
+    :data:`~electrolyte_md.cluster.builder.TI_O_BROKEN_ANGSTROM`; time outside the 1.7-2.5 A window
     (thermal compression of the 1.72-1.77 A in-ring bonds included) is reported
     separately; GFN2-xTB already puts two inter-ring bonds of Ti6(HPAB) just above
     2.5 A (docs/models.md).
@@ -562,7 +562,7 @@ def stability_of_run(
 
 def write_cluster_tables(species_json: str, out_charges: str, out_geometry: str) -> None:
     """Write the charge and Ti-O distance tables of a cluster species (CSV)."""
-    from electrolyte_md.structures import SpeciesInfo
+    from electrolyte_md.structures.species import SpeciesInfo
 
     info = SpeciesInfo.from_json(species_json)
     if info.cluster is None:
