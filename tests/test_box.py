@@ -7,7 +7,6 @@ from MDAnalysis.lib.distances import distance_array
 
 from electrolyte_md.errors import ConfigError
 from electrolyte_md.structures.box import (
-    AVOGADRO_PER_MOL,
     SaltSpec,
     composition_for_system,
     compute_composition,
@@ -15,6 +14,7 @@ from electrolyte_md.structures.box import (
     salt_stoichiometry,
 )
 from electrolyte_md.structures.species import SpeciesInfo
+from electrolyte_md.units import AVOGADRO_PER_MOL
 
 MASS = {
     "NMP": 99.133,

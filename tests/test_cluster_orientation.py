@@ -13,7 +13,6 @@ import pytest
 from conftest import REPO
 
 from electrolyte_md.cluster.builder import ClusterStructure
-from electrolyte_md.cluster.forcefield import EV_TO_KJ_PER_MOL
 from electrolyte_md.cluster.orientation import (
     dihedral_degrees,
     fit_orientation_terms,
@@ -24,6 +23,7 @@ from electrolyte_md.cluster.orientation import (
 )
 from electrolyte_md.forcefield.species import build_species_alone, parameterize_species
 from electrolyte_md.structures.species import build_cluster_species
+from electrolyte_md.units import EV_TO_KJ_PER_MOL
 
 COMMITTED = REPO / "structures" / "ti6_hpab.json"
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import REPO, TINY_CONFIG
 
-from electrolyte_md.dft.binding import EV_TO_KJ_PER_MOL, binding_energy, charges_table
+from electrolyte_md.dft.binding import binding_energy, charges_table
 from electrolyte_md.dft.inputs import (
     counterpoise_jobs,
     make_job,
@@ -27,6 +27,7 @@ from electrolyte_md.dft.inputs import (
 )
 from electrolyte_md.dft.readers import read_output
 from electrolyte_md.errors import DFTOutputError
+from electrolyte_md.units import EV_TO_KJ_PER_MOL
 
 HAVE_NWCHEM = shutil.which("nwchem") is not None
 if not HAVE_NWCHEM and os.environ.get("CI"):

@@ -1,9 +1,10 @@
-"""Small file helpers: atomic writes and running external programs with logs."""
+"""Small file helpers: atomic writes, JSON records and running external programs with logs."""
 
 from __future__ import annotations
 
-import io
+import json
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -40,11 +41,28 @@ def atomic_write_text(path: Path | str, text: str) -> None:
     atomic_write(path, text)
 
 
-def atomic_savefig(figure, path: Path | str, dpi: int = 150) -> None:
-    """Save a matplotlib figure as PNG so that ``path`` appears whole or not at all."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    atomic_write(path, buffer.getvalue())
+def json_float(value: float | None) -> float | None:
+    """``value`` as a JSON number: a float, or None where it is NaN or infinite."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def json_safe(value):
+    """``value`` with every non-finite float (not valid JSON) replaced by None."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: Path | str, data, indent: int = 2) -> None:
+    """Write ``data`` as JSON (non-finite floats as null) atomically, with a final newline."""
+    atomic_write(path, json.dumps(json_safe(data), indent=indent, allow_nan=False) + "\n")
 
 
 def atomic_copy(src: Path | str, dst: Path | str) -> None:

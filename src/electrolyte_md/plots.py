@@ -1,47 +1,33 @@
-"""Figures of MD time series (temperature, density, energy)."""
+"""The package's one way to make a figure: a matplotlib Figure on the Agg canvas.
+
+No pyplot: pyplot keeps global state (the current figure, a backend chosen once per
+process), which leaks figures in long jobs and breaks when a job already imported it
+with another backend. A :class:`~matplotlib.figure.Figure` with its own Agg canvas needs
+neither, and is freed when it goes out of scope.
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
-import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from electrolyte_md.io import atomic_savefig
+from electrolyte_md.io import atomic_write
+
+__all__ = ["new_figure", "save_png"]
 
 
-def plot_md_timeseries(equil_csv: Path, prod_csv: Path, path: Path, title: str) -> None:
-    """Temperature, density and potential energy against time, equilibration then production.
-
-    Parameters
-    ----------
-    equil_csv, prod_csv
-        Energy tables written by :func:`electrolyte_md.md.run_md`.
-    path
-        PNG to write (atomically).
-    title
-        Figure title.
-    """
-    equil = pd.read_csv(equil_csv)
-    prod = pd.read_csv(prod_csv)
-    figure = Figure(figsize=(7.0, 7.5), layout="constrained")
+def new_figure(size: tuple[float, float], layout: str | None = "constrained") -> Figure:
+    """A figure of ``size`` inches (width, height) on its own Agg canvas."""
+    figure = Figure(figsize=size, layout=layout)
     FigureCanvasAgg(figure)
-    axes = figure.subplots(3, 1, sharex=True)
-    series = [
-        ("temperature_kelvin", "temperature (K)"),
-        ("density_g_per_cm3", "density (g/cm$^3$)"),
-        ("potential_energy_kj_per_mol", "potential energy (kJ/mol)"),
-    ]
-    # each phase's clock starts at zero; production follows equilibration on the axis
-    prod_time = prod["time_ps"] + (equil["time_ps"].iloc[-1] if len(equil) else 0.0)
-    for ax, (column, label) in zip(axes, series, strict=True):
-        ax.plot(
-            equil["time_ps"], equil[column], color="tab:gray", lw=0.8, label="equilibration (NPT)"
-        )
-        ax.plot(prod_time, prod[column], color="tab:blue", lw=0.8, label="production")
-        ax.set_ylabel(label)
-    axes[0].legend(loc="best", fontsize="small")
-    axes[-1].set_xlabel("time since the end of minimisation (ps)")
-    figure.suptitle(title)
-    atomic_savefig(figure, path)
+    return figure
+
+
+def save_png(figure: Figure, path: Path | str, dpi: int = 150) -> None:
+    """Write ``figure`` as PNG so that ``path`` appears whole or not at all."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    atomic_write(path, buffer.getvalue())

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from electrolyte_md.errors import ProgressError
-from electrolyte_md.io import atomic_copy, atomic_write_text
+from electrolyte_md.io import atomic_copy, write_json
 
 __all__ = [
     "MANIFEST",
@@ -201,7 +201,7 @@ def save_progress(
             atomic_copy(path, target)
         entries.append(entry)
     manifest = {"results": results, "files": entries, "skipped": skipped}
-    atomic_write_text(store / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    write_json(store / MANIFEST, manifest, indent=1)
     for stale in set(previous) - {entry["path"] for entry in entries}:
         (store / stale).unlink(missing_ok=True)
     return manifest

@@ -28,14 +28,9 @@ from MDAnalysis.lib.distances import capped_distance, distance_array
 from MDAnalysis.lib.mdamath import box_volume, triclinic_vectors
 
 from electrolyte_md.analysis.records import PAIR_FILES, pair_files, read_pair_records
-from electrolyte_md.config import (  # noqa: F401 (re-exported: pairs from the configuration)
-    CLUSTER_METAL,
-    SOLVENT_DONOR_ELEMENTS,
-    default_pairs,
-    system_pairs,
-)
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.io import atomic_savefig, atomic_write_text
+from electrolyte_md.io import atomic_write_text, json_float, write_json
+from electrolyte_md.plots import new_figure, save_png
 
 __all__ = [
     "RDFCoordination",
@@ -44,13 +39,11 @@ __all__ = [
     "analyze_pair",
     "analyze_pairs",
     "analyze_run",
-    "default_pairs",
     "pair_files",
     "plot_rdf",
     "rdf_table",
     "read_pair_records",
     "summarize",
-    "system_pairs",
 ]
 
 #: Width (standard deviation, Å) of the Gaussian smoothing used only to locate extrema.
@@ -1047,13 +1040,9 @@ def plot_rdf(results: Results | RDFCoordination, path: str | os.PathLike[str], t
     title : str
         Figure title.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     res = _as_results(results)
     target = Path(path)
-    fig = Figure(figsize=(6.4, 4.4))
-    FigureCanvasAgg(fig)
+    fig = new_figure((6.4, 4.4), layout=None)
     ax = fig.add_subplot()
     r = np.asarray(res.bin_centers_angstrom)
     (line_g,) = ax.plot(r, res.g_r, color="tab:blue", lw=1.5, label="g(r)")
@@ -1080,13 +1069,7 @@ def plot_rdf(results: Results | RDFCoordination, path: str | os.PathLike[str], t
     ax.set_title(title)
     fig.tight_layout()
 
-    atomic_savefig(fig, target)
-
-
-def _json_float(value: float) -> float | None:
-    """Plain float, or None for NaN/inf (strict JSON has no NaN)."""
-    value = float(value)
-    return value if math.isfinite(value) else None
+    save_png(fig, target)
 
 
 def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, Any]:
@@ -1119,19 +1102,19 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
     first_block, last_block = (blocks[0], blocks[-1]) if len(blocks) else (math.nan, math.nan)
     return {
         "pair": str(pair_name),
-        "first_peak_angstrom": _json_float(res.first_peak_angstrom),
-        "first_peak_height": _json_float(res.first_peak_height),
-        "cutoff_angstrom": _json_float(res.cutoff_angstrom),
+        "first_peak_angstrom": json_float(res.first_peak_angstrom),
+        "first_peak_height": json_float(res.first_peak_height),
+        "cutoff_angstrom": json_float(res.cutoff_angstrom),
         "cutoff_source": str(res.cutoff_source),
-        "coordination_number": _json_float(res.coordination_number),
-        "coordination_number_sem": _json_float(res.coordination_number_sem),
-        "coordination_number_first_block": _json_float(first_block),
-        "coordination_number_last_block": _json_float(last_block),
-        "coordination_number_block_means": [_json_float(float(b)) for b in blocks],
+        "coordination_number": json_float(res.coordination_number),
+        "coordination_number_sem": json_float(res.coordination_number_sem),
+        "coordination_number_first_block": json_float(first_block),
+        "coordination_number_last_block": json_float(last_block),
+        "coordination_number_block_means": [json_float(float(b)) for b in blocks],
         "n_frames": int(res.n_frames),
         "n_blocks": int(res.n_blocks),
-        "r_max_angstrom": _json_float(res.r_max_angstrom),
-        "bin_width_angstrom": _json_float(res.bin_width_angstrom),
+        "r_max_angstrom": json_float(res.r_max_angstrom),
+        "bin_width_angstrom": json_float(res.bin_width_angstrom),
     }
 
 
@@ -1234,7 +1217,6 @@ def analyze_pairs(
         If a selection does not parse or matches no atom, ``skip_ps`` leaves no frame, or
         the analysis of a pair fails (see :class:`RDFCoordination`).
     """
-    import json
 
     import MDAnalysis
 
@@ -1291,7 +1273,7 @@ def analyze_pairs(
             first_frame=start,
             frame_interval_ps=float(dt_ps),
         )
-        atomic_write_text(spec["out_json"], json.dumps(record, indent=2, allow_nan=False) + "\n")
+        write_json(spec["out_json"], record)
         records[pair_name] = record
     return records
 

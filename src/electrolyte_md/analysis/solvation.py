@@ -39,6 +39,7 @@ from MDAnalysis.lib.distances import capped_distance
 from MDAnalysis.lib.mdamath import triclinic_vectors
 
 from electrolyte_md.errors import AnalysisError
+from electrolyte_md.io import json_float, write_json
 
 __all__ = [
     "ANION_CLASSES",
@@ -457,11 +458,6 @@ def shell_type_table(results: Results | SolvationShells) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _json_float(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def summarize_solvation(
     results: Results | SolvationShells, max_shell_types: int = 10
 ) -> dict[str, Any]:
@@ -486,7 +482,7 @@ def summarize_solvation(
 
     def clean(mapping: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            k: clean(v) if isinstance(v, Mapping) else _json_float(v) for k, v in mapping.items()
+            k: clean(v) if isinstance(v, Mapping) else json_float(v) for k, v in mapping.items()
         }
 
     shell_types = list(res.shell_type_fractions.items())
@@ -502,8 +498,8 @@ def summarize_solvation(
         "n_blocks": int(res.n_blocks),
         "mean_shell_counts": clean(res.mean_shell_counts),
         "mean_shell_counts_sem": clean(res.mean_shell_counts_sem),
-        "coordination_number": _json_float(res.coordination_number),
-        "coordination_number_sem": _json_float(res.coordination_number_sem),
+        "coordination_number": json_float(res.coordination_number),
+        "coordination_number_sem": json_float(res.coordination_number_sem),
         "ion_pair_fractions": clean(res.ion_pair_fractions),
         "ion_pair_fractions_sem": clean(res.ion_pair_fractions_sem),
         "anion_pair_fractions": clean(res.anion_pair_fractions),
@@ -627,7 +623,6 @@ def analyze_solvation(
     dict
         The record written to ``out_json``.
     """
-    import json
 
     import MDAnalysis
 
@@ -668,5 +663,5 @@ def analyze_solvation(
     record["first_frame"] = start
     record["frame_interval_ps"] = float(dt_ps)
     atomic_write_text(out_csv, shell_type_table(shells).to_csv(index=False, float_format="%.6g"))
-    atomic_write_text(out_json, json.dumps(record, indent=2, allow_nan=False) + "\n")
+    write_json(out_json, record)
     return record

@@ -34,7 +34,6 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,10 +41,16 @@ import pandas as pd
 from MDAnalysis.analysis.base import AnalysisBase, Results
 from MDAnalysis.core.groups import AtomGroup
 from MDAnalysis.exceptions import NoDataError
-from scipy import constants
 
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.io import atomic_savefig
+from electrolyte_md.io import json_float, write_json
+from electrolyte_md.plots import new_figure, save_png
+from electrolyte_md.units import (
+    BOLTZMANN_J_PER_K,
+    ELEMENTARY_CHARGE_C,
+    GAS_CONSTANT_J_PER_MOL_K,
+    KJ_PER_MOL_TO_EV,
+)
 
 __all__ = [
     "ANGSTROM2_PER_PS_TO_1E9_M2_PER_S",
@@ -387,11 +392,6 @@ def msd_table(results: Results | SpeciesMSD) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------
 
 
-def _json_float(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 @dataclass(frozen=True)
 class DiffusionFit:
     """Self-diffusion coefficient fitted to the diffusive window of an MSD.
@@ -459,19 +459,19 @@ class DiffusionFit:
         """JSON-ready summary (NaN becomes None); D also in 1e-9 m^2/s."""
         scale = ANGSTROM2_PER_PS_TO_1E9_M2_PER_S
         return {
-            "d_angstrom2_per_ps": _json_float(self.d_angstrom2_per_ps),
-            "d_angstrom2_per_ps_stderr": _json_float(self.d_angstrom2_per_ps_stderr),
-            "d_angstrom2_per_ps_sem": _json_float(self.d_angstrom2_per_ps_sem),
-            "d_1e9_m2_per_s": _json_float(self.d_1e9_m2_per_s),
-            "d_1e9_m2_per_s_stderr": _json_float(self.d_angstrom2_per_ps_stderr * scale),
-            "d_1e9_m2_per_s_sem": _json_float(self.d_angstrom2_per_ps_sem * scale),
-            "window_start_ps": _json_float(self.window_start_ps),
-            "window_end_ps": _json_float(self.window_end_ps),
-            "loglog_slope": _json_float(self.loglog_slope),
-            "loglog_slope_stderr": _json_float(self.loglog_slope_stderr),
-            "intercept_angstrom2": _json_float(self.intercept_angstrom2),
+            "d_angstrom2_per_ps": json_float(self.d_angstrom2_per_ps),
+            "d_angstrom2_per_ps_stderr": json_float(self.d_angstrom2_per_ps_stderr),
+            "d_angstrom2_per_ps_sem": json_float(self.d_angstrom2_per_ps_sem),
+            "d_1e9_m2_per_s": json_float(self.d_1e9_m2_per_s),
+            "d_1e9_m2_per_s_stderr": json_float(self.d_angstrom2_per_ps_stderr * scale),
+            "d_1e9_m2_per_s_sem": json_float(self.d_angstrom2_per_ps_sem * scale),
+            "window_start_ps": json_float(self.window_start_ps),
+            "window_end_ps": json_float(self.window_end_ps),
+            "loglog_slope": json_float(self.loglog_slope),
+            "loglog_slope_stderr": json_float(self.loglog_slope_stderr),
+            "intercept_angstrom2": json_float(self.intercept_angstrom2),
             "n_points": int(self.n_points),
-            "max_lag_ps": _json_float(self.max_lag_ps),
+            "max_lag_ps": json_float(self.max_lag_ps),
             "diffusive": bool(self.diffusive),
             "note": self.note,
         }
@@ -779,7 +779,7 @@ def yeh_hummer_correction_m2_per_s(
     temperature = _positive("temperature_kelvin", temperature_kelvin)
     eta = _positive("viscosity_pa_s", viscosity_pa_s)
     length_m = _positive("box_length_angstrom", box_length_angstrom) * 1e-10
-    return constants.k * temperature * YEH_HUMMER_XI / (6.0 * math.pi * eta * length_m)
+    return BOLTZMANN_J_PER_K * temperature * YEH_HUMMER_XI / (6.0 * math.pi * eta * length_m)
 
 
 def transference_number(d_cation: float, d_anion: float) -> float:
@@ -855,7 +855,7 @@ def nernst_einstein_conductivity(
     volume_m3 = _positive("volume_angstrom3", volume_angstrom3) * 1e-30
     temperature = _positive("temperature_kelvin", temperature_kelvin)
     scale = _positive("charge_scale", charge_scale)
-    prefactor = constants.e**2 / (volume_m3 * constants.k * temperature)
+    prefactor = ELEMENTARY_CHARGE_C**2 / (volume_m3 * BOLTZMANN_J_PER_K * temperature)
     contributions = {}
     for name, n in counts.items():
         if isinstance(n, bool) or int(n) != n or n < 0:
@@ -877,7 +877,6 @@ def nernst_einstein_conductivity(
 # ---------------------------------------------------------------------------------------
 
 #: 1 kJ/mol in eV per particle.
-_EV_PER_KJ_PER_MOL = 1e3 / (constants.N_A * constants.e)
 
 
 @dataclass(frozen=True)
@@ -914,17 +913,17 @@ class ArrheniusFit:
         """D at the given temperatures from the fitted line (unit of the input D)."""
         temperature = np.asarray(temperature_kelvin, dtype=float)
         ea_j = self.ea_kj_per_mol * 1e3
-        return np.exp(self.ln_prefactor - ea_j / (constants.R * temperature))
+        return np.exp(self.ln_prefactor - ea_j / (GAS_CONSTANT_J_PER_MOL_K * temperature))
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (NaN becomes None)."""
         return {
-            "ea_kj_per_mol": _json_float(self.ea_kj_per_mol),
-            "ea_kj_per_mol_stderr": _json_float(self.ea_kj_per_mol_stderr),
-            "ea_ev": _json_float(self.ea_ev),
-            "ea_ev_stderr": _json_float(self.ea_ev_stderr),
-            "ln_prefactor": _json_float(self.ln_prefactor),
-            "ln_prefactor_stderr": _json_float(self.ln_prefactor_stderr),
+            "ea_kj_per_mol": json_float(self.ea_kj_per_mol),
+            "ea_kj_per_mol_stderr": json_float(self.ea_kj_per_mol_stderr),
+            "ea_ev": json_float(self.ea_ev),
+            "ea_ev_stderr": json_float(self.ea_ev_stderr),
+            "ln_prefactor": json_float(self.ln_prefactor),
+            "ln_prefactor_stderr": json_float(self.ln_prefactor_stderr),
             "n_points": len(self.temperatures_kelvin),
             "n_temperatures": len(np.unique(self.temperatures_kelvin)),
             "weighted": bool(self.weighted),
@@ -1003,13 +1002,13 @@ def arrhenius_fit(
         # se(intercept) = se(slope) * sqrt(mean(x^2)) for ordinary least squares
         intercept_err = slope_err * math.sqrt(float(np.mean(x**2)))
         weighted = False
-    ea_kj = -slope * constants.R / 1e3
-    ea_kj_err = slope_err * constants.R / 1e3
+    ea_kj = -slope * GAS_CONSTANT_J_PER_MOL_K / 1e3
+    ea_kj_err = slope_err * GAS_CONSTANT_J_PER_MOL_K / 1e3
     return ArrheniusFit(
         ea_kj_per_mol=float(ea_kj),
         ea_kj_per_mol_stderr=float(ea_kj_err),
-        ea_ev=float(ea_kj * _EV_PER_KJ_PER_MOL),
-        ea_ev_stderr=float(ea_kj_err * _EV_PER_KJ_PER_MOL),
+        ea_ev=float(ea_kj * KJ_PER_MOL_TO_EV),
+        ea_ev_stderr=float(ea_kj_err * KJ_PER_MOL_TO_EV),
         ln_prefactor=float(intercept),
         ln_prefactor_stderr=float(intercept_err),
         temperatures_kelvin=temps,
@@ -1022,15 +1021,6 @@ def arrhenius_fit(
 # ---------------------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------------------
-
-
-def _new_figure(size: tuple[float, float]):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def plot_msd(
@@ -1060,7 +1050,7 @@ def plot_msd(
         Figure title.
     """
     res = results.results if isinstance(results, SpeciesMSD) else results
-    fig = _new_figure((6.4, 4.8))
+    fig = new_figure((6.4, 4.8))
     ax = fig.add_subplot()
     t = np.asarray(res.lag_times_ps, dtype=float)
     positive = t > 0
@@ -1105,7 +1095,7 @@ def plot_msd(
     ax.set_ylabel("MSD (Å$^2$)")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize="small")
-    atomic_savefig(fig, Path(path))
+    save_png(fig, path)
 
 
 def _thousand_over(values: np.ndarray) -> np.ndarray:
@@ -1132,7 +1122,7 @@ def plot_arrhenius(
     """
     if not fits:
         raise AnalysisError("plot_arrhenius needs at least one fit")
-    fig = _new_figure((6.0, 4.6))
+    fig = new_figure((6.0, 4.6))
     ax = fig.add_subplot()
     for i, (name, fit) in enumerate(fits.items()):
         colour = f"C{i % 10}"
@@ -1158,7 +1148,7 @@ def plot_arrhenius(
     top.set_xlabel("T (K)")
     ax.set_title(title)
     ax.legend(loc="best", fontsize="small")
-    atomic_savefig(fig, Path(path))
+    save_png(fig, path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1330,7 +1320,6 @@ def analyze_transport(
     dict
         The record written to ``out_json``.
     """
-    import json
 
     import MDAnalysis
 
@@ -1376,9 +1365,9 @@ def analyze_transport(
             "particle": res.particle_kind[name],
             "n_groups": int(np.asarray(res.msd_blocks_angstrom2[name]).shape[1]),
             "diffusive": bool(fit.diffusive),
-            "d_pbc_1e9_m2_per_s": _json_float(fit.d_1e9_m2_per_s),
-            "d_1e9_m2_per_s": _json_float(d_corrected_m2_per_s[name] * 1e9),
-            "d_1e9_m2_per_s_sem": _json_float(
+            "d_pbc_1e9_m2_per_s": json_float(fit.d_1e9_m2_per_s),
+            "d_1e9_m2_per_s": json_float(d_corrected_m2_per_s[name] * 1e9),
+            "d_1e9_m2_per_s_sem": json_float(
                 fit.d_angstrom2_per_ps_sem * ANGSTROM2_PER_PS_TO_1E9_M2_PER_S
             ),
             "fit": fit.as_dict(),
@@ -1414,5 +1403,5 @@ def analyze_transport(
     }
     atomic_write_text(out_csv, msd_table(res).to_csv(index=False, float_format="%.6g"))
     plot_msd(res, fits, out_png, title or "Mean-square displacements")
-    atomic_write_text(out_json, json.dumps(record, indent=2, allow_nan=False) + "\n")
+    write_json(out_json, record)
     return record

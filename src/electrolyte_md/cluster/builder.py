@@ -38,7 +38,7 @@ from rdkit.Chem import AllChem
 from rdkit.Chem.rdchem import BondType
 
 from electrolyte_md.errors import StructureError
-from electrolyte_md.io import atomic_write_text
+from electrolyte_md.io import write_json
 
 __all__ = [
     "BOND_CLASSES",
@@ -610,7 +610,7 @@ def write_topology_json(structure: ClusterStructure, path: Path | str, extra: di
         "topology": structure.topology_dict(),
         "positions_angstrom": np.round(structure.positions, 8).tolist(),
     }
-    atomic_write_text(Path(path), json.dumps(document, indent=1) + "\n")
+    write_json(Path(path), document, indent=1)
 
 
 def read_topology_json(path: Path | str) -> tuple[ClusterStructure, dict]:

@@ -53,6 +53,7 @@ from electrolyte_md.cluster.orientation import (
 from electrolyte_md.cluster.seminario import angle_force_constant, bond_force_constant
 from electrolyte_md.errors import ParameterizationError
 from electrolyte_md.io import atomic_write_text, run_program
+from electrolyte_md.units import EV_TO_KCAL_PER_MOL, EV_TO_KJ_PER_MOL
 
 __all__ = [
     "CLUSTER_MODEL",
@@ -66,8 +67,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CLUSTER_MODEL = "xtb_seminario"
-EV_TO_KCAL_PER_MOL = 23.060547830619
-EV_TO_KJ_PER_MOL = 96.48533212331
 #: UFF Ti4+6 Lennard-Jones: (Rmin/2 in A, epsilon in kcal/mol).
 UFF_TI = (1.4140, 0.0170)
 TI_TYPE = "Ti"

@@ -66,6 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from electrolyte_md.cluster.builder import ClusterStructure
+from electrolyte_md.units import EV_TO_KJ_PER_MOL
 
 __all__ = [
     "FIT_KT_KJ_PER_MOL",
@@ -403,7 +404,7 @@ def fit_orientation_terms(
     scans: list[dict],
     mm_energy,
     kt_kj_per_mol: float = FIT_KT_KJ_PER_MOL,
-    ev_to_kj_per_mol: float = 96.48533212331,
+    ev_to_kj_per_mol: float = EV_TO_KJ_PER_MOL,
 ) -> list[dict]:
     """Fit one harmonic term per coordinate to E_QM - E_MM along all scans at once.
 

@@ -12,7 +12,6 @@ Distances in Angstrom, charges in e.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -30,7 +29,8 @@ from electrolyte_md.cluster.builder import (
 from electrolyte_md.cluster.forcefield import atom_names
 from electrolyte_md.cluster.orientation import alkoxide_dihedrals
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.io import atomic_savefig, atomic_write_text
+from electrolyte_md.io import atomic_write_text, write_json
+from electrolyte_md.plots import new_figure, save_png
 
 __all__ = [
     "CORE_SHAPE_RMSD_LIMIT_ANGSTROM",
@@ -471,12 +471,8 @@ def summarize_stability(results, document: dict) -> dict[str, Any]:
 
 def plot_stability(results, path: str | os.PathLike[str], title: str) -> None:
     """RMSD against time and the Ti-O distance distributions by bond class."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = new_figure((10, 3.8), layout=None)
+    left, right = fig.subplots(1, 2)
     t = results.times_ps
     left.plot(t, results.heavy_rmsd_angstrom.mean(axis=1), label="heavy atoms")
     left.plot(
@@ -510,8 +506,7 @@ def plot_stability(results, path: str | os.PathLike[str], title: str) -> None:
     right.legend(frameon=False, fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    atomic_savefig(fig, path)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def stability_of_run(
@@ -556,7 +551,7 @@ def stability_of_run(
     )
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.5f"))
     plot_stability(analysis.results, out_png, title)
-    atomic_write_text(out_json, json.dumps(summary, indent=2) + "\n")
+    write_json(out_json, summary)
     return summary
 
 

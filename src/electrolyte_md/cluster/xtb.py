@@ -1,7 +1,7 @@
 """GFN2-xTB (tblite) for clusters: single points, tight relaxations and partial Hessians.
 
 Units at the edge: eV, Angstrom and eV/Angstrom^2 (tblite works in Hartree and Bohr;
-:data:`HARTREE_EV` and :data:`BOHR_ANGSTROM` are the only conversion constants, ASE's).
+the conversion constants are :mod:`electrolyte_md.units`' Hartree and Bohr).
 
 Relaxation criterion: the largest atomic force must fall below ``fmax`` (default
 0.01 eV/A). Looser criteria (0.05 eV/A) were seen to stop more than 1 eV above the
@@ -18,14 +18,12 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.units import Bohr, Hartree
 
 from electrolyte_md.errors import XTBError
 from electrolyte_md.io import atomic_write_text
+from electrolyte_md.units import BOHR_ANGSTROM, HARTREE_EV
 
 __all__ = [
-    "BOHR_ANGSTROM",
-    "HARTREE_EV",
     "RelaxationResult",
     "XTBResult",
     "partial_hessian",
@@ -35,8 +33,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-HARTREE_EV = float(Hartree)
-BOHR_ANGSTROM = float(Bohr)
 DEFAULT_FMAX_EV_PER_ANGSTROM = 0.01
 METHOD = "GFN2-xTB"
 

@@ -20,13 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from ase.units import kJ, mol
 
 from electrolyte_md.dft.readers import QMResult, read_output
 from electrolyte_md.errors import DFTOutputError
-
-#: eV -> kJ/mol, from ASE's constants like the Hartree factor of the readers.
-EV_TO_KJ_PER_MOL: float = mol / kJ
+from electrolyte_md.units import EV_TO_KJ_PER_MOL
 
 #: How each column of the binding table is obtained (repeated in the table and the report).
 METHOD_UNCORRECTED = "supermolecular: E(complex) - sum E(fragment), each in its own basis"

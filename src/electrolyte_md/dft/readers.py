@@ -27,14 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ase.units import Hartree
-
 from electrolyte_md.errors import DFTOutputError
+from electrolyte_md.units import HARTREE_EV
 
 logger = logging.getLogger(__name__)
 
-#: The one Hartree-to-eV factor of the package (ase.units.Hartree, CODATA 2014).
-HARTREE_TO_EV: float = Hartree
 
 _FLOAT = r"[-+]?\d+\.\d+(?:[EeDd][-+]?\d+)?"
 
@@ -837,8 +834,8 @@ def read_output(path: Path | str, *, program: str | None = None) -> QMResult:
     Returns
     -------
     QMResult
-        Energy in eV (one factor, :data:`HARTREE_TO_EV`), method, basis, dispersion,
-        charge, multiplicity, atomic charges.
+        Energy in eV (one factor, :data:`electrolyte_md.units.HARTREE_EV`), method, basis,
+        dispersion, charge, multiplicity, atomic charges.
 
     Raises
     ------
@@ -881,7 +878,7 @@ def read_output(path: Path | str, *, program: str | None = None) -> QMResult:
         path=path,
         program=program,
         version=reader.version(text) or "unknown",
-        energy_ev=energy * HARTREE_TO_EV,
+        energy_ev=energy * HARTREE_EV,
         method=method,
         basis=basis,
         dispersion=reader.dispersion(text),

@@ -49,9 +49,9 @@ from electrolyte_md.cluster.xtb import (
     singlepoint,
     write_xyz,
 )
-from electrolyte_md.dft.binding import EV_TO_KJ_PER_MOL
 from electrolyte_md.errors import StructureError, XTBError
-from electrolyte_md.io import atomic_write_text
+from electrolyte_md.io import atomic_write_text, write_json
+from electrolyte_md.units import EV_TO_KJ_PER_MOL
 
 __all__ = [
     "BINDING_FORMAT",
@@ -347,7 +347,7 @@ def _relaxed_fragment(fragment: Fragment, settings: BindingSettings, workdir: Pa
         "relaxation": result.provenance(),
         "positions_angstrom": np.round(result.positions, 6).tolist(),
     }
-    atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
+    write_json(record_path, record, indent=1)
     checkpoint.unlink(missing_ok=True)
     return record
 
@@ -491,7 +491,7 @@ def relax_placement(
         ),
         "positions_angstrom": np.round(xyz, 6).tolist(),
     }
-    atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
+    write_json(record_path, record, indent=1)
     checkpoint.unlink(missing_ok=True)
     return record
 
@@ -734,7 +734,7 @@ def write_pair_outputs(
         for program in ("nwchem", "orca"):
             write_inputs(jobs, Path(inputs_dir) / program / placement, program)
     atomic_write_text(out_csv, summary_table(document).to_csv(index=False))
-    atomic_write_text(out_json, json.dumps(document, indent=1) + "\n")
+    write_json(out_json, document, indent=1)
 
 
 def comparison_rows(documents: dict[str, dict], paper: dict | None = None):
@@ -849,7 +849,7 @@ def main(argv: list[str] | None = None) -> None:
     workdir = args.workdir or args.out.with_suffix(".parts")
     document = binding_study(host, guest, settings, workdir, only=args.only)
     if document["complete"]:
-        atomic_write_text(args.out, json.dumps(document, indent=1) + "\n")
+        write_json(args.out, document, indent=1)
     print(summary_table(document).to_string(index=False))
 
 

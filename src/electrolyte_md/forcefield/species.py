@@ -41,7 +41,7 @@ import numpy as np
 
 from electrolyte_md import mol2
 from electrolyte_md.errors import ParameterizationError
-from electrolyte_md.io import atomic_copy, atomic_write_text, run_program
+from electrolyte_md.io import atomic_copy, atomic_write_text, run_program, write_json
 from electrolyte_md.structures.species import SpeciesInfo
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class SpeciesParameters:
     cluster_terms: dict | None = None
 
     def to_json(self, path: Path) -> None:
-        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
+        write_json(path, asdict(self))
 
     @classmethod
     def from_json(cls, path: Path | str) -> SpeciesParameters:
@@ -513,7 +513,7 @@ class SystemSummary:
     ambertools_version: str
 
     def to_json(self, path: Path) -> None:
-        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
+        write_json(path, asdict(self))
 
 
 def _tleap_script(

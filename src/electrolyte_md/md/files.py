@@ -18,7 +18,7 @@ import openmm
 import pandas as pd
 from openmm import app, unit
 
-from electrolyte_md.io import atomic_write
+from electrolyte_md.io import atomic_write, write_json
 
 __all__ = [
     "ENERGY_COLUMNS",
@@ -302,7 +302,7 @@ class RestartStore:
         name = f"state-{state.getStepCount():012d}.xml"
         atomic_write(self.directory / name, openmm.XmlSerializer.serialize(state))
         progress = dict(progress, state_file=name)
-        atomic_write(self.progress_path, json.dumps(progress, indent=1, allow_nan=False) + "\n")
+        write_json(self.progress_path, progress, indent=1)
         for path in self.directory.iterdir():
             if _STATE_NAME.match(path.name) and path.name != name:
                 path.unlink(missing_ok=True)

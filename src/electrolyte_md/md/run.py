@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import hashlib
 import io
-import json
 import logging
 import math
 import os
@@ -22,7 +21,7 @@ import openmm
 from openmm import app, unit
 
 from electrolyte_md.errors import MDBlowUpError, MDInterruptedError
-from electrolyte_md.io import atomic_copy, atomic_write
+from electrolyte_md.io import atomic_copy, atomic_write, json_safe, write_json
 from electrolyte_md.md.files import DCDWriter, EnergyCSVWriter, RestartStore, read_energies
 from electrolyte_md.md.protocol import MDProtocol
 from electrolyte_md.md.system import (
@@ -171,17 +170,6 @@ def _stats(rows: list[dict[str, float]]) -> dict[str, dict[str, float | int]]:
     return out
 
 
-def _json_safe(value: Any) -> Any:
-    """Replace non-finite floats (not valid JSON) with None."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _publish(source: Path, target: Path) -> None:
     """Give ``target`` the content of ``source`` atomically (hard link if possible)."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -326,7 +314,7 @@ class _Attempt:
             time_ps=float(state.getTime().value_in_unit(unit.picosecond)),
             wall_total_s=self.wall_before + time.perf_counter() - self.t_invocation,
         )
-        self.progress["state_file"] = self.store.save(state, _json_safe(self.progress))
+        self.progress["state_file"] = self.store.save(state, json_safe(self.progress))
         self.last_checkpoint_wall = time.perf_counter()
         self.log.debug(
             "checkpoint: %s step %d (run step %d)", phase, phase_step, state.getStepCount()
@@ -1022,9 +1010,7 @@ def _publish_and_summarise(
             field: path.name for field, path in zip(OUTPUT_FILE_NAMES, outputs.paths(), strict=True)
         },
     }
-    atomic_write(
-        outputs.summary_json, json.dumps(_json_safe(summary), indent=2, allow_nan=False) + "\n"
-    )
+    write_json(outputs.summary_json, summary)
     log.info(
         "MD of %s done: production %.2f ns/day; <T> = %.1f K, <density> = %.4f g/cm3",
         name,

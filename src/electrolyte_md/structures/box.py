@@ -22,13 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from electrolyte_md.errors import ConfigError, StructureError
-from electrolyte_md.io import atomic_copy, atomic_write_text, run_program
+from electrolyte_md.io import atomic_copy, run_program, write_json
+from electrolyte_md.units import ANGSTROM3_PER_CM3, ANGSTROM3_PER_LITRE, AVOGADRO_PER_MOL
 
 logger = logging.getLogger(__name__)
-
-AVOGADRO_PER_MOL = 6.02214076e23
-ANGSTROM3_PER_LITRE = 1e27
-ANGSTROM3_PER_CM3 = 1e24
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,7 @@ class Composition:
     n_atoms: int
 
     def to_json(self, path: Path) -> None:
-        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
+        write_json(path, asdict(self))
 
     @classmethod
     def from_json(cls, path: Path | str) -> Composition:

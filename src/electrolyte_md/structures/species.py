@@ -25,7 +25,7 @@ from rdkit.Chem import AllChem, Descriptors
 from rdkit.Geometry import Point3D
 
 from electrolyte_md.errors import StructureError
-from electrolyte_md.io import atomic_write_text
+from electrolyte_md.io import atomic_write_text, write_json
 
 RDLogger.DisableLog("rdApp.*")
 
@@ -83,7 +83,7 @@ class SpeciesInfo:
 
     def to_json(self, path: Path) -> None:
         """Write the record as JSON, atomically."""
-        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
+        write_json(path, asdict(self))
 
     @classmethod
     def from_json(cls, path: Path) -> SpeciesInfo:

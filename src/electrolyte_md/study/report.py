@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 
 from electrolyte_md.io import atomic_write_text
-from electrolyte_md.structures.box import AVOGADRO_PER_MOL
+from electrolyte_md.units import AVOGADRO_PER_MOL
 
 #: Packages whose versions go into the provenance record.
 TRACKED_PACKAGES = (

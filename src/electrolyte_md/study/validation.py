@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from electrolyte_md.errors import AnalysisError
+from electrolyte_md.io import write_json
 from electrolyte_md.study.paper import PAPER, PAPER_RDF_PEAK
 from electrolyte_md.study.summary import aggregate
 
@@ -626,8 +627,6 @@ def collect_outputs(results: str | Path, out_dir: str | Path, command: str) -> d
     import shutil
     from datetime import UTC, datetime
 
-    from electrolyte_md.io import atomic_write_text
-
     results, out_dir = Path(results), Path(out_dir)
     provenance_csv = results / "report" / "provenance.csv"
     if not provenance_csv.is_file():
@@ -649,7 +648,7 @@ def collect_outputs(results: str | Path, out_dir: str | Path, command: str) -> d
         "provenance": provenance.to_dict(orient="records"),
         "files": [str(path.relative_to(results)) for path in files],
     }
-    atomic_write_text(out_dir / "run.json", json.dumps(record, indent=1) + "\n")
+    write_json(out_dir / "run.json", record, indent=1)
     return record
 
 
