@@ -9,26 +9,28 @@
   non-diffusive MSD fit went into it.
 - :func:`comparison_table` -- a system with an additive beside the same electrolyte
   without it, the change, and the paper's values (:data:`PAPER`).
-- :func:`arrhenius_table` -- activation energies of D from several temperatures.
+- :func:`arrhenius_table` -- activation energies of D from several temperatures (the fits
+  of :mod:`~electrolyte_md.study.arrhenius`).
 
 The package never imports snakemake; the workflow's scripts call these functions.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from electrolyte_md.analysis.records import PAIR_FILES, read_pair_records
 from electrolyte_md.errors import AnalysisError
+from electrolyte_md.io import atomic_write_text
+from electrolyte_md.study.arrhenius import ArrheniusFit, arrhenius_fit, plot_arrhenius
 from electrolyte_md.study.paper import PAPER
-
-if TYPE_CHECKING:
-    from electrolyte_md.analysis.transport import ArrheniusFit
 
 __all__ = [
     "SUMMARY_COLUMNS",
@@ -481,10 +483,6 @@ def arrhenius_fits(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[Arrheni
         (system, species) -> (fit, flagged): flagged when any D entering the fit came
         from a non-diffusive MSD.
     """
-    # here, not at the top: the workflow imports this module when its rules are read,
-    # and the transport code brings MDAnalysis (about 0.5 s per snakemake start)
-    from electrolyte_md.analysis.transport import arrhenius_fit
-
     d_rows = summary[summary["quantity"].str.startswith("D ")]
     fits = {}
     for (system, quantity), group in d_rows.groupby(["system", "quantity"], sort=True):
@@ -554,8 +552,6 @@ def _run_of(path: Path) -> tuple[float, int]:
 
 def _run_records(paths: Iterable[str]) -> list[dict[str, Any]]:
     """JSON records of ``.../{temperature}K/rep{replica}/<file>.json``, tagged with both."""
-    import json
-
     records = []
     for path in map(Path, paths):
         temperature, replica = _run_of(path)
@@ -590,8 +586,6 @@ def rdf_run_records(
         Per directory, its records sorted by pair, each with ``temperature_kelvin``,
         ``replica`` and ``source`` (the JSON file) added.
     """
-    from electrolyte_md.analysis.records import PAIR_FILES, read_pair_records
-
     pairs = None if pairs is None else list(pairs)
     records = []
     for directory in map(Path, rdf_dirs):
@@ -616,8 +610,6 @@ def write_system_summary(
     ``rdf_dirs`` are the runs' RDF directories (:func:`rdf_run_records`, which ``pairs``
     is passed to); the other paths are the runs' ``solvation.json`` and ``transport.json``.
     """
-    from electrolyte_md.io import atomic_write_text
-
     table = system_summary(
         system,
         rdf_run_records(rdf_dirs, pairs),
@@ -648,8 +640,6 @@ def write_comparison(
     **options: Any,
 ) -> pd.DataFrame:
     """:func:`comparison_table` of the system summaries, written as CSV."""
-    from electrolyte_md.io import atomic_write_text
-
     table = comparison_table(_read_summaries(summary_paths), pairs, **options)
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     return table
@@ -660,9 +650,6 @@ def write_arrhenius(summary_path: str, out_csv: str, out_png: str, title: str) -
 
     Species whose D is flagged (non-diffusive MSD) are labelled so in the figure.
     """
-    from electrolyte_md.analysis.transport import plot_arrhenius
-    from electrolyte_md.io import atomic_write_text
-
     summary = _read_summaries([summary_path])
     table = arrhenius_table(summary)
     fits = {
