@@ -1,5 +1,16 @@
 # Electrolyte MD workflow: structures -> force field -> OpenMM MD -> analysis -> report.
-# The science lives in the electrolyte_md package (src/); rules only wire files together.
+# The science lives in the electrolyte_md package (src/, one subpackage per stage); the
+# rules in workflow/rules/<stage>.smk only wire files together, each declaring its outputs.
+#
+# Paths (wildcards in braces), each stage under results/:
+#   species/{species}/            structure.sdf, species.json, params/ (force field)
+#   systems/{system}/             composition.json, box.pdb, system.xml/.prmtop, forcefield.json
+#   md/{system}/{temperature}K/rep{replica}/        MD outputs of one run (prod.dcd, ...)
+#   analysis/{system}/{temperature}K/rep{replica}/  analyses of one run (rdf/, transport.json)
+#   analysis/{system}/            coordination.csv, summary.csv, arrhenius.* (all runs)
+#   binding_xtb/{pair}/, dft/     binding energies (GFN2-xTB route, DFT outputs)
+#   report/, report.html          the report's tables and the report itself
+#   logs/, benchmarks/            one log and one timing per job, by rule, then as above
 
 
 configfile: "config/config.yaml"

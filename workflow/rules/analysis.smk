@@ -5,6 +5,28 @@
 # (benchmarks/measured/dry_run.md); a job's log and error name every step that failed.
 
 
+#: report labels of a run's figures and tables
+RUN_LABELS = {
+    "system": "{system}",
+    "temperature (K)": "{temperature}",
+    "replica": "{replica}",
+}
+
+#: params of the run analysis; the captions read fit, viscosity and viscosity_source
+RUN_ANALYSIS_PARAMS = {
+    "system": lambda wildcards: system_run_params(wildcards.system),
+    "bin_width": config["analysis"]["rdf"]["bin_width_angstrom"],
+    "r_max": config["analysis"]["rdf"].get("r_max_angstrom"),
+    "n_blocks": config["analysis"]["rdf"]["n_blocks"],
+    "skip_ps": config["analysis"]["skip_ps"],
+    "cutoffs": config["analysis"]["solvation"]["cutoff_angstrom"],
+    "viscosity": config["analysis"]["transport"]["viscosity_pa_s"],
+    "viscosity_source": config["analysis"]["transport"]["viscosity_source"],
+    "fit": config["analysis"]["transport"]["fit"],
+    "n_groups": config["analysis"]["transport"]["n_particle_groups"],
+}
+
+
 rule analyze_run:
     input:
         prmtop=f"{RESULTS}/systems/{{system}}/system.prmtop",
@@ -12,7 +34,41 @@ rule analyze_run:
         equil_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil.csv",
         prod_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.csv",
     output:
-        **run_analysis_outputs(solvation=True),
+        energies=report(
+            f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/energies.png",
+            caption="../report/md_energies.rst",
+            category="Molecular dynamics",
+            subcategory="{system}",
+            labels=RUN_LABELS,
+        ),
+        # rdf_<pair>.csv, cn_<pair>.json, rdf_<pair>.png of every pair of the system
+        rdf=report(
+            directory(
+                f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/rdf"
+            ),
+            patterns=["rdf_{pair}.png"],
+            caption="../report/rdf.rst",
+            category="Radial distribution functions",
+            subcategory="{system}",
+            labels={"pair": "{pair}", **RUN_LABELS},
+        ),
+        solvation=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/solvation.json",
+        solvation_table=report(
+            f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/solvation.csv",
+            caption="../report/solvation.rst",
+            category="Solvation shells",
+            subcategory="{system}",
+            labels=RUN_LABELS,
+        ),
+        transport=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/transport.json",
+        msd_table=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/msd.csv",
+        msd=report(
+            f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/msd.png",
+            caption="../report/msd.rst",
+            category="Transport",
+            subcategory="{system}",
+            labels={"figure": "MSD", **RUN_LABELS},
+        ),
     log:
         f"{LOGS}/analyze_run/{{system}}/{{temperature}}K/rep{{replica}}.log",
     benchmark:
@@ -37,7 +93,33 @@ rule analyze_run_no_salt:
         equil_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil.csv",
         prod_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.csv",
     output:
-        **run_analysis_outputs(solvation=False),
+        energies=report(
+            f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/energies.png",
+            caption="../report/md_energies.rst",
+            category="Molecular dynamics",
+            subcategory="{system}",
+            labels=RUN_LABELS,
+        ),
+        # rdf_<pair>.csv, cn_<pair>.json, rdf_<pair>.png of every pair of the system
+        rdf=report(
+            directory(
+                f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/rdf"
+            ),
+            patterns=["rdf_{pair}.png"],
+            caption="../report/rdf.rst",
+            category="Radial distribution functions",
+            subcategory="{system}",
+            labels={"pair": "{pair}", **RUN_LABELS},
+        ),
+        transport=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/transport.json",
+        msd_table=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/msd.csv",
+        msd=report(
+            f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/msd.png",
+            caption="../report/msd.rst",
+            category="Transport",
+            subcategory="{system}",
+            labels={"figure": "MSD", **RUN_LABELS},
+        ),
     log:
         f"{LOGS}/analyze_run/{{system}}/{{temperature}}K/rep{{replica}}.log",
     benchmark:
@@ -66,7 +148,43 @@ rule system_summary:
         ),
         transport=lambda wc: run_files(wc.system, "transport.json"),
     output:
-        **system_summary_outputs(),
+        **(
+            {
+                "arrhenius_table": report(
+                    f"{RESULTS}/analysis/{{system}}/arrhenius.csv",
+                    caption="../report/arrhenius.rst",
+                    category="Transport",
+                    subcategory="{system}",
+                    labels={
+                        "system": "{system}",
+                        "table": "Arrhenius activation energies",
+                    },
+                ),
+                "arrhenius_png": report(
+                    f"{RESULTS}/analysis/{{system}}/arrhenius.png",
+                    caption="../report/arrhenius.rst",
+                    category="Transport",
+                    subcategory="{system}",
+                    labels={"system": "{system}", "figure": "Arrhenius plot"},
+                ),
+            }
+            if len(temperatures()) >= 2
+            else {}
+        ),
+        coordination=report(
+            f"{RESULTS}/analysis/{{system}}/coordination.csv",
+            caption="../report/coordination.rst",
+            category="Coordination numbers",
+            labels={"system": "{system}", "table": "coordination numbers"},
+        ),
+        table=report(
+            f"{RESULTS}/analysis/{{system}}/summary.csv",
+            caption="../report/system_summary.rst",
+            category="Summary per system",
+            labels={"system": "{system}", "table": "replica means and errors"},
+        ),
+        # with two or more temperatures (study-wide, known when the rules are read) also
+        # the Arrhenius table and figure
     log:
         f"{LOGS}/system_summary/{{system}}.log",
     benchmark:
