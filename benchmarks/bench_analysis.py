@@ -13,12 +13,12 @@ raw read
     frame), a stricter I/O limit.
 stage
     The per-frame work of the stage: ``RDFCoordinationSet.run`` over all pairs on a
-    ready Universe, the frame loop :func:`electrolyte_md.analysis.rdf.analyze_run` runs
+    ready Universe, the frame loop :func:`electrolyte_md.analysis.coordination.analyze_run` runs
     (the RDF step of the one analysis job of each MD run, ``analyze_run`` in
     ``workflow/rules/analysis.smk``, reads the trajectory once for all its pairs). Its
     rate is the stage's rate on any trajectory length once the fixed costs are paid.
 fixed costs
-    ``fixed_s_per_call``: the rest of one :func:`~electrolyte_md.analysis.rdf.analyze_run`
+    ``fixed_s_per_call``: the rest of one :func:`~electrolyte_md.analysis.coordination.analyze_run`
     call as the job's script ``workflow/scripts/analysis_run.py`` makes it for its RDF
     step (Universe, each pair's CSV, JSON and PNG), its wall time minus the frame loop's;
     ``job_start_s``: a fresh Python importing what the RDF step needs, paid once per
@@ -27,7 +27,7 @@ fixed costs
     length at which a job of the RDF step alone (start, call) reaches the target ratio.
 before
     The same loop and call on MDAnalysis' frame-by-frame route
-    (``analysis._BLOCK_ROUTE = False``, the code before the block route), in the same
+    (``RDFCoordination.block_route = False``, the code before the block route), in the same
     run; the files of both calls are compared byte for byte (``identical_files``).
 
 Also reported: the frame loop per pair alone (``loop_s_per_pair``).
@@ -57,7 +57,7 @@ FALLBACK_CUTOFF_ANGSTROM = 3.5
 #: What the RDF step of an analysis job imports before it calls analyze_run.
 _JOB_IMPORTS = (
     "import snakemake.script, MDAnalysis, pandas, scipy.ndimage, matplotlib.figure, "
-    "matplotlib.backends.backend_agg, electrolyte_md.analysis.rdf, electrolyte_md.logs"
+    "matplotlib.backends.backend_agg, electrolyte_md.analysis.coordination, electrolyte_md.logs"
 )
 
 
@@ -95,14 +95,14 @@ def _interleaved_best(
 @contextlib.contextmanager
 def frame_route() -> Iterator[None]:
     """The stage on MDAnalysis' frame-by-frame loop, the route before the block route."""
-    from electrolyte_md.analysis import rdf as analysis
+    from electrolyte_md.analysis.rdf import RDFCoordination
 
-    saved = analysis._BLOCK_ROUTE
-    analysis._BLOCK_ROUTE = False
+    saved = RDFCoordination.block_route
+    RDFCoordination.block_route = False
     try:
         yield
     finally:
-        analysis._BLOCK_ROUTE = saved
+        RDFCoordination.block_route = saved
 
 
 def frames_for_target(
@@ -194,7 +194,7 @@ def _analyze_pair_alone(
     n_blocks: int,
 ) -> dict[str, Any]:
     """One analyze_pair call with the workflow's file names and arguments, into ``out``."""
-    from electrolyte_md.analysis.rdf import analyze_pair
+    from electrolyte_md.analysis.coordination import analyze_pair
 
     return analyze_pair(
         topology,
@@ -263,7 +263,7 @@ def _analyze_run_as_the_rule(
     n_blocks: int,
 ) -> dict[str, dict[str, Any]]:
     """One analyze_run call for all pairs with the workflow's arguments, into ``out``."""
-    from electrolyte_md.analysis.rdf import analyze_run
+    from electrolyte_md.analysis.coordination import analyze_run
 
     return analyze_run(
         topology,
@@ -523,7 +523,7 @@ def measure(
             "CSV/JSON/PNG per pair); fixed_s_per_call = call - stage. job = job_start_s "
             "(fresh Python + imports) + call; frames_for_job_at_target: the length from "
             "which the whole job reaches the target ratio (null: never). before_* = the "
-            "same on MDAnalysis' frame-by-frame route (analysis._BLOCK_ROUTE = False, the "
+            "same on MDAnalysis' frame-by-frame route (RDFCoordination.block_route = False, the "
             "code before), identical_files: the two calls' CSV and JSON files and records "
             "equal byte for byte. loop_s_per_pair = RDFCoordination.run per pair alone."
         ),

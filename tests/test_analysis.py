@@ -1,4 +1,5 @@
-"""Tests of electrolyte_md.analysis.rdf on small lattices and ideal gases with known answers."""
+"""Tests of electrolyte_md.analysis.rdf (with its frames, peaks and coordination modules) on
+small lattices and ideal gases with known answers."""
 
 from __future__ import annotations
 
@@ -12,20 +13,19 @@ import pandas as pd
 import pytest
 from MDAnalysis.coordinates.memory import MemoryReader
 
-from electrolyte_md.analysis import rdf as analysis
-from electrolyte_md.analysis.rdf import (
-    RDFCoordination,
-    _find_first_minimum,
-    _find_first_peak,
-    _smooth,
+from electrolyte_md.analysis import coordination
+from electrolyte_md.analysis.coordination import (
     analyze_pair,
     analyze_run,
-    pair_files,
     plot_rdf,
     rdf_table,
-    read_pair_records,
     summarize,
 )
+from electrolyte_md.analysis.frames import is_plain_dcd, read_blocks
+from electrolyte_md.analysis.kernel import ortho_histograms
+from electrolyte_md.analysis.peaks import find_first_minimum, find_first_peak, smooth
+from electrolyte_md.analysis.rdf import RDFCoordination, RDFCoordinationSet
+from electrolyte_md.analysis.records import pair_files, read_pair_records
 from electrolyte_md.errors import AnalysisError
 
 BIN_WIDTH_ANGSTROM = 0.05
@@ -382,7 +382,7 @@ def test_analyze_run_leaves_no_pair_file_when_it_fails(rock_salt_files, tmp_path
     out.mkdir()
     (out / "cn_Na-Na.json").write_text("{}")  # stale, from an earlier run
     (out / "notes.txt").write_text("not a pair file")
-    real_plot, calls = analysis.plot_rdf, []
+    real_plot, calls = coordination.plot_rdf, []
 
     def plot_then_fail(results, path, title):
         calls.append(path)
@@ -390,7 +390,7 @@ def test_analyze_run_leaves_no_pair_file_when_it_fails(rock_salt_files, tmp_path
             raise OSError("No space left on device")
         real_plot(results, path, title)
 
-    monkeypatch.setattr(analysis, "plot_rdf", plot_then_fail)
+    monkeypatch.setattr(coordination, "plot_rdf", plot_then_fail)
     with pytest.raises(OSError, match="No space left"):
         analyze_run(topology, trajectory, ROCK_SALT_PAIRS, out, n_blocks=3)
     assert len(calls) == 2  # the first pair's files were written, then removed
@@ -434,9 +434,9 @@ def test_first_minimum_of_real_electrolyte_rdfs(pair, window_angstrom, flat_cn):
     table = pd.read_csv(DATA / f"rdf_{pair}_LiPF6_NMP_250ps.csv")
     g_r = table["g_r"].to_numpy()
     bin_width = float(table["r_angstrom"].iloc[1] - table["r_angstrom"].iloc[0])
-    smoothed = _smooth(g_r, bin_width)
-    peak = _find_first_peak(smoothed)
-    minimum = _find_first_minimum(smoothed, peak)
+    smoothed = smooth(g_r, bin_width)
+    peak = find_first_peak(smoothed)
+    minimum = find_first_minimum(smoothed, peak)
     assert minimum is not None
     cutoff = table["r_angstrom"].iloc[minimum]
     assert window_angstrom[0] < cutoff < window_angstrom[1]
@@ -445,13 +445,13 @@ def test_first_minimum_of_real_electrolyte_rdfs(pair, window_angstrom, flat_cn):
         assert cn[minimum + 4] - cn[minimum - 4] < 0.1 * cn[minimum]
 
 
-# --- the block route (analysis._run_blocks) against the frame-by-frame route before it ---
+# --- the block route (RDFCoordination.block_route) against the frame-by-frame route ---
 
 
 def _frame_route(monkeypatch, run):
     """``run()`` on MDAnalysis' frame-by-frame loop (the route before the block route)."""
     with monkeypatch.context() as patch:
-        patch.setattr(analysis, "_BLOCK_ROUTE", False)
+        patch.setattr(RDFCoordination, "block_route", False)
         return run()
 
 
@@ -511,8 +511,6 @@ def test_compiled_histograms_bin_distance_arrays_numbers(edges):
     # ligands a whole number of bins from a center along x (on a bin edge before rounding):
     # every distance must be distance_array's to the last bit for its bin to agree
     from MDAnalysis.lib.distances import distance_array
-
-    from electrolyte_md.analysis.kernel import ortho_histograms
 
     rng = np.random.default_rng(4)
     bin_width = 0.05
@@ -587,11 +585,11 @@ def test_block_route_reads_a_dcd_as_the_frame_loop_does(water_md, rock_salt_file
             warnings.simplefilter("ignore")  # DCD timestep copies, PDB elements
             u = MDAnalysis.Universe(str(topology), str(trajectory))
         reader = u.trajectory
-        assert analysis._plain_dcd(reader)
+        assert is_plain_dcd(reader)
         atoms = np.arange(0, u.atoms.n_atoms, 5)
         frame_sets = (np.arange(reader.n_frames), np.arange(1, reader.n_frames, 2))
         for frames in (*frame_sets, np.array([3, 0, reader.n_frames - 1, 2])):
-            blocks = list(analysis._read_blocks(reader, atoms, frames, block_frames=4))
+            blocks = list(read_blocks(reader, atoms, frames, block_frames=4))
             numbers, times, positions, dimensions = (
                 np.concatenate(x) for x in zip(*blocks, strict=True)
             )
@@ -642,7 +640,7 @@ def test_block_route_raises_the_frame_routes_first_error(monkeypatch):
     def run():
         first = RDFCoordination(u.atoms[:2], u.atoms[2:], cutoff_angstrom=2.0)
         second = RDFCoordination(u.atoms[:2], u.atoms[2:], r_max_angstrom=5.0, cutoff_angstrom=2.0)
-        return analysis.RDFCoordinationSet([first, second]).run()
+        return RDFCoordinationSet([first, second]).run()
 
     errors = []
     for route in (run, lambda: _frame_route(monkeypatch, run)):
@@ -671,7 +669,7 @@ def test_block_route_bins_pairs_on_a_bin_edge_as_the_frame_route(monkeypatch):
             RDFCoordination(u.atoms[:10], u.atoms[10:], cutoff_angstrom=3.0, n_blocks=3),
             RDFCoordination(u.atoms[::2], u.atoms[::3], cutoff_angstrom=3.0, n_blocks=3),
         ]
-        analysis.RDFCoordinationSet(pairs).run()
+        RDFCoordinationSet(pairs).run()
         return pairs
 
     block, frame = run(), _frame_route(monkeypatch, run)

@@ -124,7 +124,7 @@ def test_frames_for_the_whole_job_to_reach_the_target():
 
 
 def test_pairs_without_a_shell_get_the_fallback_cutoff(monkeypatch, tmp_path):
-    from electrolyte_md.analysis import rdf as analysis
+    from electrolyte_md.analysis import coordination
     from electrolyte_md.errors import AnalysisError
 
     calls = []
@@ -137,7 +137,7 @@ def test_pairs_without_a_shell_get_the_fallback_cutoff(monkeypatch, tmp_path):
             raise AnalysisError("pair 'Li-O': center selection matches no atom")
         return {}
 
-    monkeypatch.setattr(analysis, "analyze_pair", fake_analyze_pair)
+    monkeypatch.setattr(coordination, "analyze_pair", fake_analyze_pair)
     pairs = {name: PAIRS[name] for name in ("Li-P", "Li-F")}
     checked, fixed = bench_analysis.runnable_pairs(tmp_path, tmp_path, pairs)
     assert fixed == ["Li-P"]
@@ -202,7 +202,7 @@ def test_parse_job_counts():
 def _analysis_files(topology: Path, trajectory: Path, out: Path) -> dict[str, dict[str, str]]:
     """analyze_pair of every pair of PAIRS, one call each (the rdf rule's route before it
     ran once per MD run)."""
-    from electrolyte_md.analysis.rdf import analyze_pair
+    from electrolyte_md.analysis.coordination import analyze_pair
 
     out.mkdir()
     for name, spec in PAIRS.items():
@@ -228,7 +228,8 @@ def _analysis_files(topology: Path, trajectory: Path, out: Path) -> dict[str, di
 def test_item5_speedups_leave_the_results_unchanged(tiny_trajectory, tmp_path, monkeypatch):
     """The single-pass route and the dense distance route give the files of the
     original per-pair capped_distance route byte for byte."""
-    from electrolyte_md.analysis import rdf as analysis
+    from electrolyte_md.analysis.coordination import analyze_pairs
+    from electrolyte_md.analysis.rdf import RDFCoordination
 
     topology, trajectory = tiny_trajectory
     dense = _analysis_files(topology, trajectory, tmp_path / "dense")
@@ -242,17 +243,17 @@ def test_item5_speedups_leave_the_results_unchanged(tiny_trajectory, tmp_path, m
         }
         for name, spec in PAIRS.items()
     }
-    records = analysis.analyze_pairs(topology, trajectory, jobs, n_blocks=4)
+    records = analyze_pairs(topology, trajectory, jobs, n_blocks=4)
     assert set(records) == set(PAIRS)
     for name in PAIRS:
         assert (tmp_path / f"{name}.csv").read_text() == dense[name]["csv"]
         assert (tmp_path / f"{name}.json").read_text() == dense[name]["json"]
         assert json.loads(dense[name]["json"]) == records[name]
     # the capped_distance route alone (no dense matrices), as before the speedup
-    monkeypatch.setattr(analysis, "_DENSE_MAX_PAIRS", 0)
+    monkeypatch.setattr(RDFCoordination, "dense_max_pairs", 0)
     assert _analysis_files(topology, trajectory, tmp_path / "capped") == dense
     # and MDAnalysis' frame-by-frame loop, as before the block route
-    monkeypatch.setattr(analysis, "_BLOCK_ROUTE", False)
+    monkeypatch.setattr(RDFCoordination, "block_route", False)
     assert _analysis_files(topology, trajectory, tmp_path / "frames") == dense
-    monkeypatch.setattr(analysis, "_DENSE_MAX_PAIRS", 1_000_000)
+    monkeypatch.setattr(RDFCoordination, "dense_max_pairs", 1_000_000)
     assert _analysis_files(topology, trajectory, tmp_path / "frames-dense") == dense

@@ -1,4 +1,5 @@
-"""Tests of electrolyte_md.analysis.solvation on hand-built configurations with known shells."""
+"""Tests of electrolyte_md.analysis.solvation (and its tables in analysis.coordination) on
+hand-built configurations with known shells."""
 
 from __future__ import annotations
 
@@ -11,14 +12,12 @@ import pytest
 from MDAnalysis.coordinates.memory import MemoryReader
 from MDAnalysis.lib.distances import distance_array
 
-from electrolyte_md.analysis.solvation import (
-    ION_PAIR_CLASSES,
-    SolvationShells,
+from electrolyte_md.analysis.coordination import (
     shell_composition_table,
-    shell_label,
     shell_type_table,
     summarize_solvation,
 )
+from electrolyte_md.analysis.solvation import ION_PAIR_CLASSES, SolvationShells, shell_label
 from electrolyte_md.errors import AnalysisError
 
 BOX = 40.0

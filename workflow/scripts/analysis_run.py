@@ -10,10 +10,9 @@ traceback, and the job then fails with an error naming every failed step. Snakem
 removes all outputs of a failed job, those of the steps that worked included.
 """
 
+from electrolyte_md.analysis.coordination import analyze_run, analyze_solvation
 from electrolyte_md.analysis.energies import plot_md_timeseries
-from electrolyte_md.analysis.rdf import analyze_run
 from electrolyte_md.analysis.records import read_pair_records
-from electrolyte_md.analysis.solvation import analyze_solvation
 from electrolyte_md.analysis.transport import analyze_transport
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.logs import log_to_file, run_steps

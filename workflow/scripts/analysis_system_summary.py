@@ -7,7 +7,7 @@ Steps: the coordination numbers of every pair, temperature and replica
 the job then fails with an error naming every failed step (the log has the tracebacks).
 """
 
-from electrolyte_md.analysis.rdf import coordination_table
+from electrolyte_md.analysis.coordination import coordination_table
 from electrolyte_md.io import atomic_write_text
 from electrolyte_md.logs import log_to_file, run_steps
 from electrolyte_md.study.summary import rdf_run_records, write_arrhenius, write_system_summary

@@ -7,8 +7,10 @@ point live beside them.
 - :mod:`~electrolyte_md.analysis.frames`: the trajectory block reader
 - :mod:`~electrolyte_md.analysis.peaks`: first peak and first minimum of a g(r)
 - :mod:`~electrolyte_md.analysis.kernel`: the compiled RDF histogram (numba)
+- :mod:`~electrolyte_md.analysis.energies`: the run's temperature, density and energy figure
 - :mod:`~electrolyte_md.analysis.rdf`: :class:`RDFCoordination`, :class:`RDFCoordinationSet`
-- :mod:`~electrolyte_md.analysis.coordination`: RDF tables, figures and the run's RDF job
+- :mod:`~electrolyte_md.analysis.coordination`: RDF and solvation-shell tables, figures
+  and the run's RDF and solvation jobs
 - :mod:`~electrolyte_md.analysis.records`: the files of one RDF pair, read back (no
   MDAnalysis, for the study stage)
 - :mod:`~electrolyte_md.analysis.solvation`: Li+ solvation shells and ion-pair classes

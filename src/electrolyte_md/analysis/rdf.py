@@ -1,12 +1,12 @@
 """Radial distribution functions and first-shell coordination numbers.
 
-The main entry point is :class:`RDFCoordination`, an MDAnalysis
-:class:`~MDAnalysis.analysis.base.AnalysisBase` that histograms
-center-ligand distances under the minimum-image convention and derives from
-them g(r), the running coordination number n(r), the first peak, the first
-minimum (the shell cutoff) and the coordination number with a block-averaged
-standard error.  :func:`rdf_table`, :func:`plot_rdf` and :func:`summarize`
-turn its ``results`` into a table, a figure and a JSON-ready dictionary.
+:class:`RDFCoordination`, an MDAnalysis :class:`~MDAnalysis.analysis.base.AnalysisBase`,
+histograms center-ligand distances under the minimum-image convention and derives from
+them g(r), the running coordination number n(r), the first peak, the first minimum (the
+shell cutoff, :mod:`electrolyte_md.analysis.peaks`) and the coordination number with a
+block-averaged standard error; :class:`RDFCoordinationSet` runs several of them in one
+trajectory pass.  The science only: the tables, figures, records and the job that turn
+``results`` into files are in :mod:`electrolyte_md.analysis.coordination`.
 
 All lengths are in ångström, volumes in Å^3 and densities in Å^-3.
 """
@@ -14,67 +14,35 @@ All lengths are in ångström, volumes in Å^3 and densities in Å^-3.
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from MDAnalysis.analysis.base import AnalysisBase, Results
+from MDAnalysis.analysis.backends import BackendBase
+from MDAnalysis.analysis.base import AnalysisBase
 from MDAnalysis.core.groups import AtomGroup
 from MDAnalysis.exceptions import NoDataError
 from MDAnalysis.lib.distances import capped_distance, distance_array
-from MDAnalysis.lib.mdamath import box_volume, triclinic_vectors
+from MDAnalysis.lib.log import ProgressBar
+from MDAnalysis.lib.mdamath import box_volume
 
-from electrolyte_md.analysis.records import PAIR_FILES, pair_files, read_pair_records
+from electrolyte_md.analysis.frames import half_min_width_angstrom, read_blocks
+from electrolyte_md.analysis.kernel import ortho_histograms
+from electrolyte_md.analysis.peaks import (
+    PEAK_MIN_FRACTION_OF_MAX,
+    PEAK_MIN_HEIGHT,
+    find_first_minimum,
+    find_first_peak,
+    smooth,
+)
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.io import atomic_write_text, json_float, write_json
-from electrolyte_md.plots import new_figure, save_png
 
-__all__ = [
-    "RDFCoordination",
-    "RDFCoordinationSet",
-    "PAIR_FILES",
-    "analyze_pair",
-    "analyze_pairs",
-    "analyze_run",
-    "pair_files",
-    "plot_rdf",
-    "rdf_table",
-    "read_pair_records",
-    "summarize",
-]
+__all__ = ["RDFCoordination", "RDFCoordinationSet"]
 
-#: Width (standard deviation, Å) of the Gaussian smoothing used only to locate extrema.
-SMOOTHING_SIGMA_ANGSTROM = 0.1
-#: A first peak must reach at least this fraction of the largest smoothed g(r).
-PEAK_MIN_FRACTION_OF_MAX = 0.25
-#: A first peak must reach at least this smoothed g(r) (the ideal-gas value).
-PEAK_MIN_HEIGHT = 1.0
-#: A shell boundary lies in the lower half between bulk (g = 1) and the shell's peak;
-#: shallower dips are noise or sub-structure inside one shell (e.g. mono- and bidentate
-#: Li-PF6 contacts) and do not end the shell.
-MIN_DEPTH_FRACTION = 0.5
-#: The minimum is confirmed once smoothed g rises above it by this fraction of the
-#: peak-to-minimum drop, or by half the gap to g = 1 when the minimum is below bulk.
-MIN_RISE_FRACTION = 0.1
-
-#: Center x ligand pairs up to which a frame's full distance matrix is histogrammed.
-_DENSE_MAX_PAIRS = 1_000_000
 #: MDAnalysis' capped_distance searches by brute force (the full distance matrix, cut
 #: at the cutoff) when the cutoff exceeds 0.3 of an orthorhombic box edge; above this
 #: slightly larger fraction the RDF does the same itself, without the per-call overhead.
 _BRUTE_FORCE_CUTOFF_FRACTION = 0.31
-
-#: Frames read at a time by the block route (:func:`_read_blocks`): positions of the
-#: analysed atoms only, straight from the file where the reader allows it.
-_BLOCK_FRAMES = 64
-#: The block route (:func:`_run_blocks`): read the analysed atoms a block of frames at a
-#: time and histogram a block at once. False falls back to MDAnalysis' frame-by-frame
-#: loop (:meth:`RDFCoordination._single_frame`), the route before; both give the same
-#: results to the last bit (tests/test_analysis.py), the block route several times faster.
-_BLOCK_ROUTE = True
 
 # Slack when comparing lengths that should be equal but went through float32
 # coordinates or a division by the bin width.
@@ -82,28 +50,6 @@ _LENGTH_SLACK_ANGSTROM = 1e-6
 _BIN_COUNT_SLACK = 1e-6
 # MDAnalysis' minimum image leaves a box edge up to this length alone.
 _FLT_EPSILON = float(np.finfo(np.float32).eps)
-
-
-def _half_min_width_angstrom(dimensions: np.ndarray) -> float:
-    """Half the smallest perpendicular width of a periodic box.
-
-    Parameters
-    ----------
-    dimensions : numpy.ndarray
-        ``[A, B, C, alpha, beta, gamma]`` in Å and degrees.
-
-    Returns
-    -------
-    float
-        Half the smallest distance between opposite faces of the box, in Å.  For an
-        orthorhombic box this is half the smallest edge; it is the largest radius at
-        which the minimum-image convention still sees every neighbour exactly once.
-    """
-    a, b, c = triclinic_vectors(dimensions).astype(np.float64)
-    volume = abs(float(np.dot(a, np.cross(b, c))))
-    areas = [np.linalg.norm(np.cross(b, c)), np.linalg.norm(np.cross(c, a))]
-    areas.append(np.linalg.norm(np.cross(a, b)))
-    return 0.5 * min(volume / float(area) for area in areas)
 
 
 def _describe_group(group: AtomGroup) -> str:
@@ -120,181 +66,13 @@ def _describe_group(group: AtomGroup) -> str:
     return " ".join(parts[:1]) + (" (" + ", ".join(parts[1:]) + ")" if len(parts) > 1 else "")
 
 
-def _smooth(values: np.ndarray, bin_width_angstrom: float) -> np.ndarray:
-    """Gaussian-smoothed copy of ``values`` (sigma :data:`SMOOTHING_SIGMA_ANGSTROM`)."""
-    from scipy.ndimage import gaussian_filter1d
-
-    sigma_bins = max(SMOOTHING_SIGMA_ANGSTROM / bin_width_angstrom, 0.5)
-    return gaussian_filter1d(np.asarray(values, dtype=float), sigma_bins, mode="nearest")
-
-
-def _same(a: float, b: float) -> bool:
-    """Equal up to floating-point rounding (flat tops and bottoms of smoothed g)."""
-    return abs(a - b) <= 1e-9 * max(abs(a), abs(b))
-
-
-def _find_first_peak(smoothed: np.ndarray) -> int | None:
-    """Index of the first qualifying local maximum of ``smoothed`` (plateau centre)."""
-    n = len(smoothed)
-    if n < 3:
-        return None
-    threshold = max(PEAK_MIN_HEIGHT, PEAK_MIN_FRACTION_OF_MAX * float(np.max(smoothed)))
-    i = 1
-    while i < n - 1:
-        if smoothed[i] > smoothed[i - 1] and not _same(smoothed[i], smoothed[i - 1]):
-            # Walk over a flat top (equal values), then require a fall after it.
-            j = i
-            while j + 1 < n and _same(smoothed[j + 1], smoothed[i]):
-                j += 1
-            if j + 1 < n and smoothed[j + 1] < smoothed[i] and smoothed[i] >= threshold:
-                return (i + j) // 2
-            i = j + 1
-        else:
-            i += 1
-    return None
-
-
-def _find_first_minimum(smoothed: np.ndarray, peak_index: int) -> int | None:
-    """Index of the first shell boundary of ``smoothed`` after ``peak_index``.
-
-    Walking outwards from the first peak, the lowest value seen since the tallest
-    maximum so far is the candidate. It is accepted once g rises again by a clear margin
-    (:data:`MIN_RISE_FRACTION`) *and* it is deep enough to end a shell
-    (:data:`MIN_DEPTH_FRACTION`); a taller maximum met on the way belongs to the same
-    shell. On a flat bottom (an empty gap between crystal shells) the centre is taken.
-    """
-    n = len(smoothed)
-    shell_peak = float(smoothed[peak_index])
-    lowest_index, lowest = peak_index, shell_peak
-    flat = 1e-12 * max(shell_peak, 1.0)
-    for k in range(peak_index + 1, n):
-        value = float(smoothed[k])
-        if value < lowest - flat:
-            lowest_index, lowest = k, value
-            continue
-        if value > shell_peak:
-            shell_peak = value
-            lowest_index, lowest = k, value
-            continue
-        rise = MIN_RISE_FRACTION * (shell_peak - lowest)
-        if lowest < 1.0:
-            rise = min(rise, 0.5 * (1.0 - lowest))
-        deep = lowest <= 1.0 + MIN_DEPTH_FRACTION * (shell_peak - 1.0)
-        if deep and lowest_index > peak_index and value > lowest + rise:
-            end = lowest_index
-            while end + 1 < k and smoothed[end + 1] <= lowest + flat:
-                end += 1
-            return (lowest_index + end) // 2
-    return None
-
-
-def _dcd_dimensions(unitcells: np.ndarray) -> np.ndarray:
-    """Boxes ``[A, B, C, alpha, beta, gamma]`` (float32) of DCD unit-cell records.
-
-    The conversion of ``DCDReader._frame_to_ts`` (MDAnalysis 2.x), record by record, so
-    that a block read gives the boxes a frame-by-frame read gives.
-    """
-    from MDAnalysis.lib.mdamath import triclinic_box
-
-    unitcells = np.asarray(unitcells)
-    out = np.zeros((len(unitcells), 6), dtype=np.float32)
-    if len(unitcells) and not np.any(unitcells != unitcells[0]):  # an NVT run: one box
-        records, which = unitcells[:1], np.zeros(len(unitcells), dtype=np.intp)
-    else:
-        records, which = np.unique(unitcells, axis=0, return_inverse=True)
-    pi_2 = np.pi / 2
-    for k, record in enumerate(records):
-        uc = np.take(record, [0, 2, 5, 4, 3, 1])
-        if (-1.0 <= uc[3] <= 1.0) and (-1.0 <= uc[4] <= 1.0) and (-1.0 <= uc[5] <= 1.0):
-            uc[3] = 90.0 - np.arcsin(uc[3]) * 90.0 / pi_2
-            uc[4] = 90.0 - np.arcsin(uc[4]) * 90.0 / pi_2
-            uc[5] = 90.0 - np.arcsin(uc[5]) * 90.0 / pi_2
-        elif np.any(uc < 0.0) or np.any(uc[3:] > 180.0):
-            h = record.copy()
-            uc = triclinic_box(h[[0, 1, 3]], h[[1, 2, 4]], h[[3, 4, 5]])
-        out[which.reshape(-1) == k] = uc
-    return out
-
-
-def _plain_dcd(reader: Any) -> bool:
-    """Whether ``reader`` is MDAnalysis' own DCD reader in Å without transformations
-    (whose frames :func:`_read_blocks` may read straight from the file)."""
-    from MDAnalysis.coordinates.DCD import DCDReader
-    from MDAnalysis.units import get_conversion_factor
-
+def _serial(backend: str | BackendBase | None, n_workers: int | None, n_parts: int | None) -> bool:
+    """Whether ``run`` was asked for MDAnalysis' default: one serial pass over the frames."""
     return (
-        type(reader) is DCDReader
-        and not getattr(reader, "_transformations", None)
-        and (
-            not reader.convert_units
-            or get_conversion_factor("length", reader.units["length"], "A") == 1.0
-        )
-        and hasattr(getattr(reader, "_file", None), "readframes")
+        (backend is None or (isinstance(backend, str) and backend == "serial"))
+        and n_workers in (None, 1)
+        and n_parts in (None, 1)
     )
-
-
-def _read_blocks(
-    reader: Any, atoms: np.ndarray, frames: np.ndarray, block_frames: int = _BLOCK_FRAMES
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """The coordinates of ``atoms`` and the boxes of ``frames``, a block of frames at a time.
-
-    Parameters
-    ----------
-    reader
-        The universe's trajectory reader.
-    atoms : numpy.ndarray
-        Atom indices to read (sorted, unique).
-    frames : numpy.ndarray
-        Frame numbers, in the order to analyse them.
-    block_frames : int
-        Frames per block.
-
-    Yields
-    ------
-    frames, times, positions, dimensions
-        Frame numbers, times (ps), float32 positions ``(n, len(atoms), 3)`` (Å) and float32
-        boxes ``(n, 6)`` (zeros where a frame has none) of the next block.
-
-    Notes
-    -----
-    A plain DCD (:func:`_plain_dcd`) read at evenly spaced frames is read a block at a
-    time by its file object, ``readframes`` with the atom indices (what
-    ``DCDReader.timeseries`` calls); the unit cells are converted as the reader converts
-    them (:func:`_dcd_dimensions`) and no Timestep is built per frame. Any other reader is
-    iterated frame by frame. All give what the frame-by-frame loop sees
-    (tests/test_analysis.py); the reader is rewound afterwards, as MDAnalysis' loop
-    leaves it.
-    """
-    frames = np.asarray(frames, dtype=np.intp)
-    steps = np.diff(frames)
-    evenly = len(frames) < 2 or (steps[0] > 0 and bool(np.all(steps == steps[0])))
-    try:
-        if _plain_dcd(reader) and evenly:
-            step = int(steps[0]) if len(frames) > 1 else 1
-            header = reader._file.header
-            first_time = header["istart"] / header["nsavc"]
-            dt = reader.ts.dt
-            for start in range(0, len(frames), block_frames):
-                chunk = frames[start : start + block_frames]
-                record = reader._file.readframes(
-                    int(chunk[0]), int(chunk[-1]) + 1, step, order="fac", indices=atoms
-                )
-                times = (chunk + first_time) * dt
-                yield chunk, times, record.xyz, _dcd_dimensions(record.unitcell)
-        else:
-            for start in range(0, len(frames), block_frames):
-                chunk = frames[start : start + block_frames]
-                positions = np.empty((len(chunk), len(atoms), 3), dtype=np.float32)
-                dimensions = np.zeros((len(chunk), 6), dtype=np.float32)
-                times = np.empty(len(chunk))
-                for k, ts in enumerate(reader[chunk]):
-                    positions[k] = ts.positions[atoms]
-                    if ts.dimensions is not None:
-                        dimensions[k] = ts.dimensions
-                    times[k] = ts.time
-                yield chunk, times, positions, dimensions
-    finally:
-        reader.rewind()
 
 
 def _check_boxes(
@@ -329,42 +107,51 @@ def _check_boxes(
 def _run_blocks(
     owner: AnalysisBase,
     analyses: list[RDFCoordination],
-    indexed_frames: np.ndarray,
+    start: int | None,
+    stop: int | None,
+    step: int | None,
+    frames: Iterable | None,
     verbose: bool | None,
     progressbar_kwargs: Mapping[str, Any] | None,
 ) -> None:
-    """The frame loop of ``owner.run`` for ``analyses`` on the block route.
+    """``owner.run`` for ``analyses`` on the block route: frames, ``_prepare``, the block
+    loop, ``_conclude``.
 
-    Reads the atoms of every analysis once per frame, a block of frames at a time
-    (:func:`_read_blocks`), checks the boxes in the frame loop's order
-    (:func:`_check_boxes`) and hands each block to every analysis
+    The frames to analyse come from AnalysisBase's own frame set-up, as in its
+    ``run``. The loop reads the atoms of every analysis once per frame, a block of frames
+    at a time (:func:`~electrolyte_md.analysis.frames.read_blocks`), checks the boxes in
+    the frame loop's order (:func:`_check_boxes`) and hands each block to every analysis
     (:meth:`RDFCoordination._accumulate_block`). Fills ``owner.frames`` and
-    ``owner.times`` as MDAnalysis' loop does; ``_prepare`` of ``owner`` runs first.
+    ``owner.times`` as MDAnalysis' loop does.
     """
-    from MDAnalysis.lib.log import ProgressBar
-
-    frames = np.asarray(indexed_frames)[:, 1]
-    owner._prepare_sliced_trajectory(slicer=frames)
+    owner._setup_frames(owner._trajectory, start=start, stop=stop, step=step, frames=frames)
+    (indexed_frames,) = owner._setup_computation_groups(
+        1, start=start, stop=stop, step=step, frames=frames
+    )
+    frame_numbers = np.asarray(indexed_frames)[:, 1]
+    owner._prepare_sliced_trajectory(slicer=frame_numbers)  # as AnalysisBase's loop does
     owner._prepare()
-    if len(frames) == 0:
-        return
-    atoms = np.unique(np.concatenate([np.r_[a._center_ix, a._ligand_ix] for a in analyses]))
-    for analysis in analyses:
-        analysis._center_rows = np.searchsorted(atoms, analysis._center_ix)
-        analysis._ligand_rows = np.searchsorted(atoms, analysis._ligand_ix)
-    verbose = getattr(owner, "_verbose", False) if verbose is None else verbose
-    done = 0
-    with ProgressBar(total=len(frames), verbose=verbose, **(progressbar_kwargs or {})) as bar:
-        for numbers, times, positions, dimensions in _read_blocks(owner._trajectory, atoms, frames):
-            index = np.arange(done, done + len(numbers))
-            owner.frames[index] = numbers
-            owner.times[index] = times
-            _check_boxes(analyses, numbers, dimensions)
-            by_axis = np.ascontiguousarray(positions.transpose(2, 0, 1))  # (3, n, atoms)
-            for analysis in analyses:
-                analysis._accumulate_block(index, numbers, by_axis, dimensions)
-            done += len(numbers)
-            bar.update(len(numbers))
+    if len(frame_numbers):
+        atoms = np.unique(np.concatenate([np.r_[a._center_ix, a._ligand_ix] for a in analyses]))
+        for analysis in analyses:
+            analysis._center_rows = np.searchsorted(atoms, analysis._center_ix)
+            analysis._ligand_rows = np.searchsorted(atoms, analysis._ligand_ix)
+        verbose = getattr(owner, "_verbose", False) if verbose is None else verbose
+        done = 0
+        bar = ProgressBar(total=len(frame_numbers), verbose=verbose, **(progressbar_kwargs or {}))
+        with bar:
+            blocks = read_blocks(owner._trajectory, atoms, frame_numbers)
+            for numbers, times, positions, dimensions in blocks:
+                index = np.arange(done, done + len(numbers))
+                owner.frames[index] = numbers
+                owner.times[index] = times
+                _check_boxes(analyses, numbers, dimensions)
+                by_axis = np.ascontiguousarray(positions.transpose(2, 0, 1))  # (3, n, atoms)
+                for analysis in analyses:
+                    analysis._accumulate_block(index, numbers, by_axis, dimensions)
+                done += len(numbers)
+                bar.update(len(numbers))
+    owner._conclude()
 
 
 class RDFCoordination(AnalysisBase):
@@ -385,7 +172,9 @@ class RDFCoordination(AnalysisBase):
     (:func:`electrolyte_md.analysis.kernel.ortho_histograms`, numba); otherwise (a
     triclinic box, a short ``r_max_angstrom``) each frame's distances come from
     :func:`MDAnalysis.lib.distances.capped_distance`. The results are those of
-    MDAnalysis' frame-by-frame loop to the last bit.
+    MDAnalysis' frame-by-frame loop to the last bit; that loop
+    (:meth:`_single_frame`) runs instead with :attr:`block_route` set to false, and for a
+    parallel ``backend``.
 
     Parameters
     ----------
@@ -519,6 +308,17 @@ class RDFCoordination(AnalysisBase):
     >>> rdf.results.coordination_number  # doctest: +SKIP
     """
 
+    #: :meth:`run` reads the analysed atoms a block of frames at a time and histograms a
+    #: block at once. False (on the class, for every analysis, or on one analysis) falls
+    #: back to MDAnalysis' frame-by-frame loop (:meth:`_single_frame`), the route before;
+    #: both give the same results to the last bit (tests/test_analysis.py), the block
+    #: route several times faster.
+    block_route: bool = True
+    #: Center x ligand pairs up to which a frame's full distance matrix is histogrammed
+    #: (where capped_distance would search by brute force); above it every frame goes
+    #: through capped_distance.
+    dense_max_pairs: int = 1_000_000
+
     def __init__(
         self,
         center: AtomGroup,
@@ -554,7 +354,7 @@ class RDFCoordination(AnalysisBase):
             )
         if not (math.isfinite(bin_width_angstrom) and bin_width_angstrom > 0):
             raise AnalysisError(f"bin_width_angstrom must be > 0, got {bin_width_angstrom}")
-        half_width = _half_min_width_angstrom(dimensions)
+        half_width = half_min_width_angstrom(dimensions)
         if r_max_angstrom is not None:
             if not (math.isfinite(r_max_angstrom) and r_max_angstrom >= bin_width_angstrom):
                 raise AnalysisError(
@@ -630,23 +430,50 @@ class RDFCoordination(AnalysisBase):
         # the dense route of _accumulate; the block route needs only the excluded ones.
         self._counted: np.ndarray | None = None
         self._excluded_flat = np.zeros(0, dtype=np.intp)
-        if self.center.n_atoms * self.ligand.n_atoms <= _DENSE_MAX_PAIRS:
+        if self.center.n_atoms * self.ligand.n_atoms <= self.dense_max_pairs:
             counted = self._center_ix[:, None] != self._ligand_ix[None, :]
             if self.exclude_same_residue:
                 counted &= self._center_res[:, None] != self._ligand_res[None, :]
             self._counted = counted
             self._excluded_flat = np.flatnonzero(~counted)
 
-    def _compute(
-        self, indexed_frames: np.ndarray, verbose: bool | None = None, *, progressbar_kwargs=None
+    def run(
+        self,
+        start: int | None = None,
+        stop: int | None = None,
+        step: int | None = None,
+        frames: Iterable | None = None,
+        verbose: bool | None = None,
+        n_workers: int | None = None,
+        n_parts: int | None = None,
+        backend: str | BackendBase | None = None,
+        *,
+        unsupported_backend: bool = False,
+        progressbar_kwargs: Mapping[str, Any] | None = None,
     ) -> RDFCoordination:
-        """The frame loop of :meth:`run`: :func:`_run_blocks` (or, with
-        :data:`_BLOCK_ROUTE` off, MDAnalysis' frame-by-frame loop)."""
-        if not _BLOCK_ROUTE:
-            return super()._compute(
-                indexed_frames, verbose=verbose, progressbar_kwargs=progressbar_kwargs
+        """Perform the calculation: :meth:`AnalysisBase.run
+        <MDAnalysis.analysis.base.AnalysisBase.run>`, with the same parameters.
+
+        A serial run (the default ``backend``, ``n_workers`` and ``n_parts``) takes the
+        block route while :attr:`block_route` is true: the frames are set up as
+        AnalysisBase sets them up, then ``_prepare``, the frames a block at a time,
+        ``_conclude``. Anything else is AnalysisBase's own ``run``, frame by frame (which
+        refuses a parallel backend: the class is not parallelizable).
+        """
+        if not (self.block_route and _serial(backend, n_workers, n_parts)):
+            return super().run(
+                start,
+                stop,
+                step,
+                frames,
+                verbose,
+                n_workers,
+                n_parts,
+                backend,
+                unsupported_backend=unsupported_backend,
+                progressbar_kwargs=progressbar_kwargs,
             )
-        _run_blocks(self, [self], indexed_frames, verbose, progressbar_kwargs)
+        _run_blocks(self, [self], start, stop, step, frames, verbose, progressbar_kwargs)
         return self
 
     def _single_frame(self) -> None:
@@ -661,7 +488,7 @@ class RDFCoordination(AnalysisBase):
         key = np.asarray(dimensions).tobytes()
         if key != self._half_width_key:
             self._half_width_key = key
-            self._half_width_angstrom = _half_min_width_angstrom(dimensions)
+            self._half_width_angstrom = half_min_width_angstrom(dimensions)
         return self._half_width_angstrom
 
     def _n_bins_of(self, dimensions: np.ndarray, frame: int) -> int:
@@ -796,8 +623,6 @@ class RDFCoordination(AnalysisBase):
         :meth:`_frame_histogram`; the pairs of ``_counted`` only. One compiled pass over
         the pairs (:func:`electrolyte_md.analysis.kernel.ortho_histograms`).
         """
-        from electrolyte_md.analysis.kernel import ortho_histograms
-
         edges = np.asarray(box[:3], dtype=np.float32).astype(np.float64)
         inverse = (1.0 / edges).astype(np.float32).astype(np.float64)
         counts = np.zeros((center.shape[1], n_bins), dtype=np.int64)
@@ -849,15 +674,15 @@ class RDFCoordination(AnalysisBase):
         cumulative = np.concatenate(([0.0], np.cumsum(total))) / (n_frames * n_center)
         cn_r = cumulative[:-1] + 0.5 * (cumulative[1:] - cumulative[:-1])
 
-        smoothed = _smooth(g_r, bw)
-        peak_index = _find_first_peak(smoothed)
+        smoothed = smooth(g_r, bw)
+        peak_index = find_first_peak(smoothed)
         min_index = None
         first_peak = first_peak_height = first_min = math.nan
         if peak_index is not None:
             lo, hi = max(peak_index - 1, 0), min(peak_index + 2, n_bins)
             raw_index = lo + int(np.argmax(g_r[lo:hi]))
             first_peak, first_peak_height = float(centers[raw_index]), float(g_r[raw_index])
-            min_index = _find_first_minimum(smoothed, peak_index)
+            min_index = find_first_minimum(smoothed, peak_index)
             if min_index is not None:
                 first_min = float(centers[min_index])
 
@@ -927,7 +752,8 @@ class RDFCoordinationSet(AnalysisBase):
 
     Each frame is read once and handed to every analysis, so analysing k pairs costs one
     read instead of k. Every analysis ends with exactly the ``results`` it gets from its
-    own :meth:`~RDFCoordination.run` over the same frames.
+    own :meth:`~RDFCoordination.run` over the same frames. The pass takes the block route
+    when every analysis would (:attr:`block_route`).
 
     Parameters
     ----------
@@ -969,16 +795,43 @@ class RDFCoordinationSet(AnalysisBase):
             )
             analysis._prepare()
 
-    def _compute(
-        self, indexed_frames: np.ndarray, verbose: bool | None = None, *, progressbar_kwargs=None
+    @property
+    def block_route(self) -> bool:
+        """Whether a serial :meth:`run` takes the block route: when every analysis does
+        (:attr:`RDFCoordination.block_route`)."""
+        return all(analysis.block_route for analysis in self.analyses)
+
+    def run(
+        self,
+        start: int | None = None,
+        stop: int | None = None,
+        step: int | None = None,
+        frames: Iterable | None = None,
+        verbose: bool | None = None,
+        n_workers: int | None = None,
+        n_parts: int | None = None,
+        backend: str | BackendBase | None = None,
+        *,
+        unsupported_backend: bool = False,
+        progressbar_kwargs: Mapping[str, Any] | None = None,
     ) -> RDFCoordinationSet:
-        """The frame loop of :meth:`run`: :func:`_run_blocks` for every analysis (or, with
-        :data:`_BLOCK_ROUTE` off, MDAnalysis' frame-by-frame loop)."""
-        if not _BLOCK_ROUTE:
-            return super()._compute(
-                indexed_frames, verbose=verbose, progressbar_kwargs=progressbar_kwargs
+        """Perform the calculation, as :meth:`RDFCoordination.run`: the block route for
+        every analysis at once while :attr:`block_route` holds, else AnalysisBase's
+        ``run``."""
+        if not (self.block_route and _serial(backend, n_workers, n_parts)):
+            return super().run(
+                start,
+                stop,
+                step,
+                frames,
+                verbose,
+                n_workers,
+                n_parts,
+                backend,
+                unsupported_backend=unsupported_backend,
+                progressbar_kwargs=progressbar_kwargs,
             )
-        _run_blocks(self, self.analyses, indexed_frames, verbose, progressbar_kwargs)
+        _run_blocks(self, self.analyses, start, stop, step, frames, verbose, progressbar_kwargs)
         return self
 
     def _single_frame(self) -> None:
@@ -988,417 +841,3 @@ class RDFCoordinationSet(AnalysisBase):
     def _conclude(self) -> None:
         for analysis in self.analyses:
             analysis._conclude()
-
-
-def _as_results(results: Results | RDFCoordination) -> Results:
-    """Accept either a finished :class:`RDFCoordination` or its ``results``."""
-    if isinstance(results, RDFCoordination):
-        results = results.results
-    if not hasattr(results, "g_r"):
-        raise AnalysisError("RDF results are incomplete: was RDFCoordination.run() called?")
-    return results
-
-
-def rdf_table(results: Results | RDFCoordination) -> pd.DataFrame:
-    """Tabulate g(r) and the running coordination number.
-
-    Parameters
-    ----------
-    results : MDAnalysis.analysis.base.Results or RDFCoordination
-        ``RDFCoordination(...).run().results`` (or the analysis itself).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``r_angstrom`` (bin centres, Å), ``g_r`` and ``cn_r``, one row per bin.
-    """
-    res = _as_results(results)
-    return pd.DataFrame(
-        {
-            "r_angstrom": np.asarray(res.bin_centers_angstrom, dtype=float),
-            "g_r": np.asarray(res.g_r, dtype=float),
-            "cn_r": np.asarray(res.cn_r, dtype=float),
-        }
-    )
-
-
-def plot_rdf(results: Results | RDFCoordination, path: str | os.PathLike[str], title: str) -> None:
-    """Plot g(r) and the running coordination number and save them as a PNG.
-
-    g(r) is drawn against the left axis, the running coordination number against
-    a twin right axis, and the shell cutoff as a dashed vertical line.  The figure
-    is rendered with the Agg canvas (no pyplot, no global backend change), written
-    at 150 dpi to a temporary file in the target directory and moved into place
-    with :func:`os.replace`, so ``path`` is never left half-written.
-
-    Parameters
-    ----------
-    results : MDAnalysis.analysis.base.Results or RDFCoordination
-        ``RDFCoordination(...).run().results`` (or the analysis itself).
-    path : str or os.PathLike
-        Output PNG file; its directory must exist.
-    title : str
-        Figure title.
-    """
-    res = _as_results(results)
-    target = Path(path)
-    fig = new_figure((6.4, 4.4), layout=None)
-    ax = fig.add_subplot()
-    r = np.asarray(res.bin_centers_angstrom)
-    (line_g,) = ax.plot(r, res.g_r, color="tab:blue", lw=1.5, label="g(r)")
-    ax.set_xlabel("r (Å)")
-    ax.set_ylabel("g(r)")
-    ax.set_xlim(0.0, float(res.r_max_angstrom))
-    ax.set_ylim(bottom=0.0)
-    ax_cn = ax.twinx()
-    (line_cn,) = ax_cn.plot(r, res.cn_r, color="tab:orange", lw=1.5, label="running CN n(r)")
-    ax_cn.set_ylabel("running coordination number n(r)")
-    ax_cn.set_ylim(bottom=0.0)
-    cn_text = f"CN = {res.coordination_number:.2f}"
-    if math.isfinite(res.coordination_number_sem):
-        cn_text += f" ± {res.coordination_number_sem:.2f}"
-    line_cut = ax.axvline(
-        res.cutoff_angstrom,
-        color="0.3",
-        ls="--",
-        lw=1.0,
-        label=f"cutoff {res.cutoff_angstrom:.2f} Å ({res.cutoff_source}); {cn_text}",
-    )
-    handles = [line_g, line_cn, line_cut]
-    ax.legend(handles, [h.get_label() for h in handles], loc="best", fontsize="small")
-    ax.set_title(title)
-    fig.tight_layout()
-
-    save_png(fig, target)
-
-
-def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, Any]:
-    """Summarise an RDF analysis as a JSON-serialisable dictionary.
-
-    Parameters
-    ----------
-    results : MDAnalysis.analysis.base.Results or RDFCoordination
-        ``RDFCoordination(...).run().results`` (or the analysis itself).
-    pair_name : str
-        Label of the pair, e.g. ``"Li-O(NMP)"``.
-
-    Returns
-    -------
-    dict
-        Keys ``pair``, ``first_peak_angstrom``, ``first_peak_height``,
-        ``cutoff_angstrom``, ``cutoff_source``, ``coordination_number``,
-        ``coordination_number_sem``, ``coordination_number_first_block`` and
-        ``coordination_number_last_block`` (the means over the first and last of the
-        blocks of the SEM: a run whose coordination still drifts shows it here),
-        ``coordination_number_block_means`` (all of them, in order; empty with fewer
-        frames than blocks),
-        ``n_frames``, ``n_blocks``, ``r_max_angstrom`` and ``bin_width_angstrom``.
-        Values are built-in ``str``/``int``/``float``; undefined values (NaN, e.g. the
-        SEM and block means with fewer frames than blocks) become ``None`` so the
-        dictionary is valid strict JSON.
-    """
-    res = _as_results(results)
-    blocks = getattr(res, "coordination_number_block_means", np.zeros(0))
-    first_block, last_block = (blocks[0], blocks[-1]) if len(blocks) else (math.nan, math.nan)
-    return {
-        "pair": str(pair_name),
-        "first_peak_angstrom": json_float(res.first_peak_angstrom),
-        "first_peak_height": json_float(res.first_peak_height),
-        "cutoff_angstrom": json_float(res.cutoff_angstrom),
-        "cutoff_source": str(res.cutoff_source),
-        "coordination_number": json_float(res.coordination_number),
-        "coordination_number_sem": json_float(res.coordination_number_sem),
-        "coordination_number_first_block": json_float(first_block),
-        "coordination_number_last_block": json_float(last_block),
-        "coordination_number_block_means": [json_float(float(b)) for b in blocks],
-        "n_frames": int(res.n_frames),
-        "n_blocks": int(res.n_blocks),
-        "r_max_angstrom": json_float(res.r_max_angstrom),
-        "bin_width_angstrom": json_float(res.bin_width_angstrom),
-    }
-
-
-def analyze_pair(
-    topology: str | os.PathLike[str],
-    trajectory: str | os.PathLike[str],
-    pair_name: str,
-    center_selection: str,
-    ligand_selection: str,
-    *,
-    out_csv: str | os.PathLike[str],
-    out_json: str | os.PathLike[str],
-    out_png: str | os.PathLike[str],
-    skip_ps: float = 0.0,
-    bin_width_angstrom: float = 0.05,
-    r_max_angstrom: float | None = None,
-    cutoff_angstrom: float | None = None,
-    n_blocks: int = 5,
-    title: str | None = None,
-) -> dict[str, Any]:
-    """RDF and coordination number of one pair in one trajectory, written to files.
-
-    Parameters
-    ----------
-    topology, trajectory
-        Files MDAnalysis can read (e.g. an Amber prmtop and an OpenMM DCD).
-    pair_name
-        Label of the pair ("Li-P"), used in the outputs.
-    center_selection, ligand_selection
-        MDAnalysis selection strings of centre and ligand atoms.
-    out_csv, out_json, out_png
-        g(r) and n(r) table, :func:`summarize` record, and figure.
-    skip_ps
-        Trajectory time (ps) left out at the start.
-    bin_width_angstrom, r_max_angstrom, cutoff_angstrom, n_blocks
-        Passed to :class:`RDFCoordination`.
-
-    Returns
-    -------
-    dict
-        The record written to ``out_json``, with the selections and frames used added.
-    """
-    spec = {
-        "center": center_selection,
-        "ligand": ligand_selection,
-        "cutoff_angstrom": cutoff_angstrom,
-        "out_csv": out_csv,
-        "out_json": out_json,
-        "out_png": out_png,
-        "title": title,
-    }
-    return analyze_pairs(
-        topology,
-        trajectory,
-        {pair_name: spec},
-        skip_ps=skip_ps,
-        bin_width_angstrom=bin_width_angstrom,
-        r_max_angstrom=r_max_angstrom,
-        n_blocks=n_blocks,
-    )[pair_name]
-
-
-def analyze_pairs(
-    topology: str | os.PathLike[str],
-    trajectory: str | os.PathLike[str],
-    pairs: Mapping[str, Mapping[str, Any]],
-    *,
-    skip_ps: float = 0.0,
-    bin_width_angstrom: float = 0.05,
-    r_max_angstrom: float | None = None,
-    n_blocks: int = 5,
-) -> dict[str, dict[str, Any]]:
-    """:func:`analyze_pair` for several pairs of one trajectory, reading it once.
-
-    One Universe is built and every frame is read once for all pairs
-    (:class:`RDFCoordinationSet`); each pair's files and record are those
-    :func:`analyze_pair` writes for it alone.
-
-    Parameters
-    ----------
-    topology, trajectory
-        Files MDAnalysis can read (e.g. an Amber prmtop and an OpenMM DCD).
-    pairs
-        Pair label -> ``center`` and ``ligand`` (selection strings), ``out_csv``,
-        ``out_json``, ``out_png`` (output paths), optional ``cutoff_angstrom`` and
-        ``title`` (default: the label).
-    skip_ps
-        Trajectory time (ps) left out at the start.
-    bin_width_angstrom, r_max_angstrom, n_blocks
-        Passed to every :class:`RDFCoordination`.
-
-    Returns
-    -------
-    dict
-        Pair label -> the record written to its ``out_json``.
-
-    Raises
-    ------
-    AnalysisError
-        If a selection does not parse or matches no atom, ``skip_ps`` leaves no frame, or
-        the analysis of a pair fails (see :class:`RDFCoordination`).
-    """
-
-    import MDAnalysis
-
-    universe = MDAnalysis.Universe(str(topology), str(trajectory))
-    groups: dict[str, dict[str, AtomGroup]] = {}
-    for pair_name, spec in pairs.items():
-        groups[pair_name] = {}
-        for role in ("center", "ligand"):
-            selection = spec[role]
-            try:
-                group = universe.select_atoms(selection)
-            except Exception as error:  # MDAnalysis raises several types for bad selections
-                raise AnalysisError(
-                    f"pair '{pair_name}': cannot parse {role} selection {selection!r}: {error}"
-                ) from error
-            if len(group) == 0:
-                raise AnalysisError(
-                    f"pair '{pair_name}': {role} selection {selection!r} matches no atom in "
-                    f"{topology}; check residue names and elements in the configuration"
-                )
-            groups[pair_name][role] = group
-    dt_ps = universe.trajectory.dt
-    start = math.ceil(skip_ps / dt_ps - 1e-9) if skip_ps > 0 else 0
-    if start >= universe.trajectory.n_frames:
-        names = ", ".join(f"'{name}'" for name in pairs)
-        raise AnalysisError(
-            f"pair {names}: skip_ps = {skip_ps} leaves no frame of {trajectory} "
-            f"({universe.trajectory.n_frames} frames, {dt_ps:g} ps apart)"
-        )
-    analyses = {
-        pair_name: RDFCoordination(
-            groups[pair_name]["center"],
-            groups[pair_name]["ligand"],
-            r_max_angstrom=r_max_angstrom,
-            bin_width_angstrom=bin_width_angstrom,
-            cutoff_angstrom=spec.get("cutoff_angstrom"),
-            n_blocks=n_blocks,
-        )
-        for pair_name, spec in pairs.items()
-    }
-    RDFCoordinationSet(list(analyses.values())).run(start=start)
-    records = {}
-    for pair_name, spec in pairs.items():
-        rdf = analyses[pair_name]
-        table = rdf_table(rdf)
-        atomic_write_text(spec["out_csv"], table.to_csv(index=False, float_format="%.6g"))
-        plot_rdf(rdf, spec["out_png"], spec.get("title") or pair_name)
-        record = summarize(rdf, pair_name)
-        record.update(
-            center_selection=spec["center"],
-            ligand_selection=spec["ligand"],
-            n_center_atoms=len(groups[pair_name]["center"]),
-            n_ligand_atoms=len(groups[pair_name]["ligand"]),
-            first_frame=start,
-            frame_interval_ps=float(dt_ps),
-        )
-        write_json(spec["out_json"], record)
-        records[pair_name] = record
-    return records
-
-
-def analyze_run(
-    topology: str | os.PathLike[str],
-    trajectory: str | os.PathLike[str],
-    pairs: Mapping[str, Mapping[str, Any]],
-    out_dir: str | os.PathLike[str],
-    *,
-    skip_ps: float = 0.0,
-    bin_width_angstrom: float = 0.05,
-    r_max_angstrom: float | None = None,
-    n_blocks: int = 5,
-    run_label: str | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Every RDF pair of one MD run in one trajectory pass, files named by pair.
-
-    :func:`analyze_pairs` with each pair's files (:func:`pair_files`) in ``out_dir``, which
-    is created if missing: per pair exactly what :func:`analyze_pair` writes. If anything
-    fails, the files of all pairs are removed from ``out_dir`` before the error
-    propagates, so that no pair's files are left half made or out of step with the rest.
-
-    Parameters
-    ----------
-    topology, trajectory
-        Files MDAnalysis can read (e.g. an Amber prmtop and an OpenMM DCD).
-    pairs
-        Pair label -> ``center`` and ``ligand`` selections and optional
-        ``cutoff_angstrom`` (as :func:`system_pairs` gives them; other keys are ignored).
-    out_dir
-        The RDF directory of the run.
-    skip_ps, bin_width_angstrom, r_max_angstrom, n_blocks
-        As for :func:`analyze_pairs`.
-    run_label
-        Figure titles read "<pair> in <run_label>" (default: the pair label alone).
-
-    Returns
-    -------
-    dict
-        Pair label -> the record written to its ``cn_<pair>.json``.
-    """
-    if not pairs:
-        raise AnalysisError(f"{out_dir}: no RDF pair to analyse")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = {
-        name: {
-            "center": spec["center"],
-            "ligand": spec["ligand"],
-            "cutoff_angstrom": spec.get("cutoff_angstrom"),
-            "title": f"{name} in {run_label}" if run_label else name,
-            **pair_files(out_dir, name),
-        }
-        for name, spec in pairs.items()
-    }
-    try:
-        return analyze_pairs(
-            topology,
-            trajectory,
-            jobs,
-            skip_ps=skip_ps,
-            bin_width_angstrom=bin_width_angstrom,
-            r_max_angstrom=r_max_angstrom,
-            n_blocks=n_blocks,
-        )
-    except BaseException:
-        for name in jobs:
-            for path in pair_files(out_dir, name).values():
-                path.unlink(missing_ok=True)
-        raise
-
-
-def coordination_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per (temperature, replica, pair), plus replica means when there are several.
-
-    Parameters
-    ----------
-    records
-        Dicts from :func:`analyze_pair`, each with ``temperature_kelvin`` and ``replica``
-        added by the caller.
-    """
-    columns = [
-        "temperature_kelvin",
-        "replica",
-        "pair",
-        "first_peak_angstrom",
-        "first_peak_height",
-        "cutoff_angstrom",
-        "cutoff_source",
-        "coordination_number",
-        "coordination_number_sem",
-        "coordination_number_first_block",
-        "coordination_number_last_block",
-        "n_frames",
-    ]
-    rows = pd.DataFrame([{c: r.get(c) for c in columns} for r in records], columns=columns)
-    rows = rows.sort_values(["pair", "temperature_kelvin", "replica"]).reset_index(drop=True)
-    rows["replica"] = rows["replica"].astype(str)
-    means = []
-    for (pair, temperature), group in rows.groupby(["pair", "temperature_kelvin"], sort=True):
-        if len(group) < 2:
-            continue
-        cn = group["coordination_number"].astype(float)
-        means.append(
-            {
-                "temperature_kelvin": temperature,
-                "replica": "mean",
-                "pair": pair,
-                "first_peak_angstrom": group["first_peak_angstrom"].astype(float).mean(),
-                "first_peak_height": group["first_peak_height"].astype(float).mean(),
-                "cutoff_angstrom": group["cutoff_angstrom"].astype(float).mean(),
-                "cutoff_source": "mean over replicas",
-                "coordination_number": cn.mean(),
-                # spread between independent replicas: the honest error bar
-                "coordination_number_sem": cn.std(ddof=1) / math.sqrt(len(cn)),
-                "coordination_number_first_block": group["coordination_number_first_block"]
-                .astype(float)
-                .mean(),
-                "coordination_number_last_block": group["coordination_number_last_block"]
-                .astype(float)
-                .mean(),
-                "n_frames": int(group["n_frames"].sum()),
-            }
-        )
-    if means:
-        rows = pd.concat([rows, pd.DataFrame(means, columns=columns)], ignore_index=True)
-    return rows

@@ -1,7 +1,8 @@
 """Files of the RDF directory of one MD run (made by ``analyze_run``): names and records.
 
-Kept apart from :mod:`electrolyte_md.analysis.rdf` so that stages that only read the records
-(solvation, summaries, the report) need none of the analysis stack.
+Kept apart from :mod:`electrolyte_md.analysis.coordination` so that what only reads the
+records (the solvation shells' partners, the study's tables, the report) needs no
+MDAnalysis.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from electrolyte_md.errors import AnalysisError
 
 __all__ = ["PAIR_FILES", "pair_files", "read_pair_records"]
 
-#: Files of one pair in the RDF directory of a run (:func:`analyze_run`, in the run's
-#: ``analyze_run`` job): g(r) and n(r) table, :func:`summarize` record, figure.
+#: Files of one pair in the RDF directory of a run (``coordination.analyze_run``, in the
+#: run's ``analyze_run`` job): g(r) and n(r) table, ``coordination.summarize`` record, figure.
 PAIR_FILES = {
     "out_csv": "rdf_{pair}.csv",
     "out_json": "cn_{pair}.json",
@@ -36,7 +37,7 @@ def pair_files(directory: str | os.PathLike[str], pair_name: str) -> dict[str, P
 def read_pair_records(
     directory: str | os.PathLike[str], pairs: Iterable[str] | None = None
 ) -> list[dict[str, Any]]:
-    """The ``cn_<pair>.json`` records of an RDF directory (:func:`analyze_run`), by pair name.
+    """The ``cn_<pair>.json`` records of a run's RDF directory, by pair name.
 
     Parameters
     ----------

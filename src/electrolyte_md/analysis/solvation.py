@@ -5,9 +5,10 @@ The main entry point is :class:`SolvationShells`, an MDAnalysis
 Li+ it counts the *molecules* (residues) of each shell partner -- solvent, anion,
 additive -- that have at least one selected atom within that partner's cutoff
 (typically the first minimum of the Li-X g(r) from :mod:`electrolyte_md.analysis.rdf`),
-and classifies the Li+ as SSIP, CIP, MCIP or AGG.  :func:`shell_composition_table`,
-:func:`shell_type_table` and :func:`summarize_solvation` turn the results into tables
-and a JSON-ready record.
+and classifies the Li+ as SSIP, CIP, MCIP or AGG.  Its tables and JSON-ready record, and
+the job that runs it on a run's files with the partners and cutoffs of the run's RDF
+records (:func:`~electrolyte_md.analysis.coordination.analyze_solvation`), live in
+:mod:`electrolyte_md.analysis.coordination`.
 
 Distances are minimum-image distances in the frame's periodic box
 (:func:`MDAnalysis.lib.distances.capped_distance`), so wrapped and unwrapped
@@ -25,32 +26,23 @@ below is a few lines on top of MDAnalysis' neighbour search.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
-import pandas as pd
-from MDAnalysis.analysis.base import AnalysisBase, Results
+from MDAnalysis.analysis.base import AnalysisBase
 from MDAnalysis.core.groups import AtomGroup
 from MDAnalysis.core.universe import Universe
 from MDAnalysis.lib.distances import capped_distance
-from MDAnalysis.lib.mdamath import triclinic_vectors
 
+from electrolyte_md.analysis.frames import half_min_width_angstrom
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.io import json_float, write_json
 
 __all__ = [
     "ANION_CLASSES",
     "ION_PAIR_CLASSES",
     "SolvationShells",
-    "analyze_solvation",
-    "shell_composition_table",
-    "shell_partners",
     "shell_label",
-    "shell_type_table",
-    "summarize_solvation",
 ]
 
 #: Per-Li+ classes, in the order of their integer codes in ``results.ion_pair_classes``.
@@ -59,15 +51,6 @@ ION_PAIR_CLASSES = ("SSIP", "CIP", "MCIP", "AGG")
 ANION_CLASSES = ("free", "CIP", "AGG")
 
 _SSIP, _CIP, _MCIP, _AGG = range(4)
-
-
-def _half_min_width_angstrom(dimensions: np.ndarray) -> float:
-    """Half the smallest distance between opposite faces of the periodic box, Å."""
-    a, b, c = triclinic_vectors(dimensions).astype(np.float64)
-    volume = abs(float(np.dot(a, np.cross(b, c))))
-    areas = [np.linalg.norm(np.cross(b, c)), np.linalg.norm(np.cross(c, a))]
-    areas.append(np.linalg.norm(np.cross(a, b)))
-    return 0.5 * min(volume / float(area) for area in areas)
 
 
 def _block_sem(per_frame: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -193,7 +176,7 @@ class SolvationShells(AnalysisBase):
                 "SolvationShells: the system has no periodic box; shells are counted with "
                 "minimum-image distances, which need one"
             )
-        half_width = _half_min_width_angstrom(dimensions)
+        half_width = half_min_width_angstrom(dimensions)
         li = self._select(universe, li_selection, "Li selection")
         if not isinstance(partners, Mapping) or not partners:
             raise AnalysisError(
@@ -296,7 +279,7 @@ class SolvationShells(AnalysisBase):
         dimensions = self._ts.dimensions
         if dimensions is None or not np.all(np.asarray(dimensions[:3]) > 0):
             raise AnalysisError(f"SolvationShells: frame {self._ts.frame} has no periodic box")
-        half_width = _half_min_width_angstrom(dimensions)
+        half_width = half_min_width_angstrom(dimensions)
         i = self._frame_index
         n_li = self.li.n_atoms
         li_positions = self.li.positions
@@ -394,274 +377,3 @@ class SolvationShells(AnalysisBase):
                 label: float(anion_sem[k]) for k, label in enumerate(ANION_CLASSES)
             }
         self._anion_li_counts = [[] for _ in self.anions]
-
-
-def _as_results(results: Results | SolvationShells) -> Results:
-    if isinstance(results, SolvationShells):
-        results = results.results
-    if not hasattr(results, "shell_counts"):
-        raise AnalysisError("solvation results are incomplete: was SolvationShells.run() called?")
-    return results
-
-
-def shell_composition_table(results: Results | SolvationShells) -> pd.DataFrame:
-    """Per-Li+ shell composition and ion-pair classes, averaged over frames.
-
-    Parameters
-    ----------
-    results : MDAnalysis.analysis.base.Results or SolvationShells
-        ``SolvationShells(...).run().results`` (or the analysis).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per Li+: ``li_atom_index``, ``mean_<partner>`` per partner,
-        ``mean_total``, ``fraction_<class>`` for SSIP/CIP/MCIP/AGG and
-        ``most_common_shell`` (its label).
-    """
-    res = _as_results(results)
-    names = res.partner_names
-    table: dict[str, Any] = {"li_atom_index": np.asarray(res.li_atom_indices, dtype=int)}
-    for p, name in enumerate(names):
-        table[f"mean_{name}"] = res.per_li_mean_counts[:, p]
-    table["mean_total"] = res.per_li_mean_counts.sum(axis=1)
-    for k, label in enumerate(ION_PAIR_CLASSES):
-        table[f"fraction_{label}"] = (res.ion_pair_classes == k).mean(axis=0)
-    most_common = []
-    for li in range(res.n_li):
-        tally = Counter(map(tuple, res.shell_counts[:, li, :].tolist()))
-        key = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-        most_common.append(shell_label(key, names))
-    table["most_common_shell"] = most_common
-    return pd.DataFrame(table)
-
-
-def shell_type_table(results: Results | SolvationShells) -> pd.DataFrame:
-    """Distribution of shell compositions over all Li+ and frames.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``shell`` (label), one ``n_<partner>`` column per partner, and
-        ``fraction``; most frequent first.
-    """
-    res = _as_results(results)
-    names = res.partner_names
-    tally = Counter(map(tuple, res.shell_counts.reshape(-1, len(names)).tolist()))
-    total = sum(tally.values())
-    rows = []
-    for key, value in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0])):
-        row: dict[str, Any] = {"shell": shell_label(key, names)}
-        row.update({f"n_{name}": int(n) for name, n in zip(names, key, strict=True)})
-        row["fraction"] = value / total
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def summarize_solvation(
-    results: Results | SolvationShells, max_shell_types: int = 10
-) -> dict[str, Any]:
-    """JSON-ready summary of a :class:`SolvationShells` run (NaN becomes None).
-
-    Parameters
-    ----------
-    results : MDAnalysis.analysis.base.Results or SolvationShells
-    max_shell_types : int, default 10
-        Most frequent shell types listed (the rest are summed into ``"other"``).
-
-    Returns
-    -------
-    dict
-        Keys ``partners`` (name -> cutoff Å), ``anions``, ``n_frames``, ``n_li``,
-        ``n_blocks``, ``mean_shell_counts``, ``mean_shell_counts_sem``,
-        ``coordination_number``, ``coordination_number_sem``, ``ion_pair_fractions``,
-        ``ion_pair_fractions_sem``, ``anion_pair_fractions``,
-        ``anion_pair_fractions_sem``, ``shell_type_fractions``.
-    """
-    res = _as_results(results)
-
-    def clean(mapping: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            k: clean(v) if isinstance(v, Mapping) else json_float(v) for k, v in mapping.items()
-        }
-
-    shell_types = list(res.shell_type_fractions.items())
-    listed = dict(shell_types[:max_shell_types])
-    rest = sum(value for _, value in shell_types[max_shell_types:])
-    if rest > 0:
-        listed["other"] = rest
-    return {
-        "partners": clean(res.cutoffs_angstrom),
-        "anions": list(res.anion_names),
-        "n_frames": int(res.n_frames),
-        "n_li": int(res.n_li),
-        "n_blocks": int(res.n_blocks),
-        "mean_shell_counts": clean(res.mean_shell_counts),
-        "mean_shell_counts_sem": clean(res.mean_shell_counts_sem),
-        "coordination_number": json_float(res.coordination_number),
-        "coordination_number_sem": json_float(res.coordination_number_sem),
-        "ion_pair_fractions": clean(res.ion_pair_fractions),
-        "ion_pair_fractions_sem": clean(res.ion_pair_fractions_sem),
-        "anion_pair_fractions": clean(res.anion_pair_fractions),
-        "anion_pair_fractions_sem": clean(res.anion_pair_fractions_sem),
-        "shell_type_fractions": clean(listed),
-    }
-
-
-def shell_partners(
-    universe: Universe,
-    cn_records: Sequence[Mapping[str, Any]],
-    cation_residue: str,
-    species_by_residue: Mapping[str, str],
-    fixed_cutoffs: Mapping[str, float] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Shell partners of the cation from the RDF records of one run.
-
-    A record (an ``analysis.analyze_pair`` JSON) is a candidate when its centre atoms are
-    all of residue ``cation_residue`` and its ligand atoms all belong to one other
-    residue name (one species).  Per species the candidate with the shortest first
-    peak is kept -- the atoms in direct contact with the cation (F, not P, of PF6-; O,
-    not N, of NMP) -- with the cutoff that record used (the first minimum of its g(r),
-    or the pair's configured ``cutoff_angstrom``).  ``fixed_cutoffs`` (species -> Å)
-    overrides the cutoff of a species.
-
-    Returns
-    -------
-    dict
-        Species -> ``{"pair", "selection", "cutoff_angstrom", "cutoff_source",
-        "first_peak_angstrom"}``, in the order of the records.
-
-    Raises
-    ------
-    AnalysisError
-        A record without its selections, or a fixed cutoff for a species that is not a
-        shell partner.
-    """
-    chosen: dict[str, dict[str, Any]] = {}
-    for record in cn_records:
-        try:
-            centre = universe.select_atoms(record["center_selection"])
-            ligand = universe.select_atoms(record["ligand_selection"])
-        except KeyError as exc:
-            raise AnalysisError(
-                f"RDF record of pair {record.get('pair', '?')!r} lacks {exc}: was it written "
-                "by electrolyte_md.analysis.rdf.analyze_pair?"
-            ) from exc
-        if set(centre.resnames) != {cation_residue}:
-            continue
-        residues = set(ligand.resnames)
-        if len(residues) != 1 or residues == {cation_residue}:
-            continue
-        (residue,) = residues
-        name = species_by_residue.get(residue, residue)
-        peak = record.get("first_peak_angstrom")
-        peak = math.inf if peak is None else float(peak)
-        if name in chosen and chosen[name]["first_peak_angstrom"] <= peak:
-            continue
-        chosen[name] = {
-            "pair": record["pair"],
-            "selection": record["ligand_selection"],
-            "cutoff_angstrom": float(record["cutoff_angstrom"]),
-            "cutoff_source": f"{record['cutoff_source']} of g(r) {record['pair']}"
-            if record["cutoff_source"] == "first minimum"
-            else f"configured cutoff of pair {record['pair']}",
-            "first_peak_angstrom": peak,
-        }
-    for name, cutoff in (fixed_cutoffs or {}).items():
-        if name not in chosen:
-            raise AnalysisError(
-                f"analysis.solvation.cutoff_angstrom names {name!r}, which is not a shell "
-                f"partner here (partners: {sorted(chosen)}); a partner needs a Li-centred "
-                "RDF pair with its atoms"
-            )
-        chosen[name]["cutoff_angstrom"] = float(cutoff)
-        chosen[name]["cutoff_source"] = "analysis.solvation.cutoff_angstrom"
-    return chosen
-
-
-def analyze_solvation(
-    topology: str | os.PathLike[str],
-    trajectory: str | os.PathLike[str],
-    cn_records: Sequence[Mapping[str, Any]],
-    *,
-    cation_residue: str,
-    anion_species: Sequence[str],
-    species_by_residue: Mapping[str, str],
-    out_json: str | os.PathLike[str],
-    out_csv: str | os.PathLike[str],
-    skip_ps: float = 0.0,
-    n_blocks: int = 5,
-    fixed_cutoffs: Mapping[str, float] | None = None,
-) -> dict[str, Any]:
-    """First solvation shells of the cation in one trajectory, written to files.
-
-    The partners and their cutoffs come from the run's RDF records (:func:`shell_partners`);
-    the anions among them decide SSIP/CIP/MCIP/AGG.
-
-    Parameters
-    ----------
-    topology, trajectory
-        Files MDAnalysis can read.
-    cn_records
-        The ``cn_<pair>.json`` records of the run (with ``pair`` added if absent).
-    cation_residue
-        Residue name of the cation (``LI``).
-    anion_species
-        Species names of the salt anions (``["PF6"]``).
-    species_by_residue
-        Residue name -> species name, for readable partner names.
-    out_json, out_csv
-        :func:`summarize_solvation` record (with the partners' pairs, cutoffs and their
-        sources) and :func:`shell_type_table`.
-    skip_ps, n_blocks
-        Trajectory time left out at the start; blocks for the standard errors.
-    fixed_cutoffs
-        Species -> cutoff (Å) replacing the one from the RDF.
-
-    Returns
-    -------
-    dict
-        The record written to ``out_json``.
-    """
-
-    import MDAnalysis
-
-    from electrolyte_md.io import atomic_write_text
-
-    universe = MDAnalysis.Universe(str(topology), str(trajectory))
-    partners = shell_partners(
-        universe, cn_records, cation_residue, species_by_residue, fixed_cutoffs
-    )
-    pairs_seen = sorted(str(r.get("pair")) for r in cn_records)
-    anions = [a for a in anion_species if a in partners]
-    if not anions:
-        raise AnalysisError(
-            f"{trajectory}: no RDF pair centred on {cation_residue} has atoms of the anion(s) "
-            f"{list(anion_species)} (pairs of this run: {pairs_seen}); add one, e.g. "
-            "Li-F, under analysis.rdf.pairs"
-        )
-    dt_ps = universe.trajectory.dt
-    start = math.ceil(skip_ps / dt_ps - 1e-9) if skip_ps > 0 else 0
-    if start >= universe.trajectory.n_frames:
-        raise AnalysisError(
-            f"solvation: skip_ps = {skip_ps} leaves no frame of {trajectory} "
-            f"({universe.trajectory.n_frames} frames, {dt_ps:g} ps apart)"
-        )
-    shells = SolvationShells(
-        universe,
-        f"resname {cation_residue}",
-        {name: (p["selection"], p["cutoff_angstrom"]) for name, p in partners.items()},
-        anions,
-        n_blocks=n_blocks,
-    ).run(start=start)
-    record = summarize_solvation(shells)
-    record["partner_details"] = {
-        name: {key: p[key] for key in ("pair", "selection", "cutoff_angstrom", "cutoff_source")}
-        for name, p in partners.items()
-    }
-    record["cation_residue"] = cation_residue
-    record["first_frame"] = start
-    record["frame_interval_ps"] = float(dt_ps)
-    atomic_write_text(out_csv, shell_type_table(shells).to_csv(index=False, float_format="%.6g"))
-    write_json(out_json, record)
-    return record
