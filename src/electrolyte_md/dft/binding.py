@@ -23,6 +23,7 @@ import pandas as pd
 
 from electrolyte_md.dft.readers import QMResult, read_output
 from electrolyte_md.errors import DFTOutputError
+from electrolyte_md.io import atomic_write_text
 from electrolyte_md.units import EV_TO_KJ_PER_MOL
 
 #: How each column of the binding table is obtained (repeated in the table and the report).
@@ -234,8 +235,6 @@ def write_binding_table(
     allow_mismatch: bool = False,
 ) -> pd.DataFrame:
     """Write :func:`binding_table` as CSV (atomically); paths relative to the working dir."""
-    from electrolyte_md.io import atomic_write_text
-
     table = binding_table(manifest, allow_mismatch=allow_mismatch)
     atomic_write_text(path, table.to_csv(index=False, float_format="%.6f"))
     return table
@@ -245,8 +244,6 @@ def write_charges_table(
     manifest: Mapping[str, Mapping[str, Any]], path: Path | str
 ) -> pd.DataFrame:
     """Write the :func:`charges_table` of every output named in ``manifest`` as CSV."""
-    from electrolyte_md.io import atomic_write_text
-
     table = charges_table(manifest_files(manifest))
     atomic_write_text(path, table.to_csv(index=False, float_format="%.5f"))
     return table

@@ -9,6 +9,8 @@ is program-neutral (:class:`QMJob`), so another route (e.g. GFN2-xTB) can reuse 
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from electrolyte_md.errors import DFTOutputError
-from electrolyte_md.io import atomic_write_text
+from electrolyte_md.io import atomic_write, atomic_write_text, find_program
 
 #: Method names (lower case) -> NWChem ``xc`` keywords; others are passed through as given.
 NWCHEM_XC = {
@@ -266,11 +268,6 @@ def run_nwchem(input_path: Path | str, output_path: Path | str) -> int:
     :func:`~electrolyte_md.dft.readers.read_output` to decide (NWChem may exit 0 after an
     unconverged SCF, and a non-zero exit after a crash still leaves a partial output).
     """
-    import os
-    import subprocess
-
-    from electrolyte_md.io import atomic_write, find_program
-
     input_path = Path(input_path).resolve()
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(

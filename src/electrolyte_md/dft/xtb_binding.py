@@ -39,6 +39,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from rdkit import Chem
 
 from electrolyte_md.cluster.xtb import (
@@ -49,6 +50,7 @@ from electrolyte_md.cluster.xtb import (
     singlepoint,
     write_xyz,
 )
+from electrolyte_md.dft.inputs import counterpoise_jobs, write_inputs
 from electrolyte_md.errors import StructureError, XTBError
 from electrolyte_md.io import atomic_write_text, write_json
 from electrolyte_md.units import EV_TO_KJ_PER_MOL
@@ -66,6 +68,7 @@ __all__ = [
     "placements",
     "relax_placement",
     "summary_table",
+    "unique_axis",
     "write_binding_comparison",
     "write_geometries",
     "write_pair_outputs",
@@ -204,7 +207,7 @@ def _heavy(fragment: Fragment) -> np.ndarray:
     return np.array([s != "H" for s in fragment.symbols])
 
 
-def _unique_axis(fragment: Fragment) -> np.ndarray:
+def unique_axis(fragment: Fragment) -> np.ndarray:
     """The host's axis: through its two rings (a prism cluster), or else the principal
     axis (heavy-atom gyration tensor) whose moment stands apart most."""
     if fragment.axis_groups is not None:
@@ -277,7 +280,7 @@ def placements(
     """
     centre = host.positions.mean(axis=0)
     guest_xyz = guest.positions - guest.positions.mean(axis=0)
-    axis = _unique_axis(host)
+    axis = unique_axis(host)
     directions: dict[str, np.ndarray] = {}
     if "axial" in settings.placement_kinds:
         directions["axial"] = axis
@@ -592,8 +595,6 @@ def load_binding_document(path: Path | str, key: str) -> dict:
 
 def summary_table(document: dict):
     """One row per placement: energies (eV and kJ/mol), contacts, bonding verdict."""
-    import pandas as pd
-
     rows = []
     for r in document["placements"]:
         bonding = r["bonding"]
@@ -633,8 +634,6 @@ def complex_symbols(document: dict) -> list[str]:
 
 def dft_jobs(document: dict, placement: str, **settings) -> dict:
     """Counterpoise job set (complex, fragments, ghost fragments) at one placement's geometry."""
-    from electrolyte_md.dft.inputs import counterpoise_jobs
-
     record = next((r for r in document["placements"] if r["placement"] == placement), None)
     if record is None:
         raise StructureError(f"no placement {placement!r} in the binding document")
@@ -726,8 +725,6 @@ def write_pair_outputs(
     value) are written at the geometry of the lowest minimum and of the lowest with the
     host intact, under ``inputs_dir/<program>/<placement>/``.
     """
-    from electrolyte_md.dft.inputs import write_inputs
-
     write_geometries(document, structures_dir)
     for placement in dict.fromkeys(p for p in (document["lowest"], document["lowest_intact"]) if p):
         jobs = dft_jobs(document, placement, **dft_settings)
@@ -743,8 +740,6 @@ def comparison_rows(documents: dict[str, dict], paper: dict | None = None):
     ``documents``: pair name -> binding document. One row per pair for its lowest minimum
     and (where different) its lowest minimum with the host intact, then the paper's row.
     """
-    import pandas as pd
-
     rows = []
     for pair, document in documents.items():
         by_name = {r["placement"]: r for r in document["placements"]}
@@ -786,8 +781,6 @@ def comparison_rows(documents: dict[str, dict], paper: dict | None = None):
 
 def _dft_rows(dft_table) -> list[dict]:
     """Rows of the DFT binding table (dft.binding), uncorrected and counterpoise-corrected."""
-    import pandas as pd
-
     rows = []
     for _, row in dft_table.iterrows():
         variants = [("binding_energy_eV", "binding_method", "uncorrected")]
@@ -816,8 +809,6 @@ def write_binding_comparison(
     paper: dict | None = None,
 ) -> None:
     """The comparison table of :func:`comparison_rows` (plus DFT rows) as CSV."""
-    import pandas as pd
-
     loaded = {pair: json.loads(Path(path).read_text()) for pair, path in documents.items()}
     table = comparison_rows(loaded)
     if dft_table is not None:
