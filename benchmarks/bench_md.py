@@ -326,7 +326,7 @@ def to_gromacs(
     workdir.mkdir(parents=True, exist_ok=True)
     top, gro = workdir / "topol.top", workdir / "conf.gro"
     struct.save(str(top), format="gromacs", overwrite=True)
-    _add_exclusions(top, _far_exclusions(system, pdb.topology))
+    _add_exclusions(top, far_exclusions(system, pdb.topology))
     struct.save(str(gro), format="gro", overwrite=True)
     back = parmed.load_file(str(gro))
     xyz_nm = np.asarray(back.coordinates) / 10.0
@@ -335,7 +335,7 @@ def to_gromacs(
     return top, gro, xyz_nm, vectors
 
 
-def _far_exclusions(system: openmm.System, topology: app.Topology) -> dict[str, list]:
+def far_exclusions(system: openmm.System, topology: app.Topology) -> dict[str, list]:
     """Excluded pairs beyond three bonds, per residue name, as 1-based local indices.
 
     GROMACS excludes pairs within ``nrexcl = 3`` bonds itself; ParmEd writes no

@@ -107,9 +107,10 @@ def test_gromacs_gets_the_cluster_energy_with_its_far_exclusions(tmp_path):
     sys.path.insert(0, str(REPO / "benchmarks"))
     import bench_md
 
-    from electrolyte_md.forcefield.species import build_species_alone, parameterize_species
+    from electrolyte_md.cluster.document import build_cluster_species
+    from electrolyte_md.forcefield.species import parameterize_species
+    from electrolyte_md.forcefield.system import build_species_alone
     from electrolyte_md.md import MDProtocol
-    from electrolyte_md.structures.species import build_cluster_species
 
     species = tmp_path / "Ti6HPAB"
     info = build_cluster_species(
@@ -127,7 +128,7 @@ def test_gromacs_gets_the_cluster_energy_with_its_far_exclusions(tmp_path):
     pdb = app.PDBFile(str(tmp_path / "s" / "system.pdb"))
     protocol = MDProtocol(timestep_fs=2.0, hydrogen_mass_amu=None, threads=1)
     system, _ = bench_md.prepared_system(tmp_path / "s" / "system.xml", pdb.topology, protocol)
-    far = bench_md._far_exclusions(system, pdb.topology)
+    far = bench_md.far_exclusions(system, pdb.topology)
     assert list(far) == ["TI6"] and len(far["TI6"]) > 100
     # GROMACS needs every excluded pair inside the cutoff: the metal site's reach 1.02 nm,
     # those between ligand peripheries across the cluster about 2 nm (run.py does the same)

@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO
 
 from electrolyte_md.cluster.builder import ClusterStructure
+from electrolyte_md.cluster.document import build_cluster_species
 from electrolyte_md.cluster.orientation import (
     dihedral_degrees,
     fit_orientation_terms,
@@ -21,8 +22,9 @@ from electrolyte_md.cluster.orientation import (
     periphery_exclusions,
     scan_geometry,
 )
-from electrolyte_md.forcefield.species import build_species_alone, parameterize_species
-from electrolyte_md.structures.species import build_cluster_species
+from electrolyte_md.forcefield.cluster_model import heavy_atom_rmsd
+from electrolyte_md.forcefield.species import parameterize_species
+from electrolyte_md.forcefield.system import build_species_alone
 from electrolyte_md.units import EV_TO_KJ_PER_MOL
 
 COMMITTED = REPO / "structures" / "ti6_hpab.json"
@@ -216,15 +218,13 @@ def test_heavy_atom_rmsd_of_the_check_is_the_kabsch_rmsd():
     from MDAnalysis.analysis.rms import rmsd
     from scipy.spatial.transform import Rotation
 
-    from electrolyte_md.forcefield.species import _heavy_atom_rmsd
-
     rng = np.random.default_rng(7)
     reference = rng.normal(scale=3.0, size=(40, 3))
     moved = Rotation.random(random_state=3).apply(reference) + [1.0, -2.0, 0.5]
     moved += rng.normal(scale=0.2, size=moved.shape)
     atoms = list(range(0, 40, 2))
     expected = rmsd(moved[atoms], reference[atoms], center=True, superposition=True)
-    assert _heavy_atom_rmsd(moved, reference, atoms) == pytest.approx(expected, rel=1e-9)
+    assert heavy_atom_rmsd(moved, reference, atoms) == pytest.approx(expected, rel=1e-9)
 
 
 def test_a_document_without_orientation_scans_is_refused_before_any_work(tmp_path):
@@ -235,7 +235,7 @@ def test_a_document_without_orientation_scans_is_refused_before_any_work(tmp_pat
     species = tmp_path / "Ti6HPAB"
     info = _committed_cluster(species)
     info.cluster = {k: v for k, v in info.cluster.items() if k != "orientation_scan"}
-    with pytest.raises(ParameterizationError, match=r"orientation_scan.*cluster_prep"):
+    with pytest.raises(ParameterizationError, match=r"orientation_scan.*cluster\.document"):
         parameterize_species(
             info, species / "structure.sdf", {"model": "xtb_seminario"}, species / "params"
         )

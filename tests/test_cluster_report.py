@@ -12,9 +12,9 @@ from MDAnalysis.analysis.rms import rmsd
 from electrolyte_md.cluster.builder import ClusterStructure
 from electrolyte_md.cluster.stability import (
     CORE_SHAPE_RMSD_LIMIT_ANGSTROM,
-    _same_rotamer,
     atom_groups,
     ligand_automorphisms,
+    same_rotamer,
     summarize_stability,
     symmetry_corrected_rmsd,
 )
@@ -76,7 +76,7 @@ def test_atom_groups_cover_every_heavy_atom_once(reference):
 
 
 def test_rotamer_wells_wrap_around():
-    assert _same_rotamer(
+    assert same_rotamer(
         np.array([179.0, -170.0, 60.0]), np.array([-175.0, 175.0, -60.0])
     ).tolist() == [True, True, False]
 

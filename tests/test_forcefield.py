@@ -9,8 +9,10 @@ import pytest
 
 from electrolyte_md import mol2
 from electrolyte_md.errors import ParameterizationError
-from electrolyte_md.forcefield import species as forcefield
-from electrolyte_md.forcefield.species import SpeciesParameters, build_system, parameterize_species
+from electrolyte_md.forcefield import species as forcefield_species
+from electrolyte_md.forcefield.parameters import SpeciesParameters
+from electrolyte_md.forcefield.species import parameterize_species
+from electrolyte_md.forcefield.system import build_system
 from electrolyte_md.structures.box import composition_for_system, pack_box
 from electrolyte_md.structures.species import SpeciesInfo, build_species
 
@@ -40,7 +42,7 @@ def test_cache_hit_runs_no_program(built_species, parameter_cache, tmp_path, mon
     def forbidden(*args, **kwargs):
         raise AssertionError("antechamber or parmchk2 was called on a cache hit")
 
-    monkeypatch.setattr(forcefield, "run_program", forbidden)
+    monkeypatch.setattr(forcefield_species, "run_program", forbidden)
     d = built_species["NMP"]
     info = SpeciesInfo.from_json(d / "species.json")
     parameterize_species(

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from electrolyte_md.forcefield.species import build_system
+from electrolyte_md.forcefield.system import build_system
 from electrolyte_md.logs import log_to_file
 from electrolyte_md.structures.box import Composition
 

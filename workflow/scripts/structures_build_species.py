@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
+from electrolyte_md.cluster.document import build_cluster_species
 from electrolyte_md.logs import log_to_file
-from electrolyte_md.structures.species import build_cluster_species, build_species
+from electrolyte_md.structures.species import build_species
 
 log_to_file(snakemake.log[0])
 if snakemake.params.cluster:

@@ -37,6 +37,7 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 from rdkit.Chem.rdchem import BondType
 
+from electrolyte_md.cluster.xtb import write_xyz
 from electrolyte_md.errors import StructureError
 from electrolyte_md.io import write_json
 
@@ -252,8 +253,6 @@ class ClusterStructure:
 
     def write_xyz(self, path: Path | str, comment: str = "") -> None:
         """Write an XYZ file (Angstrom), atomically."""
-        from electrolyte_md.cluster.xtb import write_xyz
-
         write_xyz(Path(path), self.elements, self.positions, comment)
 
 

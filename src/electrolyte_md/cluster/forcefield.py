@@ -513,7 +513,7 @@ def apply_cluster_terms(system, topology, residue: str, terms: dict) -> int:
     bonds: dict[tuple[int, int], tuple[float, float]] = {}
     angles: dict[tuple[int, int, int], tuple[float, float]] = {}
     # GAFF2 O-C-X angles of the carboxylates: their force constants stay, their
-    # reference angles become the relaxed structure's (cluster_orientation).
+    # reference angles become the relaxed structure's (cluster.orientation).
     references: dict[tuple[int, int, int], float] = {}
     for residue_obj in topology.residues():
         if residue_obj.name != residue:
@@ -541,7 +541,7 @@ def apply_cluster_terms(system, topology, residue: str, terms: dict) -> int:
     # crushed the core, then pulled the carboxylate O to 1.7 A from Ti.
     site_pairs = _exclude_metal_site_pairs(system, topology, residue, terms)
     # Each ligand's periphery is held in place by orientation terms fitted to GFN2-xTB,
-    # not by GAFF2 contacts with the rest of the cluster (see cluster_orientation).
+    # not by GAFF2 contacts with the rest of the cluster (see cluster.orientation).
     periphery_pairs = _exclude_ligand_periphery_pairs(system, topology, residue, terms)
     set_bonds = set_angles = set_references = 0
     for force in system.getForces():

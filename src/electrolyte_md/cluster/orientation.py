@@ -66,6 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from electrolyte_md.cluster.builder import ClusterStructure
+from electrolyte_md.cluster.xtb import XTBEngine
 from electrolyte_md.units import EV_TO_KJ_PER_MOL
 
 __all__ = [
@@ -369,9 +370,7 @@ def scan_geometry(
 
 def qm_scans(structure: ClusterStructure) -> dict:
     """GFN2-xTB energies (eV) of every coordinate's scan, for the cluster document."""
-    from electrolyte_md.cluster.xtb import _Engine
-
-    engine = _Engine(structure.elements, structure.positions, structure.net_charge)
+    engine = XTBEngine(structure.elements, structure.positions, structure.net_charge)
     reference_ev = engine.compute(np.asarray(structure.positions)).energy_ev
     scans = []
     for coordinate in orientation_coordinates(structure):

@@ -1,13 +1,13 @@
-"""Tables and trajectory checks of metal-oxo clusters, for the report.
+"""Metal-oxo clusters in an MD trajectory: do they keep their shape and their Ti-O bonds?
 
-* :func:`charge_table`: GFN2-xTB charges grouped by atom role (Ti, mu3-O, carboxylate O,
-  alkoxide O, ...), the paper's "electron-deficient Ti" claim made quantitative;
-* :func:`geometry_table`: Ti-O distances by bond class, as built, as relaxed with
-  GFN2-xTB and as averaged in MD;
-* :class:`ClusterStability`: per-frame heavy-atom and core RMSD to the relaxed structure
-  and the Ti-O bonds of every cluster in an MD trajectory (MDAnalysis AnalysisBase).
+* :class:`ClusterStability`: per-frame heavy-atom and core RMSD to the relaxed structure,
+  the ligands' flips and rotamers, and the Ti-O bonds of every cluster in an MD
+  trajectory (MDAnalysis AnalysisBase);
+* :func:`summarize_stability`, :func:`plot_stability`: its verdict, summary and figure;
+* :func:`stability_of_run`: all of it for one MD run, written as JSON, CSV and PNG.
 
-Distances in Angstrom, charges in e.
+The cluster document's own tables (charges, Ti-O distances) are in
+:mod:`electrolyte_md.cluster.tables`. Distances in Angstrom.
 """
 
 from __future__ import annotations
@@ -28,16 +28,22 @@ from electrolyte_md.cluster.builder import (
 )
 from electrolyte_md.cluster.forcefield import atom_names
 from electrolyte_md.cluster.orientation import alkoxide_dihedrals
+from electrolyte_md.cluster.tables import structure_of
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_write_text, write_json
 from electrolyte_md.plots import new_figure, save_png
 
 __all__ = [
+    "ATOM_GROUPS",
     "CORE_SHAPE_RMSD_LIMIT_ANGSTROM",
     "ClusterStability",
-    "charge_table",
-    "geometry_table",
+    "atom_groups",
+    "ligand_automorphisms",
+    "plot_stability",
+    "same_rotamer",
     "stability_of_run",
+    "summarize_stability",
+    "symmetry_corrected_rmsd",
 ]
 
 #: The cluster keeps its core shape while every Ti-O bond holds and the mean RMSD of Ti
@@ -46,99 +52,6 @@ __all__ = [
 #: swing by 10-20 degrees at 298 K, about 1 A at the amine N (docs/models.md), so the
 #: all-heavy-atom RMSD is reported beside it, not held to this limit.
 CORE_SHAPE_RMSD_LIMIT_ANGSTROM = 0.5
-
-#: Atom roles shown in the charge table, in this order.
-CHARGE_ROLES = (
-    "Ti",
-    "O(mu3)",
-    "O(carboxylate)",
-    "O(alkoxide)",
-    "C(carboxylate)",
-    "C(alkoxide)",
-)
-
-
-def structure_of(document: dict) -> ClusterStructure:
-    """The relaxed cluster of a cluster document (``SpeciesInfo.cluster``)."""
-    return ClusterStructure.from_dict(document["topology"], document["positions_angstrom"])
-
-
-def charge_table(document: dict, species: str) -> pd.DataFrame:
-    """GFN2-xTB partial charges by atom role: n, mean, min, max, and the role's total.
-
-    The last row sums every atom (the cluster's net charge).
-    """
-    structure = structure_of(document)
-    charges = np.asarray(document["xtb_charges"]["charges"], dtype=float)
-    rows = []
-    roles = np.array(structure.roles)
-    elements = np.array(structure.elements)
-    groups = [(role, roles == role) for role in CHARGE_ROLES]
-    groups.append(("other ligand H", (roles == "ligand") & (elements == "H")))
-    groups.append(("other ligand C/N", (roles == "ligand") & (elements != "H")))
-    for label, mask in groups:
-        if not mask.any():
-            continue
-        values = charges[mask]
-        rows.append(
-            {
-                "species": species,
-                "atoms": label,
-                "n": int(mask.sum()),
-                "mean_charge_e": values.mean(),
-                "min_charge_e": values.min(),
-                "max_charge_e": values.max(),
-                "sum_charge_e": values.sum(),
-            }
-        )
-    rows.append(
-        {
-            "species": species,
-            "atoms": "all",
-            "n": len(charges),
-            "mean_charge_e": charges.mean(),
-            "min_charge_e": charges.min(),
-            "max_charge_e": charges.max(),
-            "sum_charge_e": charges.sum(),
-        }
-    )
-    table = pd.DataFrame(rows)
-    table.attrs["method"] = document["xtb_charges"].get("method", "GFN2-xTB")
-    return table
-
-
-def _distances(structure: ClusterStructure) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {c: [] for c in BOND_CLASSES}
-    for i, j, bond_class in structure.metal_oxygen_bonds:
-        out[bond_class].append(
-            float(np.linalg.norm(structure.positions[i] - structure.positions[j]))
-        )
-    return out
-
-
-def geometry_table(
-    document: dict, species: str, md_distances: dict[str, dict[str, float]] | None = None
-) -> pd.DataFrame:
-    """Ti-O distances (A) by bond class: built start, GFN2-xTB relaxed, MD average."""
-    relaxed = _distances(structure_of(document))
-    built = document.get("built_ti_o_distances_angstrom", {})
-    rows = []
-    for bond_class in BOND_CLASSES:
-        values = relaxed[bond_class]
-        row = {
-            "species": species,
-            "bond": bond_class,
-            "n": len(values),
-            "built_mean": built.get(bond_class, {}).get("mean", np.nan),
-            "xtb_mean": float(np.mean(values)),
-            "xtb_min": float(np.min(values)),
-            "xtb_max": float(np.max(values)),
-        }
-        if md_distances is not None:
-            row["md_mean"] = md_distances.get(bond_class, {}).get("mean", np.nan)
-            row["md_sd"] = md_distances.get(bond_class, {}).get("sd", np.nan)
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def ligand_automorphisms(reference: ClusterStructure) -> list[tuple[np.ndarray, list[np.ndarray]]]:
@@ -260,7 +173,7 @@ def _dihedrals_degrees(xyz: np.ndarray, quads: np.ndarray) -> np.ndarray:
     return np.degrees(calc_dihedrals(*points))
 
 
-def _same_rotamer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def same_rotamer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Dihedrals (degrees) in the same staggered well: within 60 degrees of each other."""
     return np.abs((a - b + 180.0) % 360.0 - 180.0) < 60.0
 
@@ -362,7 +275,7 @@ class ClusterStability(AnalysisBase):
             for name, atoms in self._groups_by_name.items():
                 squared = ((moved[atoms] - self._reference[atoms]) ** 2).sum(axis=1)
                 self._group_msd[name][self._frame_index, k] = squared.mean()
-            self._rotamer[self._frame_index, k] = _same_rotamer(
+            self._rotamer[self._frame_index, k] = same_rotamer(
                 _dihedrals_degrees(xyz, self._alkoxide_quads), self._reference_dihedrals
             )
 
@@ -553,17 +466,3 @@ def stability_of_run(
     plot_stability(analysis.results, out_png, title)
     write_json(out_json, summary)
     return summary
-
-
-def write_cluster_tables(species_json: str, out_charges: str, out_geometry: str) -> None:
-    """Write the charge and Ti-O distance tables of a cluster species (CSV)."""
-    from electrolyte_md.structures.species import SpeciesInfo
-
-    info = SpeciesInfo.from_json(species_json)
-    if info.cluster is None:
-        raise AnalysisError(f"{species_json}: species '{info.name}' is not a metal-oxo cluster")
-    charges = charge_table(info.cluster, info.name)
-    charges["method"] = charges.attrs["method"]
-    atomic_write_text(out_charges, charges.to_csv(index=False, float_format="%.4f"))
-    geometry = geometry_table(info.cluster, info.name)
-    atomic_write_text(out_geometry, geometry.to_csv(index=False, float_format="%.4f"))

@@ -25,6 +25,7 @@ from electrolyte_md.units import BOHR_ANGSTROM, HARTREE_EV
 
 __all__ = [
     "RelaxationResult",
+    "XTBEngine",
     "XTBResult",
     "partial_hessian",
     "relax",
@@ -63,8 +64,13 @@ def _numbers(symbols: list[str]) -> np.ndarray:
     return Atoms(symbols).get_atomic_numbers()
 
 
-class _Engine:
-    """A tblite calculator kept alive between geometries (restarts the SCF guess)."""
+class XTBEngine:
+    """A GFN2-xTB (tblite) calculator kept alive between geometries of one molecule.
+
+    Each :meth:`compute` starts the SCF from the previous geometry's solution, which
+    makes series of nearby geometries (relaxation steps, finite differences, scans)
+    cheaper than independent single points.
+    """
 
     def __init__(
         self,
@@ -89,6 +95,7 @@ class _Engine:
         self._result = None
 
     def compute(self, positions: np.ndarray) -> XTBResult:
+        """Energy, forces, charges and bond orders at ``positions`` (Angstrom)."""
         self._calc.update(np.asarray(positions, dtype=float) / BOHR_ANGSTROM)
         try:
             self._result = (
@@ -118,7 +125,7 @@ def singlepoint(
     symbols: list[str], positions: np.ndarray, charge: int = 0, multiplicity: int = 1
 ) -> XTBResult:
     """GFN2-xTB energy, forces, charges and bond orders of one geometry (Angstrom)."""
-    return _Engine(symbols, positions, charge, multiplicity).compute(positions)
+    return XTBEngine(symbols, positions, charge, multiplicity).compute(positions)
 
 
 @dataclass
@@ -180,7 +187,7 @@ def relax(
     from ase.calculators.calculator import Calculator, all_changes
     from ase.optimize import LBFGS
 
-    engine = _Engine(symbols, positions, charge, multiplicity)
+    engine = XTBEngine(symbols, positions, charge, multiplicity)
     trace: list[float] = []
 
     class _Calc(Calculator):
@@ -281,7 +288,7 @@ def partial_hessian(
     """
     positions = np.asarray(positions, dtype=float)
     n = len(symbols)
-    engine = _Engine(symbols, positions, charge, multiplicity)
+    engine = XTBEngine(symbols, positions, charge, multiplicity)
     engine.compute(positions)
     hessian = np.zeros((len(atoms_to_displace), 3, n, 3))
     for row, atom in enumerate(atoms_to_displace):

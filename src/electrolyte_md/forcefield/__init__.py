@@ -7,4 +7,5 @@
 - :mod:`~electrolyte_md.forcefield.cluster_model`: the Ti6 cluster's parameters from its
   document
 - :mod:`~electrolyte_md.forcefield.system`: tleap topology and the OpenMM System of a box
+  (or of one molecule alone)
 """

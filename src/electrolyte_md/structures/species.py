@@ -10,7 +10,10 @@ Each species comes from a SMILES string. Three builders cover what an electrolyt
   MMFF has no parameters), with a fixed random seed so the structure is reproducible.
 
 The structure is written as an MDL SDF file (coordinates in Angstrom, formal charges
-kept), which antechamber reads directly.
+kept), which antechamber reads directly. Metal-oxo clusters, which have no SMILES, are
+built from their cluster document by
+:func:`electrolyte_md.cluster.document.build_cluster_species` into the same record,
+:class:`SpeciesInfo`.
 """
 
 from __future__ import annotations
@@ -31,8 +34,6 @@ RDLogger.DisableLog("rdApp.*")
 
 #: Builders this module knows, in the order they are tried for a SMILES.
 BUILDERS = ("monatomic", "octahedral", "rdkit")
-#: Builder of Ti6(mu3-O)6(OR)6(O2CR')6 clusters (species with a ``cluster`` block).
-CLUSTER_BUILDER = "ti6o6_cluster"
 
 
 @dataclass
@@ -249,69 +250,6 @@ def build_species(
         elements=[atom.GetSymbol() for atom in mol.GetAtoms()],
         trans_ligand_pairs=trans_pairs,
         octahedral_center=_octahedral_center(mol) if builder == "octahedral" else None,
-    )
-    info.to_json(out_json)
-    return info
-
-
-def build_cluster_species(
-    name: str,
-    cluster: dict,
-    residue: str,
-    out_sdf: Path,
-    out_json: Path,
-    *,
-    structure_path: Path | None = None,
-) -> SpeciesInfo:
-    """Build (or reuse) a Ti6O6 oxo cluster species and write its SDF and JSON record.
-
-    Parameters
-    ----------
-    name, residue
-        Species and residue name.
-    cluster
-        The species' ``cluster`` block: ``carboxylate``, ``alkoxide`` (SMILES or names),
-        optional ``seed`` and ``fmax_ev_per_angstrom`` (relaxation criterion).
-    structure_path
-        A committed cluster document to reuse; it must match the ligands and criterion.
-        Without it the cluster is built and relaxed with GFN2-xTB here (slow: about half
-        an hour for Ti6(HPAB) on 2 cores).
-    """
-    from electrolyte_md.cluster.builder import ClusterSpec
-    from electrolyte_md.cluster.document import add_parameters, load_document, make_document
-    from electrolyte_md.cluster.xtb import DEFAULT_FMAX_EV_PER_ANGSTROM
-
-    spec = ClusterSpec(
-        carboxylate=cluster["carboxylate"],
-        alkoxide=cluster["alkoxide"],
-        seed=int(cluster.get("seed", 42)),
-    )
-    fmax = float(cluster.get("fmax_ev_per_angstrom", DEFAULT_FMAX_EV_PER_ANGSTROM))
-    if structure_path is not None:
-        structure, extras = load_document(structure_path, spec, fmax)
-        extras["source"] = str(structure_path)
-    else:
-        structure, extras = make_document(spec, fmax=fmax)
-        extras["source"] = "built and relaxed in this run"
-    extras = add_parameters(structure, extras)
-    mol = structure.to_rdkit()
-    mol.SetProp("_Name", name)
-    atomic_write_text(out_sdf, Chem.MolToMolBlock(mol, kekulize=False) + "$$$$\n")
-    table = Chem.GetPeriodicTable()
-    info = SpeciesInfo(
-        name=name,
-        residue=residue,
-        smiles="",
-        formal_charge=structure.net_charge,
-        molar_mass_g_per_mol=float(sum(table.GetAtomicWeight(e) for e in structure.elements)),
-        n_atoms=structure.n_atoms,
-        builder=CLUSTER_BUILDER,
-        elements=list(structure.elements),
-        cluster={
-            **extras,
-            "topology": structure.topology_dict(),
-            "positions_angstrom": structure.positions.tolist(),
-        },
     )
     info.to_json(out_json)
     return info
