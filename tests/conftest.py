@@ -1,10 +1,14 @@
-"""Shared fixtures: the repository paths and species built once per test session."""
+"""Shared fixtures: the repository paths, the workflow runner and species built once."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from electrolyte_md.forcefield.species import parameterize_species
 from electrolyte_md.structures.species import build_species
@@ -22,6 +26,58 @@ ELECTROLYTE_SPECIES = {
         {"model": "gaff2_fixed_charges", "charges": {"P": 1.34, "F": -0.39}},
     ),
 }
+
+
+class Workflow:
+    """The workflow (this repository's Snakefile) in a working directory of its own.
+
+    ``config`` is written to ``<directory>/config/config.yaml``, the file the Snakefile
+    reads; :meth:`run` runs Snakemake there with this interpreter's environment first on
+    PATH (its antechamber, packmol, ...), and returns the finished process unchecked.
+    """
+
+    def __init__(self, directory: Path, config: dict | None = None) -> None:
+        self.directory = Path(directory)
+        self.config_file = self.directory / "config" / "config.yaml"
+        if config is not None:
+            self.write_config(config)
+
+    def write_config(self, config: dict) -> Path:
+        self.config_file.parent.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(yaml.safe_dump(config))
+        return self.config_file
+
+    def command(self, *args: str) -> list[str]:
+        return [
+            sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+            "--directory", str(self.directory), *args,
+        ]  # fmt: skip
+
+    def run(
+        self, *args: str, timeout: float = 1200, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        """Snakemake with ``args``; ``env`` (default: this process's) gets PATH as above."""
+        env = dict(os.environ if env is None else env)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        return subprocess.run(
+            self.command(*args),
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=timeout,
+        )
+
+
+@pytest.fixture(scope="session")
+def workflow(tmp_path_factory):
+    """Factory of :class:`Workflow`: ``workflow(config)`` in a new directory (or in
+    ``directory=``); session-scoped so that module fixtures can run a study once."""
+
+    def make(config: dict | None = None, directory: Path | None = None, name: str = "wf"):
+        return Workflow(directory or tmp_path_factory.mktemp(name), config)
+
+    return make
 
 
 def pytest_addoption(parser):

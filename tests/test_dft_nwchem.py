@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -189,7 +187,7 @@ def test_ghost_output_without_ghosts_is_refused(nwchem_outputs):
 
 
 @needs_nwchem
-def test_dft_rules_end_to_end(nwchem_outputs, tmp_path):
+def test_dft_rules_end_to_end(nwchem_outputs, workflow, tmp_path):
     """The dft rules only (no MD): the manifest points at the NWChem outputs above."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["dft"] = {
@@ -204,21 +202,16 @@ def test_dft_rules_end_to_end(nwchem_outputs, tmp_path):
             }
         }
     }
-    (tmp_path / "config").mkdir()
+    study = workflow(config, directory=tmp_path)
     (tmp_path / "structures").symlink_to(REPO / "structures")  # files the config names
-    configfile = tmp_path / "config" / "config.yaml"
-    configfile.write_text(yaml.safe_dump(config))
     targets = [
         "results/dft/binding_energies.csv",
         "results/dft/atomic_charges.csv",
         "results/report/binding_comparison.csv",
     ]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
-         str(tmp_path), "--configfile", str(configfile), "--replace-workflow-config",
-         "--cores", "1", *targets],
-        capture_output=True, text=True, env=env, check=False, timeout=600,
+    run = study.run(
+        "--configfile", str(study.config_file), "--replace-workflow-config",
+        "--cores", "1", *targets, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     table = pd.read_csv(tmp_path / targets[0])

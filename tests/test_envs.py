@@ -198,3 +198,11 @@ def test_scripts_import_the_package_from_their_folder_without_installation():
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().startswith(str(SCRIPTS / "electrolyte_md")), run.stdout
+
+
+def test_run_analysis_and_summaries_need_no_engine():
+    # the run's analysis once reached OpenMM, RDKit and tblite through config ->
+    # structures -> cluster; only cluster_stability needs them now
+    for script in ("analysis_run.py", "analysis_system_summary.py"):
+        needed = _third_party(SCRIPTS / script)
+        assert not needed & {"openmm", "rdkit", "tblite"}, (script, sorted(needed))

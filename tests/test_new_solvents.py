@@ -9,11 +9,7 @@ that could break a path or a shell command are refused before any job starts.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,36 +17,18 @@ import yaml
 from conftest import REPO
 
 CONFIG = REPO / "tests" / "data" / "new_solvents_config.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
-
-
-def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=1200,
-    )
-
-
-def _workdir(directory: Path, config: dict) -> Path:
-    (directory / "config").mkdir(parents=True)
-    (directory / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    return directory
 
 
 @pytest.fixture(scope="module")
-def new_solvents_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("new-solvents")
+def new_solvents_run(workflow):
+    study = workflow(name="new-solvents")
+    workdir = study.directory
     config = yaml.safe_load(CONFIG.read_text())
     config["forcefield"]["cache_dir"] = str(workdir / "cache")
-    _workdir(workdir, config)
-    run = _snakemake(workdir, "--cores", "2")
+    study.write_config(config)
+    run = study.run("--cores", "2")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    report = _snakemake(workdir, "--cores", "1", "--report", "results/report.html")
+    report = study.run("--cores", "1", "--report", "results/report.html")
     assert report.returncode == 0, report.stderr[-3000:]
     return workdir, config
 
@@ -149,15 +127,18 @@ def test_report_is_an_audit_trail(new_solvents_run):
         ("species", "1EC"),  # must start with a letter
     ],
 )
-def test_names_that_could_break_paths_or_commands_are_refused(tmp_path, section, bad_name):
+def test_names_that_could_break_paths_or_commands_are_refused(
+    workflow, tmp_path, section, bad_name
+):
     config = yaml.safe_load(CONFIG.read_text())
     if section == "systems":
         config["systems"][bad_name] = config["systems"].pop("LiPF6_DMSO")
     else:
         config["species"][bad_name] = config["species"].pop("DMSO")
         config["systems"]["LiPF6_DMSO"]["solvents"] = {bad_name: 1.0}
-    workdir = _workdir(tmp_path, config)
-    run = _snakemake(workdir, "--cores", "1", "--dry-run")
+    study = workflow(config, directory=tmp_path)
+    workdir = study.directory
+    run = study.run("--cores", "1", "--dry-run")
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert bad_name in output and "does not match" in output, output[-2000:]

@@ -8,18 +8,13 @@ changes one system's salt concentration and checks the planned jobs.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, TINY_CONFIG
+from conftest import TINY_CONFIG, Workflow
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 #: jobs of the whole study, not of one system (they read every system's files)
 STUDY_RULES = {
     "all",
@@ -31,21 +26,9 @@ STUDY_RULES = {
 }
 
 
-def _snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=timeout,
-    )
-
-
-def _study(workdir: Path, n_systems: int, temperatures: list[float], replicas: int) -> dict:
+def _study(study: Workflow, n_systems: int, temperatures: list[float], replicas: int) -> dict:
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["forcefield"]["cache_dir"] = str(workdir / "cache")
+    config["forcefield"]["cache_dir"] = str(study.directory / "cache")
     config["systems"] = {
         f"LiPF6_NMP_{i:03d}": {
             "solvents": {"NMP": 1.0},
@@ -55,8 +38,7 @@ def _study(workdir: Path, n_systems: int, temperatures: list[float], replicas: i
         for i in range(n_systems)
     }
     config["md"].update(temperatures_kelvin=temperatures, replicas=replicas)
-    (workdir / "config").mkdir(parents=True, exist_ok=True)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    study.write_config(config)
     return config
 
 
@@ -79,15 +61,16 @@ def _planned_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
     return jobs
 
 
-def test_dag_of_a_many_system_study(tmp_path):
+def test_dag_of_a_many_system_study(workflow, tmp_path):
     """Job counts of a study of 20 systems x 2 temperatures x 3 replicas.
 
     Its timing is printed, not asserted: speed targets (the 200-system DAG in under
     30 s) belong to benchmarks/, not to unit tests on a shared CI machine.
     """
-    config = _study(tmp_path, 20, [253.15, 298.15], 3)
+    study = workflow(directory=tmp_path)
+    config = _study(study, 20, [253.15, 298.15], 3)
     start = time.perf_counter()
-    run = _snakemake(tmp_path, "--dry-run", "--quiet", "rules")
+    run = study.run("--dry-run", "--quiet", "rules", timeout=600)
     seconds = time.perf_counter() - start
     assert run.returncode == 0, run.stderr[-3000:]
     counts = _job_counts(run.stdout + run.stderr)
@@ -104,10 +87,11 @@ def test_dag_of_a_many_system_study(tmp_path):
 
 
 @pytest.mark.slow
-def test_config_change_reruns_only_the_system_it_touches(tmp_path):
-    config = _study(tmp_path, 4, [253.15, 298.15], 2)
+def test_config_change_reruns_only_the_system_it_touches(workflow, tmp_path):
+    study = workflow(directory=tmp_path)
+    config = _study(study, 4, [253.15, 298.15], 2)
     # every output present and recorded as made with this configuration
-    summary = _snakemake(tmp_path, "--summary")
+    summary = study.run("--summary", timeout=600)
     assert summary.returncode == 0, summary.stderr[-3000:]
     outputs = [line.split("\t")[0] for line in summary.stdout.splitlines()[1:] if line.strip()]
     assert len(outputs) > 100
@@ -118,15 +102,15 @@ def test_config_change_reruns_only_the_system_it_touches(tmp_path):
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
-    touch = _snakemake(tmp_path, "--touch", "--forceall", "--cores", "1")
+    touch = study.run("--touch", "--forceall", "--cores", "1", timeout=600)
     assert touch.returncode == 0, touch.stderr[-3000:]
-    again = _snakemake(tmp_path, "--dry-run")
+    again = study.run("--dry-run", timeout=600)
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]
 
     changed = "LiPF6_NMP_001"
     config["systems"][changed]["salts"]["LiPF6"] = 1.2
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    run = _snakemake(tmp_path, "--dry-run")  # default --rerun-triggers
+    study.write_config(config)
+    run = study.run("--dry-run", timeout=600)  # default --rerun-triggers
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = _planned_jobs(run.stdout)
     assert jobs, run.stdout[-2000:]

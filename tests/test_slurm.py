@@ -17,14 +17,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, TINY_CONFIG
+from conftest import REPO, TINY_CONFIG, Workflow
 from slurm_harness import LocalSlurm, missing_programs
 
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
@@ -94,7 +93,8 @@ def _test_profile(directory: Path) -> Path:
     return directory
 
 
-def _config(workdir: Path) -> dict:
+def _config(study: Workflow) -> dict:
+    workdir = study.directory
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["forcefield"]["cache_dir"] = str(workdir / "cache")
     config["md"]["retries"] = 3
@@ -107,26 +107,19 @@ def _config(workdir: Path) -> dict:
     # give g(r) a first minimum, and the test is about the scheduler, not the RDF
     config["analysis"]["rdf"]["pairs"] = {"Li-P": config["analysis"]["rdf"]["pairs"]["Li-P"]}
     assert "cutoff_angstrom" in config["analysis"]["rdf"]["pairs"]["Li-P"]
-    (workdir / "config").mkdir(parents=True)
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    study.write_config(config)
     return config
 
 
 @pytest.mark.slow
-def test_tiny_study_on_slurm_resumes_md_after_time_limit(slurm, tmp_path):
-    workdir = tmp_path / "study"
-    config = _config(workdir)
+def test_tiny_study_on_slurm_resumes_md_after_time_limit(slurm, workflow, tmp_path):
+    study = workflow(directory=tmp_path / "study")
+    workdir = study.directory
+    config = _config(study)
     profile = _test_profile(tmp_path / "profile")
-    env = dict(slurm.env, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     start = time.monotonic()
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
-        + ["--directory", str(workdir), "--workflow-profile", "none", "--profile", str(profile)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=900,
+    run = study.run(
+        "--workflow-profile", "none", "--profile", str(profile), timeout=900, env=slurm.env
     )
     elapsed = time.monotonic() - start
     output = run.stdout + run.stderr

@@ -8,50 +8,27 @@ import math
 import os
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, TINY_CONFIG
+from conftest import TINY_CONFIG, Workflow
 
 from electrolyte_md.config import system_pairs
 from electrolyte_md.progress import restore_progress, save_progress
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
-
-
-def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=1200,
-    )
-
-
-def _workdir(tmp_path: Path, config: dict) -> Path:
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    return tmp_path
-
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("e2e")
+def finished_run(workflow):
+    study = workflow(name="e2e")
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["forcefield"]["cache_dir"] = str(workdir / "cache")
-    _workdir(workdir, config)
-    run = _snakemake(workdir, "--cores", "2")
+    config["forcefield"]["cache_dir"] = str(study.directory / "cache")
+    study.write_config(config)
+    run = study.run("--cores", "2")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    report = _snakemake(workdir, "--cores", "1", "--report", "results/report.html")
+    report = study.run("--cores", "1", "--report", "results/report.html")
     assert report.returncode == 0, report.stderr[-3000:]
-    return workdir, config
+    return study.directory, config
 
 
 @pytest.mark.slow
@@ -196,7 +173,7 @@ def test_failed_rdf_step_names_itself_and_leaves_no_rdf_directory(finished_run, 
     config = copy.deepcopy(config)
     config["analysis"]["rdf"]["pairs"]["Li-X"] = {"center": "resname LI", "ligand": "resname XXX"}
     (clone / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    run = _snakemake(clone, "--cores", "1", str(rdf_dir.relative_to(clone)))
+    run = Workflow(clone).run("--cores", "1", str(rdf_dir.relative_to(clone)))
     assert run.returncode != 0
     output = run.stdout + run.stderr
     assert "matches no atom" in output
@@ -325,13 +302,13 @@ def test_report_holds_figures_tables_and_config(finished_run):
 
 
 @pytest.mark.slow
-def test_rerun_does_nothing_and_cache_spares_sqm(finished_run, tmp_path):
+def test_rerun_does_nothing_and_cache_spares_sqm(finished_run, workflow, tmp_path):
     workdir, config = finished_run
-    again = _snakemake(workdir, "--cores", "2", "--dry-run")
+    again = Workflow(workdir).run("--cores", "2", "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
     # a new study with the same molecules reuses the cached AM1-BCC charges
-    other = _workdir(tmp_path, config)
-    run = _snakemake(other, "--cores", "1", "results/species/NMP/params/ff.json")
+    other = workflow(config, directory=tmp_path).directory
+    run = Workflow(other).run("--cores", "1", "results/species/NMP/params/ff.json")
     assert run.returncode == 0, run.stderr[-2000:]
     log = (other / "results/logs/parameterize_species/NMP.log").read_text()
     assert "parameters from cache" in log
@@ -339,7 +316,7 @@ def test_rerun_does_nothing_and_cache_spares_sqm(finished_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_saved_progress_carries_on_elsewhere_without_trajectories(finished_run, tmp_path):
+def test_saved_progress_carries_on_elsewhere_without_trajectories(finished_run, workflow, tmp_path):
     """A study saved without its trajectories and restored in a fresh directory is
     complete to Snakemake, and a replica added later runs alone."""
     workdir, config = finished_run
@@ -358,17 +335,17 @@ def test_saved_progress_carries_on_elsewhere_without_trajectories(finished_run, 
     assert "results/systems/LiPF6_NMP/system.xml" in kept
     assert not list(store.rglob("*.dcd")) and not any(p.endswith(".dcd") for p in kept)
 
-    (tmp_path / "fresh").mkdir()
-    fresh = _workdir(tmp_path / "fresh", config)
+    fresh_study = workflow(config, directory=tmp_path / "fresh")
+    fresh = fresh_study.directory
     restore_progress(store, fresh)
-    same = _snakemake(fresh, "--cores", "1", "--dry-run")
+    same = fresh_study.run("--cores", "1", "--dry-run")
     assert same.returncode == 0, same.stderr[-2000:]
     assert "Nothing to be done" in same.stdout + same.stderr
 
     more = copy.deepcopy(config)
     more["md"]["replicas"] = 2
-    (fresh / "config" / "config.yaml").write_text(yaml.safe_dump(more))
-    plan = _snakemake(fresh, "--cores", "1", "--dry-run")
+    fresh_study.write_config(more)
+    plan = fresh_study.run("--cores", "1", "--dry-run")
     assert plan.returncode == 0, plan.stderr[-2000:]
     md_jobs = re.findall(
         r"rule run_md:.*?wildcards: ([^\n]*)", plan.stdout + plan.stderr, flags=re.S
@@ -376,11 +353,12 @@ def test_saved_progress_carries_on_elsewhere_without_trajectories(finished_run, 
     assert md_jobs == ["system=LiPF6_NMP, temperature=298.15, replica=2"]
 
 
-def test_bad_config_stops_before_any_work(tmp_path):
+def test_bad_config_stops_before_any_work(workflow, tmp_path):
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["species"]["NMP"]["smiles"] = "CN1CCCC1=O("
-    workdir = _workdir(tmp_path, config)
-    run = _snakemake(workdir, "--cores", "1", "--dry-run")
+    study = workflow(config, directory=tmp_path)
+    workdir = study.directory
+    run = study.run("--cores", "1", "--dry-run")
     assert run.returncode != 0
     output = run.stdout + run.stderr
     assert "species 'NMP'" in output and "cannot parse SMILES" in output
@@ -388,11 +366,12 @@ def test_bad_config_stops_before_any_work(tmp_path):
     assert not (workdir / "results").exists()
 
 
-def test_wrong_key_stops_before_any_work(tmp_path):
+def test_wrong_key_stops_before_any_work(workflow, tmp_path):
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["systems"]["LiPF6_NMP"]["n_solvents"] = 10
-    workdir = _workdir(tmp_path, config)
-    run = _snakemake(workdir, "--cores", "1", "--dry-run")
+    study = workflow(config, directory=tmp_path)
+    workdir = study.directory
+    run = study.run("--cores", "1", "--dry-run")
     assert run.returncode != 0
     assert "n_solvents" in run.stdout + run.stderr
     assert not (workdir / "results").exists()

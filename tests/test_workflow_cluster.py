@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, TINY_CONFIG
-from test_workflow import _snakemake, _workdir
 
 CLUSTER = {
     "residue": "TI6",
@@ -27,8 +26,9 @@ CLUSTER = {
 
 
 @pytest.fixture(scope="module")
-def cluster_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("e2e-cluster")
+def cluster_run(workflow):
+    study = workflow(name="e2e-cluster")
+    workdir = study.directory
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["forcefield"]["cache_dir"] = str(workdir / "cache")
     config["species"]["Ti6HPAB"] = CLUSTER
@@ -56,10 +56,10 @@ def cluster_run(tmp_path_factory):
         "requires": ["Ti6HPAB", "PF6"],
         "cutoff_angstrom": 7.0,
     }
-    _workdir(workdir, config)
-    run = _snakemake(workdir, "--cores", "2")
+    study.write_config(config)
+    run = study.run("--cores", "2")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    report = _snakemake(workdir, "--cores", "1", "--report", "results/report.html")
+    report = study.run("--cores", "1", "--report", "results/report.html")
     assert report.returncode == 0, report.stderr[-3000:]
     return workdir
 

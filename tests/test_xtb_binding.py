@@ -8,9 +8,6 @@ committed Ti6(HPAB) + PF6- document is checked against fresh GFN2-xTB single poi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +16,14 @@ import pytest
 import yaml
 from conftest import REPO, TINY_CONFIG
 
+from electrolyte_md.cluster.document import build_cluster_species
 from electrolyte_md.cluster.xtb import singlepoint
 from electrolyte_md.dft import xtb_binding
 from electrolyte_md.dft.xtb_binding import (
     BindingSettings,
-    _bonding_changes,
     binding_key,
     binding_study,
+    bonding_changes,
     fragment_from_species,
     load_binding_document,
     placements,
@@ -35,7 +33,7 @@ from electrolyte_md.dft.xtb_binding import (
     write_pair_outputs,
 )
 from electrolyte_md.errors import StructureError
-from electrolyte_md.structures.species import build_cluster_species, build_species
+from electrolyte_md.structures.species import build_species
 from electrolyte_md.study.paper import PAPER
 
 COMMITTED = REPO / "structures" / "binding" / "Ti6HPAB_PF6.json"
@@ -90,7 +88,7 @@ def test_placements_around_the_ti6_prism(fragments):
     n = len(host.symbols)
     ti = np.array([i for i, s in enumerate(host.symbols) if s == "Ti"])
     centre = host.positions.mean(axis=0)
-    axis = xtb_binding._unique_axis(host)
+    axis = xtb_binding.unique_axis(host)
     # the axial direction is the prism's axis: normal to both Ti3 rings, three Ti on
     # each side
     along = (host.positions[ti] - centre) @ axis
@@ -125,10 +123,10 @@ def test_bonding_changes_flag_fluoride_on_ti_and_stretched_ti_o(fragments):
     centre = host.positions.mean(axis=0)
     outward = host.positions[ti] - centre
     far = host.positions[ti] + 8.0 * outward / np.linalg.norm(outward)
-    intact = _bonding_changes(symbols, host.positions, np.vstack([host.positions, far]), n, 0.15)
+    intact = bonding_changes(symbols, host.positions, np.vstack([host.positions, far]), n, 0.15)
     assert intact["intact"] and intact["max_metal_ligand_change_angstrom"] == 0.0
     near = host.positions[ti] + 2.2 * outward / np.linalg.norm(outward)
-    touched = _bonding_changes(symbols, host.positions, np.vstack([host.positions, near]), n, 0.15)
+    touched = bonding_changes(symbols, host.positions, np.vstack([host.positions, near]), n, 0.15)
     assert not touched["intact"]
     assert touched["guest_in_metal_sphere"] == [f"Ti{ti + 1}...F{n + 1} 2.20 A"]
     # move one O bound to that Ti 0.3 A away from it
@@ -143,7 +141,7 @@ def test_bonding_changes_flag_fluoride_on_ti_and_stretched_ti_o(fragments):
     stretched = host.positions.copy()
     bond = stretched[o] - stretched[ti]
     stretched[o] += 0.3 * bond / np.linalg.norm(bond)
-    changed = _bonding_changes(symbols, host.positions, np.vstack([stretched, far]), n, 0.15)
+    changed = bonding_changes(symbols, host.positions, np.vstack([stretched, far]), n, 0.15)
     assert not changed["intact"]
     assert any(f"Ti{ti + 1}-O{o + 1}" in c for c in changed["metal_site_changes"])
 
@@ -269,36 +267,15 @@ def test_committed_ti6_pf6_document_matches_fresh_single_points(fragments):
 
 
 @pytest.mark.slow
-def test_xtb_binding_rules_end_to_end(tmp_path):
+def test_xtb_binding_rules_end_to_end(workflow, tmp_path):
     """The binding rules only: NMP + PF6- from the tiny config, then the comparison table."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["binding_xtb"] = {
         "placements": ["axial", "ends"],
         "pairs": {"NMP_PF6": {"host": "NMP", "guest": "PF6"}},
     }
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     targets = ["results/binding_xtb/NMP_PF6/binding.csv", "results/report/binding_comparison.csv"]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--cores",
-            "2",
-            *targets,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=900,
-    )
+    run = workflow(config, directory=tmp_path).run("--cores", "2", *targets, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     table = pd.read_csv(tmp_path / targets[0])
     assert "side" not in set(table["placement"]) and "axial" in set(table["placement"])

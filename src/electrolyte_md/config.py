@@ -17,6 +17,7 @@ from rdkit import Chem
 
 from electrolyte_md.cluster.builder import cluster_charge
 from electrolyte_md.errors import AnalysisError, ConfigError, StructureError
+from electrolyte_md.md.protocol import MDProtocol
 from electrolyte_md.structures.species import formal_charge, parse_smiles
 
 #: Parameter model of species given as a `cluster` block.
@@ -367,8 +368,6 @@ def _check_systems(config: Mapping[str, Any], charges: dict[str, int], problems:
 
 
 def _check_md(config: Mapping[str, Any], problems: list[str]) -> None:
-    from electrolyte_md.md import MDProtocol
-
     try:
         MDProtocol(**config["md"]["protocol"])
     except (TypeError, ValueError) as error:

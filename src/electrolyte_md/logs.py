@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from electrolyte_md.errors import AnalysisError
+
 
 def log_to_file(path: str | Path) -> None:
     """Send logging records, warnings and uncaught tracebacks of this process to ``path``."""
@@ -52,8 +54,6 @@ def run_steps(
     AnalysisError
         After all steps, if any failed or was not run.
     """
-    from electrolyte_md.errors import AnalysisError
-
     logger = logging.getLogger("electrolyte_md.steps")
     needs = needs or {}
     failed: dict[str, str] = {}

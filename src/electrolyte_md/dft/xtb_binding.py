@@ -57,6 +57,7 @@ from electrolyte_md.units import EV_TO_KJ_PER_MOL
 
 __all__ = [
     "BINDING_FORMAT",
+    "bonding_changes",
     "Fragment",
     "BindingSettings",
     "binding_key",
@@ -365,7 +366,7 @@ def _settings_dict(settings: BindingSettings) -> dict:
     }
 
 
-def _bonding_changes(
+def bonding_changes(
     symbols, host_ref: np.ndarray, complex_xyz: np.ndarray, n_host: int, threshold: float
 ) -> dict:
     """How the host's bonding in the complex differs from the relaxed host."""
@@ -485,7 +486,7 @@ def relax_placement(
             "pair": f"{symbols[h]}{h + 1}-{symbols[n_host + g]}{n_host + g + 1}",
             "wiberg": round(float(orders[h, g]), 4),
         },
-        "bonding": _bonding_changes(
+        "bonding": bonding_changes(
             symbols,
             np.asarray(host["positions_angstrom"]),
             xyz,

@@ -33,9 +33,9 @@ from typing import Any
 import pandas as pd
 
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.io import write_json
+from electrolyte_md.io import atomic_write_text, write_json
 from electrolyte_md.study.paper import PAPER, PAPER_RDF_PEAK
-from electrolyte_md.study.summary import aggregate
+from electrolyte_md.study.summary import aggregate, rdf_run_records
 
 __all__ = [
     "COLLECTED_OUTPUTS",
@@ -577,9 +577,6 @@ def write_validation(
 
     ``rdf_dirs``: system -> the RDF directories of its runs.
     """
-    from electrolyte_md.io import atomic_write_text
-    from electrolyte_md.study.summary import rdf_run_records
-
     comparison = pd.read_csv(comparison_csv, keep_default_na=False, na_values=[""])
     comparison["system_with"] = comparison["system_with"].fillna("")
     records = []
