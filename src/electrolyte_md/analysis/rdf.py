@@ -154,7 +154,57 @@ def _run_blocks(
     owner._conclude()
 
 
-class RDFCoordination(AnalysisBase):
+class _BlockRouted(AnalysisBase):
+    """What :class:`RDFCoordination` and :class:`RDFCoordinationSet` share: :meth:`run`
+    reads a serial pass a block of frames at a time (:func:`_run_blocks`) for the
+    analyses of :meth:`_block_analyses`."""
+
+    def _block_analyses(self) -> list[RDFCoordination]:
+        raise NotImplementedError
+
+    def run(
+        self,
+        start: int | None = None,
+        stop: int | None = None,
+        step: int | None = None,
+        frames: Iterable | None = None,
+        verbose: bool | None = None,
+        n_workers: int | None = None,
+        n_parts: int | None = None,
+        backend: str | BackendBase | None = None,
+        *,
+        unsupported_backend: bool = False,
+        progressbar_kwargs: Mapping[str, Any] | None = None,
+    ) -> _BlockRouted:
+        """Perform the calculation: :meth:`AnalysisBase.run
+        <MDAnalysis.analysis.base.AnalysisBase.run>`, with the same parameters.
+
+        A serial run (the default ``backend``, ``n_workers`` and ``n_parts``) takes the
+        block route while :attr:`block_route` is true: the frames are set up as
+        AnalysisBase sets them up, then ``_prepare``, the frames a block at a time,
+        ``_conclude``. Anything else is AnalysisBase's own ``run``, frame by frame (which
+        refuses a parallel backend: the class is not parallelizable).
+        """
+        if not (self.block_route and _serial(backend, n_workers, n_parts)):
+            return super().run(
+                start,
+                stop,
+                step,
+                frames,
+                verbose,
+                n_workers,
+                n_parts,
+                backend,
+                unsupported_backend=unsupported_backend,
+                progressbar_kwargs=progressbar_kwargs,
+            )
+        _run_blocks(
+            self, self._block_analyses(), start, stop, step, frames, verbose, progressbar_kwargs
+        )
+        return self
+
+
+class RDFCoordination(_BlockRouted):
     r"""Radial distribution function g(r) and coordination number of ligands around centers.
 
     For every analysed frame the distances between the ``center`` and ``ligand``
@@ -437,44 +487,8 @@ class RDFCoordination(AnalysisBase):
             self._counted = counted
             self._excluded_flat = np.flatnonzero(~counted)
 
-    def run(
-        self,
-        start: int | None = None,
-        stop: int | None = None,
-        step: int | None = None,
-        frames: Iterable | None = None,
-        verbose: bool | None = None,
-        n_workers: int | None = None,
-        n_parts: int | None = None,
-        backend: str | BackendBase | None = None,
-        *,
-        unsupported_backend: bool = False,
-        progressbar_kwargs: Mapping[str, Any] | None = None,
-    ) -> RDFCoordination:
-        """Perform the calculation: :meth:`AnalysisBase.run
-        <MDAnalysis.analysis.base.AnalysisBase.run>`, with the same parameters.
-
-        A serial run (the default ``backend``, ``n_workers`` and ``n_parts``) takes the
-        block route while :attr:`block_route` is true: the frames are set up as
-        AnalysisBase sets them up, then ``_prepare``, the frames a block at a time,
-        ``_conclude``. Anything else is AnalysisBase's own ``run``, frame by frame (which
-        refuses a parallel backend: the class is not parallelizable).
-        """
-        if not (self.block_route and _serial(backend, n_workers, n_parts)):
-            return super().run(
-                start,
-                stop,
-                step,
-                frames,
-                verbose,
-                n_workers,
-                n_parts,
-                backend,
-                unsupported_backend=unsupported_backend,
-                progressbar_kwargs=progressbar_kwargs,
-            )
-        _run_blocks(self, [self], start, stop, step, frames, verbose, progressbar_kwargs)
-        return self
+    def _block_analyses(self) -> list[RDFCoordination]:
+        return [self]
 
     def _single_frame(self) -> None:
         self._accumulate(self._ts, self._frame_index)
@@ -747,7 +761,7 @@ class RDFCoordination(AnalysisBase):
         res.bin_width_angstrom = bw
 
 
-class RDFCoordinationSet(AnalysisBase):
+class RDFCoordinationSet(_BlockRouted):
     """Several :class:`RDFCoordination` analyses of one universe in one trajectory pass.
 
     Each frame is read once and handed to every analysis, so analysing k pairs costs one
@@ -801,38 +815,8 @@ class RDFCoordinationSet(AnalysisBase):
         (:attr:`RDFCoordination.block_route`)."""
         return all(analysis.block_route for analysis in self.analyses)
 
-    def run(
-        self,
-        start: int | None = None,
-        stop: int | None = None,
-        step: int | None = None,
-        frames: Iterable | None = None,
-        verbose: bool | None = None,
-        n_workers: int | None = None,
-        n_parts: int | None = None,
-        backend: str | BackendBase | None = None,
-        *,
-        unsupported_backend: bool = False,
-        progressbar_kwargs: Mapping[str, Any] | None = None,
-    ) -> RDFCoordinationSet:
-        """Perform the calculation, as :meth:`RDFCoordination.run`: the block route for
-        every analysis at once while :attr:`block_route` holds, else AnalysisBase's
-        ``run``."""
-        if not (self.block_route and _serial(backend, n_workers, n_parts)):
-            return super().run(
-                start,
-                stop,
-                step,
-                frames,
-                verbose,
-                n_workers,
-                n_parts,
-                backend,
-                unsupported_backend=unsupported_backend,
-                progressbar_kwargs=progressbar_kwargs,
-            )
-        _run_blocks(self, self.analyses, start, stop, step, frames, verbose, progressbar_kwargs)
-        return self
+    def _block_analyses(self) -> list[RDFCoordination]:
+        return self.analyses
 
     def _single_frame(self) -> None:
         for analysis in self.analyses:
