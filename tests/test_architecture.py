@@ -143,3 +143,41 @@ def test_no_module_imports_a_stage_above_it():
                 assert not (other == "dft" and _stage(module) not in ("dft", "config")), (
                     f"{module} imports {node.module}: dft sits beside the stages, not below"
                 )
+
+
+def test_function_level_imports_of_the_package_say_why():
+    """An import of the package's own code inside a function hides the graph; where one is
+    needed (a cycle, a heavy engine), the line above it says why."""
+    for path in PACKAGE.rglob("*.py"):
+        lines = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith(
+                    "electrolyte_md"
+                ):
+                    above = lines[inner.lineno - 2].strip()
+                    assert above.startswith("#"), f"{path}:{inner.lineno}: no comment says why"
+
+
+def test_analysis_classes_override_only_the_documented_hooks():
+    """Subclasses of MDAnalysis' AnalysisBase override its public methods and its
+    documented hooks (_prepare, _single_frame, _conclude), never its other private ones."""
+    from MDAnalysis.analysis.base import AnalysisBase
+
+    hooks = {"_prepare", "_single_frame", "_conclude"}
+    private = {name for name in vars(AnalysisBase) if name.startswith("_") and "__" not in name}
+    found = 0
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = {getattr(b, "id", getattr(b, "attr", "")) for b in node.bases}
+            if not bases & {"AnalysisBase", "_BlockRouted"}:
+                continue
+            found += 1
+            defined = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+            overridden = (defined & private) - hooks
+            assert not overridden, f"{path}: {node.name} overrides {sorted(overridden)}"
+    assert found >= 5  # RDF (3), solvation shells, MSD, cluster stability
