@@ -76,7 +76,10 @@ def test_reading_the_rules_loads_neither_openmm_nor_mdanalysis(tmp_path):
 
 
 def test_one_home_for_each_constant():
-    # molar energies: exact SI (N_A and e are defined values since 2019)
+    # SI and molar constants: scipy's (CODATA 2018; N_A, e, k_B exact since 2019)
+    assert units.AVOGADRO_PER_MOL == constants.N_A and constants.k == units.BOLTZMANN_J_PER_K
+    assert constants.e == units.ELEMENTARY_CHARGE_C
+    assert pytest.approx(constants.R, rel=1e-15) == units.GAS_CONSTANT_J_PER_MOL_K
     assert pytest.approx(constants.N_A * constants.e / 1e3, rel=1e-15) == units.EV_TO_KJ_PER_MOL
     assert pytest.approx(1.0, rel=1e-15) == units.EV_TO_KJ_PER_MOL * units.KJ_PER_MOL_TO_EV
     assert pytest.approx(units.EV_TO_KJ_PER_MOL / 4.184, rel=1e-15) == units.EV_TO_KCAL_PER_MOL
