@@ -120,7 +120,7 @@ def test_init_files_hold_a_docstring_and_light_re_exports_only():
 #: stages (it reads QM outputs and runs GFN2-xTB on the cluster); config and the progress
 #: store read the whole workflow's settings and files, so they sit on top with it.
 STAGE_RANK = {
-    "errors": 0, "io": 0, "logs": 0, "plots": 0, "units": 0, "mol2": 0,
+    "errors": 0, "io": 0, "logs": 0, "plots": 0, "units": 0, "mol2": 0, "timeseries": 0,
     "structures": 1, "cluster": 2, "forcefield": 3, "dft": 3, "md": 4,
     "analysis": 5, "study": 6, "config": 7, "progress": 7,
 }  # fmt: skip

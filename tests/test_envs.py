@@ -39,6 +39,7 @@ DISTRIBUTIONS = {
     "pandas": "pandas",
     "numpy": "numpy",
     "scipy": "scipy",
+    "pymbar": "pymbar",
     "yaml": "PyYAML",
     "jsonschema": "jsonschema",
 }
