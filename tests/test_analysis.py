@@ -15,6 +15,7 @@ from MDAnalysis.coordinates.memory import MemoryReader
 
 from electrolyte_md.analysis import coordination
 from electrolyte_md.analysis.coordination import (
+    EQUILIBRATED_KEYS,
     analyze_pair,
     analyze_run,
     plot_rdf,
@@ -27,6 +28,7 @@ from electrolyte_md.analysis.peaks import find_first_minimum, find_first_peak, s
 from electrolyte_md.analysis.rdf import RDFCoordination, RDFCoordinationSet
 from electrolyte_md.analysis.records import pair_files, read_pair_records
 from electrolyte_md.errors import AnalysisError
+from electrolyte_md.timeseries import analyze_series
 
 BIN_WIDTH_ANGSTROM = 0.05
 
@@ -292,6 +294,7 @@ def test_plot_and_summary(tmp_path):
         "n_blocks",
         "r_max_angstrom",
         "bin_width_angstrom",
+        *EQUILIBRATED_KEYS,
     }
     assert json.loads(json.dumps(summary, allow_nan=False)) == summary
     assert summary["pair"] == "Na-Cl"
@@ -308,6 +311,31 @@ def test_plot_and_summary(tmp_path):
     assert summarize(one, "Na-Cl")["coordination_number_sem"] is None
     assert summarize(one, "Na-Cl")["coordination_number_last_block"] is None
     assert summarize(one, "Na-Cl")["coordination_number_block_means"] == []
+    # too few frames for an equilibrated region (6 < MIN_SAMPLES): null, not a guess
+    assert all(summary[key] is None for key in EQUILIBRATED_KEYS)
+
+
+def test_summary_carries_the_equilibrated_region_of_the_per_frame_cn():
+    """The per-frame CN of a fluctuating liquid-like box, through timeseries.analyze_series:
+    the record's equilibrated mean, its error, discarded time and drift are that series'."""
+    rng = np.random.default_rng(8)
+    frames = rng.uniform(0.0, 14.0, size=(60, 80, 3))
+    u = make_universe(frames, 14.0)
+    rdf = RDFCoordination(u.atoms[:30], u.atoms[30:], cutoff_angstrom=3.5).run()
+    per_frame, times = rdf.results.coordination_number_per_frame, rdf.results.times_ps
+    assert np.ptp(per_frame) > 0 and len(times) == 60
+    expected = analyze_series(per_frame, times)
+    summary = summarize(rdf, "A-B")
+    assert summary["coordination_number_equilibrated"] == pytest.approx(expected.mean)
+    assert summary["coordination_number_equilibrated_se"] == pytest.approx(expected.standard_error)
+    assert summary["discarded_ps"] == pytest.approx(expected.discarded_time)
+    assert summary["n_effective"] == pytest.approx(expected.n_effective)
+    assert summary["drift_p"] == pytest.approx(expected.drift_p)
+    # uncorrelated frames: little discarded, g near 1, the mean near the all-frame CN
+    assert summary["statistical_inefficiency"] < 2.0
+    assert summary["coordination_number_equilibrated"] == pytest.approx(
+        summary["coordination_number"], abs=4 * summary["coordination_number_equilibrated_se"]
+    )
 
 
 #: Pairs of the rock-salt trajectory of :func:`rock_salt_files`, as system_pairs gives them.

@@ -40,6 +40,7 @@ from electrolyte_md.analysis.solvation import ION_PAIR_CLASSES, SolvationShells,
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_write_text, json_float, write_json
 from electrolyte_md.plots import new_figure, save_png
+from electrolyte_md.timeseries import MIN_SAMPLES, analyze_series
 
 __all__ = [
     "analyze_pair",
@@ -162,7 +163,13 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
         blocks of the SEM: a run whose coordination still drifts shows it here),
         ``coordination_number_block_means`` (all of them, in order; empty with fewer
         frames than blocks),
-        ``n_frames``, ``n_blocks``, ``r_max_angstrom`` and ``bin_width_angstrom``.
+        ``n_frames``, ``n_blocks``, ``r_max_angstrom`` and ``bin_width_angstrom``; and
+        the per-frame CN's equilibrated region
+        (:func:`~electrolyte_md.timeseries.analyze_series`):
+        ``coordination_number_equilibrated`` (its mean) with
+        ``coordination_number_equilibrated_se`` (from its statistical inefficiency),
+        ``discarded_ps``, ``statistical_inefficiency``, ``n_effective`` and ``drift_p``
+        (all None with fewer than :data:`~electrolyte_md.timeseries.MIN_SAMPLES` frames).
         Values are built-in ``str``/``int``/``float``; undefined values (NaN, e.g. the
         SEM and block means with fewer frames than blocks) become ``None`` so the
         dictionary is valid strict JSON.
@@ -185,7 +192,38 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
         "n_blocks": int(res.n_blocks),
         "r_max_angstrom": json_float(res.r_max_angstrom),
         "bin_width_angstrom": json_float(res.bin_width_angstrom),
+        **_equilibrated(res, pair_name),
     }
+
+
+#: Keys of :func:`summarize` from the per-frame CN's equilibrated region.
+EQUILIBRATED_KEYS = (
+    "coordination_number_equilibrated",
+    "coordination_number_equilibrated_se",
+    "discarded_ps",
+    "statistical_inefficiency",
+    "n_effective",
+    "drift_p",
+)
+
+
+def _equilibrated(res: Results, pair_name: str) -> dict[str, float | None]:
+    """The per-frame CN's equilibrated region, standard error and drift (None each with
+    too few frames, or without the frames' times)."""
+    per_frame = np.asarray(getattr(res, "coordination_number_per_frame", []), dtype=float)
+    times = getattr(res, "times_ps", None)
+    if len(per_frame) < MIN_SAMPLES or times is None:
+        return dict.fromkeys(EQUILIBRATED_KEYS)
+    series = analyze_series(per_frame, times, name=f"CN {pair_name}")
+    values = (
+        series.mean,
+        series.standard_error,
+        series.discarded_time,
+        series.statistical_inefficiency,
+        series.n_effective,
+        series.drift_p,
+    )
+    return {key: json_float(value) for key, value in zip(EQUILIBRATED_KEYS, values, strict=True)}
 
 
 def analyze_pair(
@@ -437,6 +475,7 @@ def coordination_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         "coordination_number_sem",
         "coordination_number_first_block",
         "coordination_number_last_block",
+        *EQUILIBRATED_KEYS,
         "n_frames",
     ]
     rows = pd.DataFrame([{c: r.get(c) for c in columns} for r in records], columns=columns)
@@ -465,12 +504,28 @@ def coordination_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "coordination_number_last_block": group["coordination_number_last_block"]
                 .astype(float)
                 .mean(),
+                **_replica_mean_of_equilibrated(group),
                 "n_frames": int(group["n_frames"].sum()),
             }
         )
     if means:
         rows = pd.concat([rows, pd.DataFrame(means, columns=columns)], ignore_index=True)
     return rows
+
+
+def _replica_mean_of_equilibrated(group: pd.DataFrame) -> dict[str, float]:
+    """The equilibrated CN over replicas: their mean, its error from their spread, the
+    mean discarded time and inefficiency, the summed effective samples, and the smallest
+    drift p-value (the replica that drifts most)."""
+    cn = group["coordination_number_equilibrated"].astype(float)
+    return {
+        "coordination_number_equilibrated": cn.mean(),
+        "coordination_number_equilibrated_se": cn.std(ddof=1) / math.sqrt(len(cn)),
+        "discarded_ps": group["discarded_ps"].astype(float).mean(),
+        "statistical_inefficiency": group["statistical_inefficiency"].astype(float).mean(),
+        "n_effective": group["n_effective"].astype(float).sum(),
+        "drift_p": group["drift_p"].astype(float).min(),
+    }
 
 
 # --- Li+ solvation shells -------------------------------------------------------------

@@ -752,6 +752,7 @@ class RDFCoordination(_BlockRouted):
         res.coordination_number_sem = sem
         res.coordination_number_block_means = block_means
         res.coordination_number_per_frame = per_frame_cn
+        res.times_ps = np.asarray(self.times, dtype=float)
         res.n_frames = int(n_frames)
         res.n_blocks = self.n_blocks
         res.mean_volume_angstrom3 = mean_volume
