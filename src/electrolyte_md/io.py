@@ -49,12 +49,12 @@ def json_float(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def json_safe(value):
+def _json_safe(value):
     """``value`` with every non-finite float (not valid JSON) replaced by None."""
     if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
+        return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
+        return [_json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -62,7 +62,7 @@ def json_safe(value):
 
 def write_json(path: Path | str, data, indent: int = 2) -> None:
     """Write ``data`` as JSON (non-finite floats as null) atomically, with a final newline."""
-    atomic_write(path, json.dumps(json_safe(data), indent=indent, allow_nan=False) + "\n")
+    atomic_write(path, json.dumps(_json_safe(data), indent=indent, allow_nan=False) + "\n")
 
 
 def atomic_copy(src: Path | str, dst: Path | str) -> None:

@@ -112,9 +112,9 @@ def _drift(times: np.ndarray, values: np.ndarray, g: float) -> tuple[float, floa
     n_effective = n / g
     if n_effective < 3 or np.ptp(times) == 0.0:
         return math.nan, math.nan
-    fit = stats.linregress(times, values)
     if np.ptp(values) == 0.0:
         return 0.0, 1.0
+    fit = stats.linregress(times, values)
     se = fit.stderr * math.sqrt(g)
     if se == 0.0:
         return float(fit.slope), 0.0

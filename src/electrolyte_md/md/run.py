@@ -21,7 +21,7 @@ import openmm
 from openmm import app, unit
 
 from electrolyte_md.errors import MDBlowUpError, MDInterruptedError
-from electrolyte_md.io import atomic_copy, atomic_write, json_safe, write_json
+from electrolyte_md.io import atomic_copy, atomic_write, write_json
 from electrolyte_md.md.files import DCDWriter, EnergyCSVWriter, RestartStore, read_energies
 from electrolyte_md.md.protocol import MDProtocol
 from electrolyte_md.md.system import (
@@ -314,7 +314,7 @@ class _Attempt:
             time_ps=float(state.getTime().value_in_unit(unit.picosecond)),
             wall_total_s=self.wall_before + time.perf_counter() - self.t_invocation,
         )
-        self.progress["state_file"] = self.store.save(state, json_safe(self.progress))
+        self.progress["state_file"] = self.store.save(state, self.progress)
         self.last_checkpoint_wall = time.perf_counter()
         self.log.debug(
             "checkpoint: %s step %d (run step %d)", phase, phase_step, state.getStepCount()
