@@ -14,6 +14,7 @@ from MDAnalysis.lib.distances import distance_array
 
 from electrolyte_md.analysis.coordination import (
     shell_composition_table,
+    shell_partners,
     shell_type_table,
     summarize_solvation,
 )
@@ -269,3 +270,36 @@ def test_bad_input_is_refused_with_a_clear_message():
     no_box = MDAnalysis.Universe.empty(1, trajectory=True)
     with pytest.raises(AnalysisError, match="no periodic box"):
         SolvationShells(no_box, "all", PARTNERS, ["PF6"])
+
+
+def _rdf_record(pair, ligand, peak, cutoff):
+    return {
+        "pair": pair,
+        "center_selection": "resname LI",
+        "ligand_selection": ligand,
+        "first_peak_angstrom": peak,
+        "cutoff_angstrom": cutoff,
+        "cutoff_source": "first minimum",
+    }
+
+
+def test_shell_partners_are_the_nearest_atoms_even_without_a_first_peak():
+    # A short run: Li-F found no qualifying peak (None), Li-P and the NMP stand-in's C
+    # did; the contact atoms are still F and O, with the cutoffs of their own records.
+    residues, _ = build_configuration()
+    u = make_universe(residues)
+    records = [
+        _rdf_record("Li-P", "resname PF6 and name P", 3.2, 4.0),
+        _rdf_record("Li-F", "resname PF6 and name F*", None, 2.5),
+        _rdf_record("Li-C", "resname NMP and name C", 1.5, 3.5),
+        _rdf_record("Li-O", "resname NMP and name O", 2.0, 2.6),
+    ]
+    partners = shell_partners(u, records, "LI", {"PF6": "PF6", "NMP": "NMP"})
+    assert {name: p["pair"] for name, p in partners.items()} == {"PF6": "Li-F", "NMP": "Li-O"}
+    assert partners["PF6"]["cutoff_angstrom"] == 2.5
+    assert math.isnan(partners["PF6"]["first_peak_angstrom"])
+    # Li0 has four O at 2.0 Å; the mean over all Li is what the record says.
+    o = u.select_atoms("resname NMP and name O").positions
+    li = u.select_atoms("resname LI").positions
+    nearest = distance_array(li, o, box=u.dimensions).min(axis=1).mean()
+    assert partners["NMP"]["nearest_angstrom"] == pytest.approx(nearest)

@@ -33,6 +33,7 @@ import pandas as pd
 from MDAnalysis.analysis.base import Results
 from MDAnalysis.core.groups import AtomGroup
 from MDAnalysis.core.universe import Universe
+from MDAnalysis.lib.distances import distance_array
 
 from electrolyte_md.analysis.rdf import RDFCoordination, RDFCoordinationSet
 from electrolyte_md.analysis.records import pair_files
@@ -43,11 +44,13 @@ from electrolyte_md.plots import new_figure, save_png
 from electrolyte_md.timeseries import MIN_SAMPLES, analyze_series
 
 __all__ = [
+    "CONTACT_FRAMES",
     "analyze_pair",
     "analyze_pairs",
     "analyze_run",
     "analyze_solvation",
     "coordination_table",
+    "mean_nearest_distance",
     "plot_rdf",
     "rdf_table",
     "shell_composition_table",
@@ -644,6 +647,27 @@ def summarize_solvation(
     }
 
 
+#: Frames (spread evenly over the trajectory) that :func:`mean_nearest_distance` reads.
+CONTACT_FRAMES = 20
+
+
+def mean_nearest_distance(universe: Universe, centre: AtomGroup, ligand: AtomGroup) -> float:
+    """Mean distance (Å) from an atom of ``centre`` to its nearest atom of ``ligand``.
+
+    Averaged over the centre atoms and :data:`CONTACT_FRAMES` frames spread evenly over
+    the trajectory (minimum image; the trajectory is left at its first frame).
+    """
+    n_frames = universe.trajectory.n_frames
+    frames = np.unique(np.linspace(0, n_frames - 1, min(CONTACT_FRAMES, n_frames)).astype(int))
+    nearest = []
+    for index in frames:
+        ts = universe.trajectory[int(index)]
+        d = distance_array(centre.positions, ligand.positions, box=ts.dimensions)
+        nearest.append(d.min(axis=1))
+    universe.trajectory[0]
+    return float(np.mean(nearest))
+
+
 def shell_partners(
     universe: Universe,
     cn_records: Sequence[Mapping[str, Any]],
@@ -655,17 +679,25 @@ def shell_partners(
 
     A record (an ``analysis.analyze_pair`` JSON) is a candidate when its centre atoms are
     all of residue ``cation_residue`` and its ligand atoms all belong to one other
-    residue name (one species).  Per species the candidate with the shortest first
-    peak is kept -- the atoms in direct contact with the cation (F, not P, of PF6-; O,
-    not N, of NMP) -- with the cutoff that record used (the first minimum of its g(r),
-    or the pair's configured ``cutoff_angstrom``).  ``fixed_cutoffs`` (species -> Å)
-    overrides the cutoff of a species.
+    residue name (one species).  Per species the candidate whose atoms come closest to
+    the cation is kept -- the atoms in direct contact with it (F, not P, of PF6-; O, not
+    N, of NMP) -- with the cutoff that record used (the first minimum of its g(r), or the
+    pair's configured ``cutoff_angstrom``).  ``fixed_cutoffs`` (species -> Å) overrides
+    the cutoff of a species.
+
+    "Closest" is the mean, over cations and up to :data:`CONTACT_FRAMES` frames spread
+    over the trajectory, of the distance from a cation to the nearest candidate atom.
+    The first peak of g(r) would say the same in a converged run, but in a short one a
+    pair may have no qualifying peak at all (too few contacts) and the choice would then
+    follow the noise; the nearest distance needs no peak.  Of a PF6- anion an F is
+    always nearer than the P (an octahedron's nearest vertex is nearer than its centre
+    from any point more than 0.87 bond lengths away), so the choice is geometric there.
 
     Returns
     -------
     dict
         Species -> ``{"pair", "selection", "cutoff_angstrom", "cutoff_source",
-        "first_peak_angstrom"}``, in the order of the records.
+        "first_peak_angstrom", "nearest_angstrom"}``, in the order of the records.
 
     Raises
     ------
@@ -691,8 +723,8 @@ def shell_partners(
         (residue,) = residues
         name = species_by_residue.get(residue, residue)
         peak = record.get("first_peak_angstrom")
-        peak = math.inf if peak is None else float(peak)
-        if name in chosen and chosen[name]["first_peak_angstrom"] <= peak:
+        nearest = mean_nearest_distance(universe, centre, ligand)
+        if name in chosen and chosen[name]["nearest_angstrom"] <= nearest:
             continue
         chosen[name] = {
             "pair": record["pair"],
@@ -701,7 +733,8 @@ def shell_partners(
             "cutoff_source": f"{record['cutoff_source']} of g(r) {record['pair']}"
             if record["cutoff_source"] == "first minimum"
             else f"configured cutoff of pair {record['pair']}",
-            "first_peak_angstrom": peak,
+            "first_peak_angstrom": math.nan if peak is None else float(peak),
+            "nearest_angstrom": nearest,
         }
     for name, cutoff in (fixed_cutoffs or {}).items():
         if name not in chosen:
@@ -787,7 +820,10 @@ def analyze_solvation(
     ).run(start=start)
     record = summarize_solvation(shells)
     record["partner_details"] = {
-        name: {key: p[key] for key in ("pair", "selection", "cutoff_angstrom", "cutoff_source")}
+        name: {
+            key: p[key]
+            for key in ("pair", "selection", "cutoff_angstrom", "cutoff_source", "nearest_angstrom")
+        }
         for name, p in partners.items()
     }
     record["cation_residue"] = cation_residue
