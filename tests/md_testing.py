@@ -57,6 +57,7 @@ def write_water_box(
 def fast_protocol(**changes: object) -> MDProtocol:
     """A protocol of a few ps at 4 fs on 2 CPU threads."""
     settings: dict[str, object] = {
+        "decorrelation_ps": 0.0,
         "heating_ps": 0.4,
         "equilibration_ps": 0.8,
         "density_window_ps": 0.4,

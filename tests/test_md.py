@@ -65,7 +65,11 @@ def test_protocol_defaults_and_derived_steps() -> None:
     protocol = MDProtocol()
     assert protocol.timestep_fs == 4.0 and protocol.hydrogen_mass_amu == pytest.approx(3.024)
     assert protocol.report_interval_steps == 250
-    assert protocol.heating_steps == 2_500
+    assert protocol.heating_steps == protocol.heating_max_steps == 2_500
+    assert protocol.decorrelation_steps == 5_000 and protocol.minimize_ions_uncharged
+    assert MDProtocol(heating_max_ps=40.0).heating_max_steps == 10_000
+    assert 0 < protocol.heating_velocity_seed() < 2**31
+    assert protocol.heating_velocity_seed() not in protocol.openmm_seeds().values()
     assert protocol.equilibration_steps == protocol.equilibration_max_steps == 12_500
     assert protocol.production_steps == 50_000
     assert MDProtocol(timestep_fs=2.0).production_steps == 100_000
@@ -98,6 +102,14 @@ def test_protocol_defaults_and_derived_steps() -> None:
         ("minimize_tolerance_kj_per_mol_nm", 0.0),
         ("minimize_max_iterations", -1),
         ("heating_ps", -1.0),
+        ("heating_max_ps", 5.0),  # below heating_ps
+        ("heating_max_ps", 10.5),  # not a whole multiple of the report interval
+        ("decorrelation_ps", -1.0),
+        ("decorrelation_kelvin", 0.0),
+        ("minimize_ions_uncharged", "yes"),
+        ("temperature_window_ps", 0.0),
+        ("temperature_tolerance_kelvin", -3.0),
+        ("energy_tolerance_sd", 0.0),
         ("equilibration_ps", 0.0),
         ("equilibration_max_ps", 10.0),  # below equilibration_ps
         ("density_window_ps", 40.0),  # does not fit twice into 50 ps
@@ -409,7 +421,8 @@ def test_state_xml_is_final_state(nvt_run: tuple[MDOutputs, MDProtocol]) -> None
     assert len(state.getVelocities()) == n_atoms
     summary = json.loads(outputs.summary_json.read_text(encoding="utf-8"))
     steps = summary["steps"]
-    assert state.getStepCount() == steps["heating"] + steps["equilibration"] + steps["production"]
+    phases = ("decorrelation", "heating", "equilibration", "production")
+    assert state.getStepCount() == sum(steps[phase] for phase in phases)
     box_nm = np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer))
     last = read_energies(outputs.prod_csv).iloc[-1]
     np.testing.assert_allclose(

@@ -11,6 +11,7 @@ rule run_md:
         pdb=f"{RESULTS}/systems/{{system}}/system.pdb",
     output:
         minimized=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/minimized.pdb",
+        decorrelation_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/decorrelation.csv",
         heat_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/heat.csv",
         equil_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil.csv",
         equil_pdb=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil_final.pdb",

@@ -5,15 +5,24 @@ The input is an OpenMM ``System`` serialised to XML (PME, HBonds constraints, no
 barostat) and a PDB file holding the topology (with elements), positions and periodic
 box (CRYST1).  :func:`run_md` runs, in one OpenMM ``Context`` per invocation,
 
-1. energy minimisation,
-2. NVT heating from ``heating_start_kelvin`` to the temperature (linear ramp),
-3. NPT equilibration (Langevin middle integrator + Monte Carlo barostat) of at least
-   ``equilibration_ps`` and at most ``equilibration_max_ps``, stopped when the mean
-   densities of the last two ``density_window_ps`` windows differ by less than
-   ``density_tolerance`` (the achieved density, its drift and whether it converged are
-   reported),
-4. production in NVT (barostat off, box and molecule centres scaled to the mean volume of
+1. energy minimisation, with the ions' charges switched off (``minimize_ions_uncharged``)
+   so that the minimiser does not pull the packed ions into contact pairs,
+2. decorrelation: NVT at ``decorrelation_kelvin`` for ``decorrelation_ps``, ion charges
+   still off, which takes the box away from the packer's structure without pairing ions,
+3. NVT heating from ``heating_start_kelvin`` (new velocities, charges on) to the
+   temperature (linear ramp), held there until a ``temperature_window_ps`` window's mean
+   is within the tolerance (at most ``heating_max_ps``),
+4. NPT equilibration (Langevin middle integrator + Monte Carlo barostat) of at least
+   ``equilibration_ps`` and at most ``equilibration_max_ps``, stopped when over the last
+   two ``density_window_ps`` windows the density, the potential energy and the
+   temperature have all stopped drifting (:mod:`electrolyte_md.md.criteria`; which
+   criterion held, and by how much, is reported),
+5. production in NVT (barostat off, box and molecule centres scaled to the mean volume of
    those two windows) or NPT.
+
+The counter-ions in contact with each cation are counted in the packed, minimised,
+decorrelated, equilibrated and final structures (``ion_contacts_per_cation`` in the
+summary): the start of a run should leave the packed box's pairing, not double it.
 
 Speed
 -----
@@ -95,7 +104,9 @@ _EXPORTS = {
     "OUTPUT_FILE_NAMES": "electrolyte_md.md.run",
     "RESTART_DIR_NAME": "electrolyte_md.md.run",
     "MDOutputs": "electrolyte_md.md.run",
-    "density_convergence": "electrolyte_md.md.run",
+    "density_convergence": "electrolyte_md.md.criteria",
+    "equilibration_criteria": "electrolyte_md.md.criteria",
+    "temperature_check": "electrolyte_md.md.criteria",
     "run_md": "electrolyte_md.md.run",
     "pme_force_error": "electrolyte_md.md.system",
     "repartition_hydrogen_masses": "electrolyte_md.md.system",
@@ -116,11 +127,13 @@ __all__ = [
     "RESTART_DIR_NAME",
     "RestartStore",
     "density_convergence",
+    "equilibration_criteria",
     "parse_slurm_time",
     "pme_force_error",
     "read_energies",
     "repartition_hydrogen_masses",
     "run_md",
+    "temperature_check",
 ]
 
 
@@ -138,6 +151,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from electrolyte_md.errors import MDBlowUpError, MDInterruptedError
+    from electrolyte_md.md.criteria import (
+        density_convergence,
+        equilibration_criteria,
+        temperature_check,
+    )
     from electrolyte_md.md.files import (
         ENERGY_COLUMNS,
         DCDWriter,
@@ -150,7 +168,6 @@ if TYPE_CHECKING:
         OUTPUT_FILE_NAMES,
         RESTART_DIR_NAME,
         MDOutputs,
-        density_convergence,
         run_md,
     )
     from electrolyte_md.md.system import pme_force_error, repartition_hydrogen_masses

@@ -82,21 +82,51 @@ class MDProtocol:
         Convergence tolerance of the energy minimiser (root-mean-square force).
     minimize_max_iterations : int
         Maximum number of minimiser iterations; 0 means until converged.
+    minimize_ions_uncharged : bool
+        Minimise with the charges of every charged molecule (the ions) switched off.
+        With them on, the minimiser pulls the packed ions into contact pairs (2-3 times
+        the pairing of the packed box), and a run of a nanosecond does not undo it; off,
+        the ions keep the random pairing of the packing.  Intramolecular 1-4 terms (the
+        exceptions) stay as they are.
+    decorrelation_ps : float
+        Length of an NVT stage at ``decorrelation_kelvin`` after the minimisation, with
+        the ion charges off: it takes the box away from the packer's artificial
+        structure without letting ions pair; 0 skips it.  Heating then starts from new
+        velocities at ``heating_start_kelvin`` with the charges on, so pairing approaches
+        its equilibrium from below.
+    decorrelation_kelvin : float
+        Thermostat temperature of the decorrelation stage (fixed volume, so above the
+        solvent's boiling point is fine).
     heating_ps : float
-        Length of the NVT heating from ``heating_start_kelvin`` to the temperature
-        (linear ramp, one step per report interval); 0 skips heating.
+        Length of the NVT heating ramp from ``heating_start_kelvin`` to the temperature
+        (linear, one step per report interval); 0 skips the ramp.
     heating_start_kelvin : float
-        Temperature of the initial velocities and of the start of the ramp.
+        Temperature of the velocities and of the start of the ramp.
+    heating_max_ps : float or None
+        Heating goes on at the target temperature after the ramp until the mean
+        temperature of the last ``temperature_window_ps`` is within the tolerance
+        (:func:`~electrolyte_md.md.criteria.temperature_check`), for at most this long in
+        all; None means ``heating_ps`` (a fixed length, the check is only reported).
+    temperature_window_ps : float
+        Window of the heating's temperature check.
+    temperature_tolerance_kelvin : float
+        Accepted deviation of a window's mean temperature from the target, on top of
+        twice its equilibrium noise (:func:`~electrolyte_md.md.criteria.temperature_allowance`);
+        used at the end of heating and of equilibration.
     equilibration_ps : float
         Minimum length of the NPT equilibration.
     equilibration_max_ps : float or None
         Maximum length of the NPT equilibration; None means ``equilibration_ps`` (a
         fixed length, convergence is then only reported).
     density_window_ps : float
-        Length of the windows whose mean densities are compared.
+        Length of the two windows compared at the end of equilibration.
     density_tolerance : float
-        Equilibration has converged when the mean densities of the last two windows
-        differ by less than this fraction.
+        Largest relative difference of the two windows' mean densities.
+    energy_tolerance_sd : float
+        Largest difference of the two windows' mean potential energies, in standard
+        deviations of the instantaneous potential energy.  Equilibration ends when the
+        density, energy and temperature criteria all hold
+        (:func:`~electrolyte_md.md.criteria.equilibration_criteria`).
     production_ps : float
         Length of the production run.
     production_ensemble : str
@@ -143,12 +173,19 @@ class MDProtocol:
     pme_error_tolerance: float = 5e-4
     minimize_tolerance_kj_per_mol_nm: float = 10.0
     minimize_max_iterations: int = 0
+    minimize_ions_uncharged: bool = True
+    decorrelation_ps: float = 20.0
+    decorrelation_kelvin: float = 500.0
     heating_ps: float = 10.0
     heating_start_kelvin: float = 50.0
+    heating_max_ps: float | None = None
+    temperature_window_ps: float = 5.0
+    temperature_tolerance_kelvin: float = 3.0
     equilibration_ps: float = 50.0
     equilibration_max_ps: float | None = None
     density_window_ps: float = 10.0
     density_tolerance: float = 0.01
+    energy_tolerance_sd: float = 1.0
     production_ps: float = 200.0
     production_ensemble: str = "NVT"
     barostat_interval_steps: int = 25
@@ -173,9 +210,13 @@ class MDProtocol:
             "pme_error_tolerance",
             "minimize_tolerance_kj_per_mol_nm",
             "heating_start_kelvin",
+            "decorrelation_kelvin",
+            "temperature_window_ps",
+            "temperature_tolerance_kelvin",
             "equilibration_ps",
             "density_window_ps",
             "density_tolerance",
+            "energy_tolerance_sd",
             "production_ps",
             "report_interval_ps",
             "checkpoint_interval_ps",
@@ -184,9 +225,19 @@ class MDProtocol:
         )
         for name in positive:
             self._check_number(name, minimum=0.0, strict=True)
-        for name in ("heating_ps", "wall_time_margin_minutes"):
+        for name in ("heating_ps", "decorrelation_ps", "wall_time_margin_minutes"):
             self._check_number(name, minimum=0.0, strict=False)
-        for name in ("equilibration_max_ps", "wall_time_limit_hours", "blowup_retry_timestep_fs"):
+        if not isinstance(self.minimize_ions_uncharged, bool):
+            raise ValueError(
+                "MDProtocol.minimize_ions_uncharged must be true or false, got "
+                f"{self.minimize_ions_uncharged!r}"
+            )
+        for name in (
+            "heating_max_ps",
+            "equilibration_max_ps",
+            "wall_time_limit_hours",
+            "blowup_retry_timestep_fs",
+        ):
             if getattr(self, name) is not None:
                 self._check_number(name, minimum=0.0, strict=True)
         if self.hydrogen_mass_amu is not None:
@@ -243,8 +294,16 @@ class MDProtocol:
                 f"MDProtocol.equilibration_max_ps ({self.equilibration_max_ps} ps) must be >= "
                 f"equilibration_ps ({self.equilibration_ps} ps)"
             )
+        if self.heating_max_ps is not None and self.heating_max_ps < self.heating_ps:
+            raise ValueError(
+                f"MDProtocol.heating_max_ps ({self.heating_max_ps} ps) must be >= heating_ps "
+                f"({self.heating_ps} ps)"
+            )
         lengths = [
+            "decorrelation_ps",
             "heating_ps",
+            "heating_max_ps",
+            "temperature_window_ps",
             "equilibration_ps",
             "equilibration_max_ps",
             "density_window_ps",
@@ -280,6 +339,11 @@ class MDProtocol:
         return self.timestep_fs / 1000.0
 
     @property
+    def heating_max_length_ps(self) -> float:
+        """Longest heating (ramp and hold) in ps."""
+        return self.heating_ps if self.heating_max_ps is None else float(self.heating_max_ps)
+
+    @property
     def equilibration_max_length_ps(self) -> float:
         """Longest NPT equilibration in ps."""
         return (
@@ -309,6 +373,21 @@ class MDProtocol:
     def heating_steps(self) -> int:
         """Number of time steps of the heating."""
         return self.steps(self.heating_ps)
+
+    @property
+    def heating_max_steps(self) -> int:
+        """Maximum number of time steps of the heating."""
+        return self.steps(self.heating_max_length_ps)
+
+    @property
+    def decorrelation_steps(self) -> int:
+        """Number of time steps of the decorrelation stage."""
+        return self.steps(self.decorrelation_ps)
+
+    @property
+    def temperature_window_steps(self) -> int:
+        """Steps per temperature window."""
+        return self.steps(self.temperature_window_ps)
 
     @property
     def equilibration_steps(self) -> int:
@@ -359,6 +438,12 @@ class MDProtocol:
         words = np.random.SeedSequence([self.seed, step]).generate_state(2, dtype=np.uint32)
         seeds = [int(w) & 0x7FFFFFFF or 1 for w in words]
         return dict(zip(("integrator", "barostat"), seeds, strict=True))
+
+    def heating_velocity_seed(self) -> int:
+        """Seed of the velocities drawn at the start of heating after a decorrelation."""
+        # three words: never the (seed, step) of a continuation's resume_seeds
+        word = np.random.SeedSequence([self.seed, 0, 1]).generate_state(1, dtype=np.uint32)[0]
+        return int(word) & 0x7FFFFFFF or 1
 
     def physics_fingerprint(self) -> str:
         """Hash of the fields that determine the trajectory (all but :data:`RUNTIME_FIELDS`)."""

@@ -22,6 +22,13 @@ from openmm import app, unit
 
 from electrolyte_md.errors import MDBlowUpError, MDInterruptedError
 from electrolyte_md.io import atomic_copy, atomic_write, write_json
+from electrolyte_md.md.criteria import (
+    ION_CONTACT_ANGSTROM,
+    equilibration_criteria,
+    ion_contacts_per_cation,
+    ionic_molecules,
+    temperature_check,
+)
 from electrolyte_md.md.files import DCDWriter, EnergyCSVWriter, RestartStore, read_energies
 from electrolyte_md.md.protocol import MDProtocol
 from electrolyte_md.md.system import (
@@ -40,13 +47,13 @@ __all__ = [
     "OUTPUT_FILE_NAMES",
     "RESTART_DIR_NAME",
     "MDOutputs",
-    "density_convergence",
     "run_md",
 ]
 
 #: File names written by :func:`run_md` into its output directory.
 OUTPUT_FILE_NAMES: dict[str, str] = {
     "minimized_pdb": "minimized.pdb",
+    "decorrelation_csv": "decorrelation.csv",
     "heat_csv": "heat.csv",
     "equil_csv": "equil.csv",
     "equil_final_pdb": "equil_final.pdb",
@@ -58,8 +65,13 @@ OUTPUT_FILE_NAMES: dict[str, str] = {
 }
 #: Name of the restart directory inside the output directory (never a workflow output).
 RESTART_DIR_NAME = "restart"
-PHASES = ("heating", "equilibration", "production")
-_PHASE_CSV = {"heating": "heat.csv", "equilibration": "equil.csv", "production": "prod.csv"}
+PHASES = ("decorrelation", "heating", "equilibration", "production")
+_PHASE_CSV = {
+    "decorrelation": "decorrelation.csv",
+    "heating": "heat.csv",
+    "equilibration": "equil.csv",
+    "production": "prod.csv",
+}
 _SECONDS_PER_DAY = 86400.0
 #: A box whose volume leaves [1/2, 2] times the starting volume has collapsed or exploded.
 _VOLUME_RATIO_LIMITS = (0.5, 2.0)
@@ -70,6 +82,7 @@ class MDOutputs:
     """Paths of the files written by :func:`run_md` (all in the same directory)."""
 
     minimized_pdb: Path
+    decorrelation_csv: Path
     heat_csv: Path
     equil_csv: Path
     equil_final_pdb: Path
@@ -88,59 +101,6 @@ class MDOutputs:
     def paths(self) -> list[Path]:
         """Return all paths, in field order."""
         return [getattr(self, f.name) for f in dataclasses.fields(self)]
-
-
-def density_convergence(
-    densities: np.ndarray | list[float],
-    report_interval_ps: float,
-    window_ps: float,
-    tolerance: float,
-) -> dict[str, Any]:
-    """Compare the mean densities of the last two windows of an NPT series.
-
-    Parameters
-    ----------
-    densities : array-like
-        Densities (g/cm3), one per report, in time order.
-    report_interval_ps : float
-        Time between reports.
-    window_ps : float
-        Window length.
-    tolerance : float
-        Largest relative difference of the two window means that counts as converged.
-
-    Returns
-    -------
-    dict
-        ``converged``, ``relative_difference`` (|m2 - m1| / m2), ``mean_g_per_cm3`` and
-        ``std_g_per_cm3`` over both windows, ``drift_g_per_cm3_per_ns`` (least-squares
-        slope over both windows), ``window_ps`` and ``tolerance``.  With fewer than two
-        windows of data ``converged`` is False and the numbers are NaN.
-    """
-    values = np.asarray(densities, dtype=float)
-    n = int(round(window_ps / report_interval_ps))
-    result: dict[str, Any] = {"window_ps": window_ps, "tolerance": tolerance}
-    if n < 1 or values.size < 2 * n:
-        nan = float("nan")
-        return result | {
-            "converged": False,
-            "relative_difference": nan,
-            "mean_g_per_cm3": nan,
-            "std_g_per_cm3": nan,
-            "drift_g_per_cm3_per_ns": nan,
-        }
-    first, last = values[-2 * n : -n], values[-n:]
-    both = values[-2 * n :]
-    relative = float(abs(last.mean() - first.mean()) / last.mean())
-    times_ns = np.arange(both.size) * report_interval_ps * 1e-3
-    drift = float(np.polyfit(times_ns, both, 1)[0]) if both.size > 1 else 0.0
-    return result | {
-        "converged": bool(relative <= tolerance),
-        "relative_difference": relative,
-        "mean_g_per_cm3": float(both.mean()),
-        "std_g_per_cm3": float(both.std(ddof=1)) if both.size > 1 else 0.0,
-        "drift_g_per_cm3_per_ns": drift,
-    }
 
 
 # --------------------------------------------------------------------------------------
@@ -182,6 +142,71 @@ def _publish(source: Path, target: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         atomic_copy(source, target)
+
+
+class _IonCharges:
+    """Switches the charges of the ions (molecules with a net charge) off and on.
+
+    Only the per-particle charges of the ``NonbondedForce`` change; its exceptions (the
+    scaled 1-4 pairs inside a molecule) keep their charge products.  The charges are set
+    in the System and in the Context, so a ``reinitialize`` keeps the current choice.
+    """
+
+    def __init__(self, system: openmm.System, molecules: list[list[int]]) -> None:
+        forces = [f for f in system.getForces() if isinstance(f, openmm.NonbondedForce)]
+        self.force = forces[0] if forces else None
+        charges = (
+            [
+                self.force.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)
+                for i in range(system.getNumParticles())
+            ]
+            if self.force is not None
+            else [0.0] * system.getNumParticles()
+        )
+        self.cations, self.anions = ionic_molecules(molecules, charges)
+        self.atoms = sorted(i for m in self.cations + self.anions for i in m)
+        self.original = (
+            {i: self.force.getParticleParameters(i) for i in self.atoms}
+            if self.force is not None
+            else {}
+        )
+
+    def set(self, context: openmm.Context, on: bool) -> None:
+        """Give the ions their charges (``on``) or none, in the System and ``context``."""
+        if self.force is None or not self.atoms:
+            return
+        for i, (charge, sigma, epsilon) in self.original.items():
+            self.force.setParticleParameters(i, charge if on else 0.0 * charge, sigma, epsilon)
+        self.force.updateParametersInContext(context)
+
+    def contacts(self, state: openmm.State) -> float:
+        """Mean number of anions in contact with a cation in ``state`` (NaN without ions)."""
+        positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+        box = state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
+        return ion_contacts_per_cation(positions, box, self.cations, self.anions)
+
+
+def _molecules(system: openmm.System) -> list[list[int]]:
+    """Atom index lists of the molecules: connected by bonds or constraints, as OpenMM's
+    ``Context.getMolecules`` counts them (without needing a Context)."""
+    parent = list(range(system.getNumParticles()))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    pairs = [system.getConstraintParameters(i)[:2] for i in range(system.getNumConstraints())]
+    for force in system.getForces():
+        if isinstance(force, openmm.HarmonicBondForce):
+            pairs += [force.getBondParameters(i)[:2] for i in range(force.getNumBonds())]
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(parent)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
 
 
 def _fingerprint(input_hash: str, protocol: MDProtocol) -> str:
@@ -227,8 +252,10 @@ class _Attempt:
         signals: StopSignals,
         log: logging.Logger,
         input_names: tuple[str, str],
+        ions: _IonCharges,
     ) -> None:
         self.name = name
+        self.ions = ions
         self.system = system
         self.pdb = pdb
         self.barostat_index = barostat_index
@@ -283,8 +310,10 @@ class _Attempt:
     def _phase_steps(self, phase: str) -> tuple[int, int]:
         """(minimum, maximum) number of steps of a phase."""
         p = self.protocol
+        if phase == "decorrelation":
+            return p.decorrelation_steps, p.decorrelation_steps
         if phase == "heating":
-            return p.heating_steps, p.heating_steps
+            return p.heating_steps, p.heating_max_steps
         if phase == "equilibration":
             return p.equilibration_steps, p.equilibration_max_steps
         return p.production_steps, p.production_steps
@@ -374,6 +403,10 @@ class _Attempt:
         self.simulation = create_simulation(
             self.pdb.topology, self.system, self.protocol, seeds["integrator"], self.log
         )
+        uncharged = phase == "decorrelation" or (
+            phase == "minimization" and self.protocol.minimize_ions_uncharged
+        )
+        self.ions.set(self.sim.context, on=not uncharged)
         info = platform_info(self.sim)
         self.platform = info
         self.progress["invocations"].append(
@@ -406,13 +439,22 @@ class _Attempt:
             p.minimize_tolerance_kj_per_mol_nm,
             p.minimize_max_iterations or "unlimited",
         )
+        packed = self.ions.contacts(context.getState(positions=True))
         initial = _potential(self.sim)
+        if p.minimize_ions_uncharged and self.ions.atoms:
+            self.log.info(
+                "minimising with the charges of the %d ions (%d atoms) switched off",
+                len(self.ions.cations) + len(self.ions.anions),
+                len(self.ions.atoms),
+            )
         t0 = time.perf_counter()
         self.sim.minimizeEnergy(
             tolerance=p.minimize_tolerance_kj_per_mol_nm * unit.kilojoule_per_mole / unit.nanometer,
             maxIterations=p.minimize_max_iterations,
         )
         wall = time.perf_counter() - t0
+        # the energy of the minimised structure with the full (charged) Hamiltonian
+        self.ions.set(context, on=True)
         final = _potential(self.sim)
         if not math.isfinite(final):
             raise self.blow_up(
@@ -429,11 +471,20 @@ class _Attempt:
         self.progress["minimization"] = {
             "initial_kj_per_mol": initial,
             "minimized_kj_per_mol": final,
+            "ions_uncharged": bool(p.minimize_ions_uncharged and self.ions.atoms),
             "wall_s": wall,
         }
-        start_t = p.heating_start_kelvin if p.heating_steps else p.temperature_kelvin
+        self.progress["ion_contacts"] = {
+            "packed": packed,
+            "minimized": self.ions.contacts(context.getState(positions=True)),
+        }
+        if p.decorrelation_steps:
+            self.ions.set(context, on=False)
+            start_t = p.decorrelation_kelvin
+        else:
+            start_t = p.heating_start_kelvin if p.heating_steps else p.temperature_kelvin
         context.setVelocitiesToTemperature(start_t * unit.kelvin, p.openmm_seeds()["velocities"])
-        self.checkpoint("heating", 0)
+        self.checkpoint("decorrelation", 0)
 
     def _open_writers(self, phase: str) -> None:
         files = self.progress["files"]
@@ -465,29 +516,46 @@ class _Attempt:
 
     def _equilibration_check(self, rows: list[dict[str, float]]) -> dict[str, Any]:
         p = self.protocol
-        return density_convergence(
-            [r["density_g_per_cm3"] for r in rows],
+        return equilibration_criteria(
+            rows,
+            report_interval_ps=p.report_interval_ps,
+            window_ps=p.density_window_ps,
+            density_tolerance=p.density_tolerance,
+            energy_tolerance_sd=p.energy_tolerance_sd,
+            target_kelvin=p.temperature_kelvin,
+            temperature_tolerance_kelvin=p.temperature_tolerance_kelvin,
+            degrees_of_freedom=self.dof,
+        )
+
+    def _heating_check(
+        self, rows: list[dict[str, float]], window_ps: float | None = None
+    ) -> dict[str, Any]:
+        p = self.protocol
+        return temperature_check(
+            [r["temperature_kelvin"] for r in rows],
             p.report_interval_ps,
-            p.density_window_ps,
-            p.density_tolerance,
+            p.temperature_window_ps if window_ps is None else window_ps,
+            p.temperature_kelvin,
+            p.temperature_tolerance_kelvin,
+            self.dof,
         )
 
     def _phase_done(self, phase: str, phase_step: int, rows: list[dict[str, float]]) -> bool:
         minimum, maximum = self._phase_steps(phase)
         if phase_step >= maximum:
             return True
-        if phase != "equilibration" or phase_step < minimum:
+        if phase_step < minimum:
             return False
-        if phase_step % self.protocol.density_window_steps:
+        if phase == "heating":
+            # held at the target after the ramp: done once a window's mean is there
+            return bool(self._heating_check(rows)["passed"])
+        if phase != "equilibration" or phase_step % self.protocol.density_window_steps:
             return False
         check = self._equilibration_check(rows)
         self.log.info(
-            "equilibration at %.1f ps: density %.4f g/cm3, window means differ by %.3g %% "
-            "(tolerance %.3g %%): %s",
+            "equilibration at %.1f ps: %s: %s",
             phase_step * self.protocol.timestep_ps,
-            check["mean_g_per_cm3"],
-            100 * check["relative_difference"],
-            100 * self.protocol.density_tolerance,
+            _criteria_text(check["criteria"]),
             "converged" if check["converged"] else "continuing",
         )
         return bool(check["converged"])
@@ -535,8 +603,10 @@ class _Attempt:
                 "NVT" if self._barostat_frequency(phase) == 0 else "NPT",
                 minimum * p.timestep_ps,
                 f" to {maximum * p.timestep_ps:g}" if maximum != minimum else "",
-                p.temperature_kelvin,
-                f", {p.pressure_bar:g} bar" if self._barostat_frequency(phase) else "",
+                p.decorrelation_kelvin if phase == "decorrelation" else p.temperature_kelvin,
+                f", {p.pressure_bar:g} bar"
+                if self._barostat_frequency(phase)
+                else (", ion charges off" if phase == "decorrelation" else ""),
             )
         else:
             self.log.info("%s: continuing at %.1f ps", phase, phase_step * p.timestep_ps)
@@ -559,6 +629,8 @@ class _Attempt:
         self.progress["phase_lengths"] = dict(
             self.progress.get("phase_lengths", {}), **{phase: phase_step}
         )
+        if phase == "heating":
+            self._finish_heating(csv_writer.rows, phase_step)
         if phase == "equilibration":
             self._finish_equilibration(csv_writer.rows, phase_step)
 
@@ -598,9 +670,11 @@ class _Attempt:
                     f"saved in {self.store.directory}; run the same target again to continue"
                 )
             if phase == "heating":
-                chunk = phase_step // interval + 1
+                fraction = min(1.0, (phase_step // interval + 1) / n_heating_chunks)
                 p0, p1 = p.heating_start_kelvin, p.temperature_kelvin
-                integrator.setTemperature((p0 + (p1 - p0) * chunk / n_heating_chunks) * unit.kelvin)
+                integrator.setTemperature((p0 + (p1 - p0) * fraction) * unit.kelvin)
+            elif phase == "decorrelation":
+                integrator.setTemperature(p.decorrelation_kelvin * unit.kelvin)
             t0 = time.perf_counter()
             try:
                 self.sim.step(interval)
@@ -637,27 +711,70 @@ class _Attempt:
             totals["elapsed_s"] += time.perf_counter() - chunk_start
         return phase_step
 
+    def _finish_heating(self, rows: list[dict[str, float]], phase_step: int) -> None:
+        p = self.protocol
+        fixed = p.heating_max_steps == p.heating_steps
+        window_ps = p.temperature_window_ps
+        if fixed and rows:
+            # a fixed heating shorter than the window is judged on all of its rows
+            window_ps = min(window_ps, len(rows) * p.report_interval_ps)
+        check = self._heating_check(rows, window_ps)
+        if check["passed"]:
+            ended_by = "fixed length" if fixed else "temperature within tolerance"
+        else:
+            ended_by = "fixed length" if fixed else "maximum length"
+        check |= {
+            "ended_by": ended_by,
+            "length_ps": phase_step * p.timestep_ps,
+            "ramp_ps": p.heating_ps,
+            "max_ps": p.heating_max_length_ps,
+        }
+        if p.heating_max_steps and not check["passed"]:
+            self.log.warning(
+                "heating of %s ended (%s, %g ps) with a mean temperature of %.1f K over the "
+                "last %g ps, %.1f K from the target %g K (allowed %.1f K)%s",
+                self.name,
+                ended_by,
+                check["length_ps"],
+                check["mean_kelvin"],
+                window_ps,
+                check["deviation_kelvin"],
+                p.temperature_kelvin,
+                check["allowed_kelvin"],
+                "; set heating_max_ps to let it reach the target" if fixed else "",
+            )
+        self.progress["heating"] = check
+
     def _finish_equilibration(self, rows: list[dict[str, float]], phase_step: int) -> None:
         p = self.protocol
         check = self._equilibration_check(rows)
         window = int(round(p.density_window_ps / p.report_interval_ps))
         last = rows[-2 * window :]
         target = float(np.mean([r["volume_nm3"] for r in last]))
+        fixed = p.equilibration_max_steps == p.equilibration_steps
+        failed = [name for name, c in check["criteria"].items() if not c["passed"]]
+        if fixed:
+            ended_by = "fixed length"
+        elif not failed:
+            ended_by = "all criteria met"
+        else:
+            ended_by = "maximum length"
         check |= {
+            "ended_by": ended_by,
+            "failed_criteria": failed,
             "length_ps": phase_step * p.timestep_ps,
             "min_ps": p.equilibration_ps,
             "max_ps": p.equilibration_max_length_ps,
             "mean_volume_nm3": target,
         }
-        if not check["converged"]:
+        if failed:
             self.log.warning(
-                "equilibration of %s reached its maximum length (%g ps) without converged "
-                "density: the last two %g ps windows differ by %.3g %% (tolerance %.3g %%)",
+                "equilibration of %s ended (%s, %g ps) with %s not met: %s",
                 self.name,
-                p.equilibration_max_length_ps,
-                p.density_window_ps,
-                100 * check["relative_difference"],
-                100 * p.density_tolerance,
+                ended_by,
+                check["length_ps"],
+                ", ".join(failed),
+                _criteria_text(check["criteria"]),
             )
         self.log.info(
             "equilibrated density %.4f +- %.4f g/cm3 (drift %.3g g/cm3/ns) after %g ps",
@@ -667,12 +784,27 @@ class _Attempt:
             check["length_ps"],
         )
         self.progress["equilibration"] = check
+        self._note_contacts("equilibrated")
         atomic_write(self.store.directory / "equil_final.pdb", _pdb_text(self.sim))
 
+    def _note_contacts(self, label: str) -> None:
+        contacts = self.ions.contacts(self.sim.context.getState(positions=True))
+        self.progress.setdefault("ion_contacts", {})[label] = contacts
+
     def _switch_to(self, phase: str) -> None:
+        p = self.protocol
         self._set_barostat(phase)
         self.sim.context.reinitialize(preserveState=True)
-        self.sim.integrator.setTemperature(self.protocol.temperature_kelvin * unit.kelvin)
+        self.sim.integrator.setTemperature(p.temperature_kelvin * unit.kelvin)
+        if phase == "heating":
+            self.ions.set(self.sim.context, on=True)
+            if p.decorrelation_steps:
+                # the decorrelated structure, its ions charged again, from a cold start
+                start_t = p.heating_start_kelvin if p.heating_steps else p.temperature_kelvin
+                self.sim.context.setVelocitiesToTemperature(
+                    start_t * unit.kelvin, p.heating_velocity_seed()
+                )
+            self._note_contacts("heating_start")
         if phase == "production" and self.protocol.production_ensemble == "NVT":
             target = self.progress["equilibration"]["mean_volume_nm3"]
             factor = _scale_to_volume(self.sim.context, target)
@@ -692,7 +824,7 @@ class _Attempt:
         self._start_simulation()
         if phase == "minimization":
             self._minimize()
-            phase = "heating"
+            phase = "decorrelation"
         else:
             state = self.store.load_state(self.progress)
             self.sim.context.setState(state)
@@ -709,9 +841,27 @@ class _Attempt:
             self._run_phase(current)
         self.progress["platform"] = self.platform
         self.progress["pme"] = pme_parameters(self.sim.context)
+        self._note_contacts("final")
         atomic_write(self.store.directory / "prod_final.pdb", _pdb_text(self.sim))
         self.checkpoint("done", 0)
         return self.progress
+
+
+def _criteria_text(criteria: dict[str, dict[str, Any]]) -> str:
+    """One line: each equilibration criterion, its value, the allowance and the verdict."""
+    density, energy, temperature = (
+        criteria["density"],
+        criteria["potential_energy"],
+        criteria["temperature"],
+    )
+    return (
+        f"density windows differ by {100 * density['value']:.3g} % (<= "
+        f"{100 * density['allowed']:.3g} %: {'yes' if density['passed'] else 'no'}), "
+        f"potential energy by {energy['value']:.3g} SD (<= {energy['allowed']:.3g}: "
+        f"{'yes' if energy['passed'] else 'no'}), temperature {temperature['mean_kelvin']:.1f} K "
+        f"is {temperature['deviation_kelvin']:+.1f} K off (<= {temperature['allowed_kelvin']:.1f}"
+        f": {'yes' if temperature['passed'] else 'no'})"
+    )
 
 
 def _potential(simulation: app.Simulation) -> float:
@@ -854,6 +1004,7 @@ def run_md(
             protocol.wall_time_margin_minutes,
         )
     signals = StopSignals()
+    ions = _IonCharges(system, _molecules(system))
     extra: dict[str, Any] = {"blowup_retry": None}
     with signals.installed():
         while True:
@@ -871,6 +1022,7 @@ def run_md(
                 signals=signals,
                 log=log,
                 input_names=(str(system_xml), str(topology_pdb)),
+                ions=ions,
             )
             try:
                 progress = attempt.execute()
@@ -916,6 +1068,7 @@ def _publish_and_summarise(
     """Move the finished files out of the restart directory and write the summary last."""
     sources = {
         outputs.minimized_pdb: "minimized.pdb",
+        outputs.decorrelation_csv: "decorrelation.csv",
         outputs.heat_csv: "heat.csv",
         outputs.equil_csv: "equil.csv",
         outputs.equil_final_pdb: "equil_final.pdb",
@@ -962,6 +1115,7 @@ def _publish_and_summarise(
         "hydrogen_mass_repartitioning": hmr,
         "pme": progress.get("pme", {}),
         "steps": {
+            "decorrelation": lengths.get("decorrelation", 0),
             "heating": lengths.get("heating", 0),
             "equilibration": lengths.get("equilibration", 0),
             "production": lengths.get("production", 0),
@@ -970,6 +1124,7 @@ def _publish_and_summarise(
         },
         "wall_seconds": {
             "minimization": minimization["wall_s"],
+            "decorrelation": totals["decorrelation"]["wall_s"],
             "heating": totals["heating"]["wall_s"],
             "equilibration": totals["equilibration"]["wall_s"],
             "production": totals["production"]["wall_s"],
@@ -984,7 +1139,20 @@ def _publish_and_summarise(
             "initial": minimization["initial_kj_per_mol"],
             "minimized": minimization["minimized_kj_per_mol"],
         },
+        "minimization": {"ions_uncharged": minimization.get("ions_uncharged", False)},
+        "decorrelation": {
+            "length_ps": lengths.get("decorrelation", 0) * protocol.timestep_ps,
+            "temperature_kelvin": protocol.decorrelation_kelvin,
+            "ions_uncharged": True,
+        },
+        # counter-ions in contact per cation in the structures a run passes through:
+        # what the start did to ion pairing (criteria.ION_CONTACT_ANGSTROM)
+        "ion_contacts_per_cation": {
+            "cutoff_angstrom": ION_CONTACT_ANGSTROM,
+            **progress.get("ion_contacts", {}),
+        },
         "heating": {
+            **progress.get("heating", {}),
             "length_ps": lengths.get("heating", 0) * protocol.timestep_ps,
             "final_temperature_kelvin": float(heat["temperature_kelvin"].iloc[-1])
             if len(heat)
