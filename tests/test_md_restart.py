@@ -68,14 +68,16 @@ def reference(inputs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactor
     return run_md(inputs[0], inputs[1], PROTOCOL, out, use_slurm=False)
 
 
-def _start_child(tmp_path: Path, inputs: tuple[Path, Path], out: Path) -> subprocess.Popen:
+def _start_child(
+    tmp_path: Path, inputs: tuple[Path, Path], out: Path, protocol: MDProtocol = PROTOCOL
+) -> subprocess.Popen:
     script = tmp_path / "child.py"
     script.write_text(CHILD, encoding="utf-8")
     args = {
         "xml": str(inputs[0]),
         "pdb": str(inputs[1]),
         "out": str(out),
-        "protocol": dataclasses.asdict(PROTOCOL),
+        "protocol": dataclasses.asdict(protocol),
     }
     return subprocess.Popen(
         [sys.executable, str(script), json.dumps(args)],
@@ -272,3 +274,42 @@ def test_changed_settings_start_over(inputs: tuple[Path, Path], tmp_path: Path) 
     assert summary["restarts"]["n_continuations"] == 0
     assert summary["seed"] == 99
     assert isinstance(MDProtocol(), MDProtocol)
+
+
+def test_sigterm_in_an_open_ended_production_keeps_its_target_series(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A run stopped while production goes on for a precision target continues its
+    observable's series from the saved state: one value per frame written, no more."""
+    protocol = dataclasses.replace(
+        PROTOCOL,
+        production_ps=2.0,
+        production_ensemble="NPT",
+        production_target={
+            "observable": "density", "standard_error": 1e-9, "chunk_ps": 1.0, "max_ps": 8.0,
+        },
+    )  # fmt: skip
+    out = tmp_path / "run"
+    child = _start_child(tmp_path, inputs, out, protocol)
+
+    def past_first_check() -> bool:
+        progress = _progress(out)
+        return bool(progress and progress.get("target_checks"))
+
+    _wait_for(child, past_first_check)
+    child.send_signal(signal.SIGTERM)
+    stdout, _ = child.communicate(timeout=60)
+    assert child.returncode == MDInterruptedError.exit_code, stdout[-2000:]
+    saved = _progress(out)
+    assert saved is not None and len(saved["target_series"]) == saved["files"]["prod.csv"]["rows"]
+
+    outputs = run_md(inputs[0], inputs[1], protocol, out, use_slurm=False)
+    summary = json.loads(outputs.summary_json.read_text(encoding="utf-8"))
+    target = summary["production_target"]
+    prod = read_energies(outputs.prod_csv)
+    assert summary["restarts"]["n_continuations"] == 1
+    assert target["ended_by"] == "maximum length" and len(prod) == N_FRAMES
+    assert target["n_values"] == N_FRAMES
+    assert target["final"]["mean"] == pytest.approx(prod["density_g_per_cm3"].mean(), rel=0.01)
+    lengths = [c["production_ps"] for c in target["checks"]]
+    assert lengths == sorted(set(lengths))  # a check repeated after the restart is kept once

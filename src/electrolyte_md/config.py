@@ -9,6 +9,7 @@ with the configuration file it came from; all problems are reported at once.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -367,11 +368,81 @@ def _check_systems(config: Mapping[str, Any], charges: dict[str, int], problems:
             )
 
 
+#: The observable of a production target that needs no RDF pair.
+DENSITY_TARGET = "density"
+
+
+def md_protocol_settings(config: Mapping[str, Any], system: str) -> dict[str, Any]:
+    """``md.protocol`` of one system, its production target resolved for the MD job.
+
+    A target's ``observable`` is ``density`` or the name of an RDF pair of the system
+    (``Li-P``): the pair's selections and its ``cutoff_angstrom`` (or the target's own)
+    make a coordination target.  A system without that pair (the neat solvent of a
+    study whose electrolytes have Li-P) runs its fixed ``production_ps``.
+    """
+    settings = dict(config["md"]["protocol"])
+    target = settings.pop("production_target", None)
+    if target is None:
+        return settings
+    target = dict(target)
+    observable = target.pop("observable")
+    if observable == DENSITY_TARGET:
+        settings["production_target"] = {"observable": "density", "label": "density", **target}
+        return settings
+    pairs = system_pairs(config, system)
+    if observable not in pairs:
+        return settings
+    pair = pairs[observable]
+    cutoff = target.pop("cutoff_angstrom", None) or pair.get("cutoff_angstrom")
+    settings["production_target"] = {
+        "observable": "coordination",
+        "label": f"CN({observable})",
+        "center": pair["center"],
+        "ligand": pair["ligand"],
+        "cutoff_angstrom": cutoff,
+        **target,
+    }
+    return settings
+
+
 def _check_md(config: Mapping[str, Any], problems: list[str]) -> None:
-    try:
-        MDProtocol(**config["md"]["protocol"])
-    except (TypeError, ValueError) as error:
-        problems.append(f"md.protocol: {error}")
+    target = config["md"]["protocol"].get("production_target")
+    key = "md.protocol.production_target"
+    if target is not None:
+        observable = target.get("observable")
+        all_pairs: dict[str, dict[str, Any]] = {}
+        for system in config["systems"]:
+            with contextlib.suppress(AnalysisError):  # reported by _check_pairs
+                all_pairs.update(system_pairs(config, system))
+        if observable != DENSITY_TARGET and observable not in all_pairs:
+            problems.append(
+                f"{key}.observable: {observable!r} is not something the MD job can compute; "
+                f"use 'density' or an RDF pair of analysis.rdf ({sorted(all_pairs) or 'none'})"
+            )
+            return
+        if observable in all_pairs and not (
+            target.get("cutoff_angstrom") or all_pairs[observable].get("cutoff_angstrom")
+        ):
+            problems.append(
+                f"{key}: pair {observable!r} has no cutoff_angstrom, and the MD job has no "
+                "g(r) to take a first minimum from; give one in the target "
+                f"({key}.cutoff_angstrom) or in analysis.rdf.pairs.{observable}"
+            )
+            return
+    systems = list(config["systems"]) or [None]
+    for system in systems:
+        try:
+            settings = (
+                md_protocol_settings(config, system)
+                if system is not None
+                else dict(config["md"]["protocol"])
+            )
+            MDProtocol(**settings)
+        except (TypeError, ValueError) as error:
+            problems.append(f"md.protocol: {error}")
+            return
+        except AnalysisError:
+            return  # the pairs' own problem, reported by _check_pairs
 
 
 def _check_binding_xtb(config: Mapping[str, Any], problems: list[str]) -> None:

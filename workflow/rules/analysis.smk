@@ -147,6 +147,10 @@ rule system_summary:
             run_files(wc.system, "solvation.json") if has_salt(wc.system) else []
         ),
         transport=lambda wc: run_files(wc.system, "transport.json"),
+        # how each run's production ended (rows of a run that missed its target: flagged)
+        md_summaries=lambda wc: [
+            f"{run}/md_summary.json" for run in run_dirs(wc.system)
+        ],
     output:
         **(
             {

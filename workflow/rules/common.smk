@@ -9,6 +9,7 @@ from electrolyte_md.config import (
     additive_pairs,
     charge_scales,
     check_config,
+    md_protocol_settings,
     species_charge,
     species_parameters,
     system_pairs,

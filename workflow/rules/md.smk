@@ -32,6 +32,7 @@ rule run_md:
         mem_mb=4000,
         runtime=1440,
     params:
-        protocol=config["md"]["protocol"],
+        # md.protocol with its production target resolved for the system
+        protocol=lambda wildcards: md_protocol_settings(config, wildcards.system),
     script:
         "../scripts/md_run.py"

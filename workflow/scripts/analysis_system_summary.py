@@ -31,6 +31,7 @@ def summary():
         snakemake.input.transport,
         snakemake.output.table,
         pairs=pairs,
+        md_summary_paths=snakemake.input.md_summaries,
     )
 
 

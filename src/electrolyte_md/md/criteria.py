@@ -47,6 +47,8 @@ import numpy as np
 
 __all__ = [
     "ION_CONTACT_ANGSTROM",
+    "coordination_of_frame",
+    "select_atoms",
     "density_convergence",
     "energy_convergence",
     "equilibration_criteria",
@@ -318,3 +320,57 @@ def ion_contacts_per_cation(
         close = (distances < cutoff_nm).any(axis=0)
         total += len(np.unique(anion_of_atom[close]))
     return total / len(cations)
+
+
+#: Terms of the selections a production target may use (no MDAnalysis in the MD job).
+SELECTION_KEYWORDS = ("resname", "element", "name")
+
+
+def select_atoms(topology: Any, selection: str) -> list[int]:
+    """Indices of the atoms of an OpenMM ``Topology`` matching ``selection``.
+
+    ``selection`` is terms ``resname X``, ``element Y`` (symbol) and ``name Z`` joined by
+    ``and`` -- the form of the workflow's RDF pairs (``resname PF6 and element P``).
+
+    Raises
+    ------
+    ValueError
+        For any other form, or a selection that matches no atom.
+    """
+    terms = [t.split() for t in selection.split(" and ")]
+    if not terms or any(len(t) != 2 or t[0] not in SELECTION_KEYWORDS for t in terms):
+        raise ValueError(
+            f"selection {selection!r}: the MD job understands only 'resname X', 'element Y' "
+            "and 'name Z' joined by 'and'"
+        )
+    atoms = []
+    for atom in topology.atoms():
+        values = {
+            "resname": atom.residue.name,
+            "element": atom.element.symbol if atom.element is not None else "",
+            "name": atom.name,
+        }
+        if all(values[key] == value for key, value in terms):
+            atoms.append(atom.index)
+    if not atoms:
+        raise ValueError(f"selection {selection!r} matches no atom of the topology")
+    return atoms
+
+
+def coordination_of_frame(
+    positions_nm: np.ndarray,
+    box_nm: np.ndarray,
+    centers: Sequence[int],
+    ligands: Sequence[int],
+    cutoff_angstrom: float,
+) -> float:
+    """Mean number of ``ligands`` within ``cutoff_angstrom`` of a ``centers`` atom (minimum
+    image; an atom in both groups does not count itself)."""
+    positions = np.asarray(positions_nm, dtype=float)
+    box = np.asarray(box_nm, dtype=float)
+    delta = positions[list(ligands)][None, :, :] - positions[list(centers)][:, None, :]
+    fractional = delta @ np.linalg.inv(box)
+    fractional -= np.round(fractional)
+    distances = np.linalg.norm(fractional @ box, axis=-1)
+    within = (distances < cutoff_angstrom / 10.0) & (distances > 0.0)
+    return float(within.sum() / len(centers))

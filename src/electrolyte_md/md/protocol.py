@@ -11,13 +11,26 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ENSEMBLES", "PLATFORMS", "PRECISIONS", "RUNTIME_FIELDS", "MDProtocol"]
+__all__ = [
+    "ENSEMBLES",
+    "PLATFORMS",
+    "PRECISIONS",
+    "RUNTIME_FIELDS",
+    "TARGET_OBSERVABLES",
+    "MDProtocol",
+    "ProductionTarget",
+]
 
 ENSEMBLES = ("NVT", "NPT")
 PLATFORMS = ("auto", "CUDA", "HIP", "OpenCL", "CPU", "Reference")
 #: Order in which ``platform="auto"`` tries the platforms (never Reference).
 AUTO_PLATFORM_ORDER = ("CUDA", "HIP", "OpenCL", "CPU")
 PRECISIONS = ("single", "mixed", "double")
+#: What a production target can be on: the density (from the energy rows) or the
+#: coordination number of a centre/ligand pair at a fixed cutoff (from the frames).
+TARGET_OBSERVABLES = ("density", "coordination")
+#: A target is met only where the data used show no drift at this level (two-sided p).
+TARGET_DRIFT_P = 0.05
 #: Time steps above this (fs) need hydrogen mass repartitioning.
 MAX_TIMESTEP_WITHOUT_HMR_FS = 2.5
 #: Particles lighter than this (but with mass) count as hydrogens, also after repartitioning.
@@ -55,6 +68,79 @@ def whole_multiple(numerator: float, denominator: float) -> int | None:
     if nearest >= 0 and abs(ratio - nearest) <= 1e-6 * max(1.0, ratio):
         return int(nearest)
     return None
+
+
+@dataclass(frozen=True)
+class ProductionTarget:
+    """Production goes on, chunk by chunk, until an observable is known precisely enough.
+
+    After the fixed ``production_ps`` and then every ``chunk_ps``, the observable's
+    per-report series of the whole production is analysed as the analysis stage does
+    (:func:`electrolyte_md.timeseries.analyze_series`: equilibrated region, standard
+    error from the statistical inefficiency, drift test); production stops when the
+    standard error is at most ``standard_error`` and the drift p-value above
+    :data:`TARGET_DRIFT_P`, or at ``max_ps``, which is then flagged.
+
+    Parameters
+    ----------
+    observable : str
+        ``"density"`` (g/cm3) or ``"coordination"`` (ligand atoms within
+        ``cutoff_angstrom`` of a centre atom, averaged over the centres, per frame).
+    standard_error : float
+        Target standard error, in the observable's unit.
+    chunk_ps : float
+        Production time between checks after the first (a whole multiple of the
+        report interval).
+    max_ps : float
+        Longest production (>= ``production_ps``).
+    label : str
+        Name in messages and tables (``"CN(Li-P)"``; default: the observable).
+    center, ligand : str or None
+        For ``"coordination"``: selections of ``resname X``, ``element Y`` and ``name Z``
+        terms joined by ``and`` (the MD job reads no MDAnalysis).
+    cutoff_angstrom : float or None
+        For ``"coordination"``: the shell radius.
+    """
+
+    observable: str
+    standard_error: float
+    chunk_ps: float
+    max_ps: float
+    label: str = ""
+    center: str | None = None
+    ligand: str | None = None
+    cutoff_angstrom: float | None = None
+
+    def __post_init__(self) -> None:
+        where = "MDProtocol.production_target"
+        if self.observable not in TARGET_OBSERVABLES:
+            raise ValueError(
+                f"{where}.observable must be one of {TARGET_OBSERVABLES} (the MD job computes "
+                f"only these), got {self.observable!r}"
+            )
+        for name in ("standard_error", "chunk_ps", "max_ps"):
+            value = getattr(self, name)
+            if not _is_real(value) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{where}.{name} must be a positive number, got {value!r}")
+        if self.chunk_ps > self.max_ps:
+            raise ValueError(
+                f"{where}.chunk_ps ({self.chunk_ps} ps) is longer than max_ps ({self.max_ps} ps)"
+            )
+        if self.observable == "coordination":
+            for name in ("center", "ligand"):
+                if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                    raise ValueError(
+                        f"{where}.{name} must be a selection for a coordination target"
+                    )
+            cutoff = self.cutoff_angstrom
+            if not _is_real(cutoff) or not math.isfinite(cutoff) or cutoff <= 0:
+                raise ValueError(
+                    f"{where}.cutoff_angstrom must be a positive number for a coordination "
+                    f"target (the MD job has no g(r) to take a first minimum from), got "
+                    f"{cutoff!r}"
+                )
+        if not self.label:
+            object.__setattr__(self, "label", self.observable)
 
 
 @dataclass(frozen=True)
@@ -131,6 +217,10 @@ class MDProtocol:
         Length of the production run.
     production_ensemble : str
         ``"NVT"`` (at the mean volume of the last two density windows) or ``"NPT"``.
+    production_target : ProductionTarget, dict or None
+        Extend production beyond ``production_ps`` until a precision target is met
+        (:class:`ProductionTarget`; a dict of its fields is converted); None runs the
+        fixed length.
     barostat_interval_steps : int
         Steps between Monte Carlo volume moves.
     report_interval_ps : float
@@ -188,6 +278,7 @@ class MDProtocol:
     energy_tolerance_sd: float = 1.0
     production_ps: float = 200.0
     production_ensemble: str = "NVT"
+    production_target: ProductionTarget | None = None
     barostat_interval_steps: int = 25
     report_interval_ps: float = 1.0
     checkpoint_interval_ps: float = 10.0
@@ -202,6 +293,20 @@ class MDProtocol:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        target = self.production_target
+        if isinstance(target, dict):
+            try:
+                target = ProductionTarget(**target)
+            except TypeError as error:
+                raise ValueError(
+                    f"MDProtocol.production_target: {error} (fields: observable, "
+                    "standard_error, chunk_ps, max_ps, label, center, ligand, cutoff_angstrom)"
+                ) from error
+            object.__setattr__(self, "production_target", target)
+        elif target is not None and not isinstance(target, ProductionTarget):
+            raise ValueError(
+                f"MDProtocol.production_target must be None or a ProductionTarget, got {target!r}"
+            )
         positive = (
             "temperature_kelvin",
             "pressure_bar",
@@ -317,6 +422,19 @@ class MDProtocol:
                     f"MDProtocol.{name} ({value} ps) must be a whole multiple of "
                     f"report_interval_ps ({self.report_interval_ps} ps)"
                 )
+        if target is not None:
+            for name in ("chunk_ps", "max_ps"):
+                value = getattr(target, name)
+                if whole_multiple(value, self.report_interval_ps) is None:
+                    raise ValueError(
+                        f"MDProtocol.production_target.{name} ({value} ps) must be a whole "
+                        f"multiple of report_interval_ps ({self.report_interval_ps} ps)"
+                    )
+            if target.max_ps < self.production_ps:
+                raise ValueError(
+                    f"MDProtocol.production_target.max_ps ({target.max_ps} ps) is shorter than "
+                    f"the fixed production_ps ({self.production_ps} ps), the minimum"
+                )
         if 2 * self.density_window_ps > self.equilibration_max_length_ps:
             raise ValueError(
                 f"MDProtocol.density_window_ps ({self.density_window_ps} ps) must fit twice "
@@ -401,8 +519,20 @@ class MDProtocol:
 
     @property
     def production_steps(self) -> int:
-        """Number of time steps of the production run."""
+        """Number of time steps of the production run (its minimum, with a target)."""
         return self.steps(self.production_ps)
+
+    @property
+    def production_max_steps(self) -> int:
+        """Most time steps of the production run (``max_ps`` of a target)."""
+        target = self.production_target
+        return self.production_steps if target is None else self.steps(target.max_ps)
+
+    @property
+    def production_chunk_steps(self) -> int:
+        """Steps between precision checks after the first (0 without a target)."""
+        target = self.production_target
+        return 0 if target is None else self.steps(target.chunk_ps)
 
     @property
     def checkpoint_interval_steps(self) -> int:

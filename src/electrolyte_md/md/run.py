@@ -20,17 +20,19 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
-from electrolyte_md.errors import MDBlowUpError, MDInterruptedError
+from electrolyte_md.errors import AnalysisError, MDBlowUpError, MDInterruptedError
 from electrolyte_md.io import atomic_copy, atomic_write, write_json
 from electrolyte_md.md.criteria import (
     ION_CONTACT_ANGSTROM,
+    coordination_of_frame,
     equilibration_criteria,
     ion_contacts_per_cation,
     ionic_molecules,
+    select_atoms,
     temperature_check,
 )
 from electrolyte_md.md.files import DCDWriter, EnergyCSVWriter, RestartStore, read_energies
-from electrolyte_md.md.protocol import MDProtocol
+from electrolyte_md.md.protocol import TARGET_DRIFT_P, MDProtocol
 from electrolyte_md.md.system import (
     check_system,
     create_simulation,
@@ -42,6 +44,7 @@ from electrolyte_md.md.system import (
     total_mass_amu,
 )
 from electrolyte_md.md.walltime import Deadline, StopSignals
+from electrolyte_md.timeseries import analyze_series
 
 __all__ = [
     "OUTPUT_FILE_NAMES",
@@ -186,6 +189,22 @@ class _IonCharges:
         return ion_contacts_per_cation(positions, box, self.cations, self.anions)
 
 
+def _target_atoms(
+    protocol: MDProtocol, pdb: app.PDBFile, topology_pdb: Path
+) -> tuple[list[int], list[int]] | None:
+    """Centre and ligand atoms of a coordination target (None for other targets)."""
+    target = protocol.production_target
+    if target is None or target.observable != "coordination":
+        return None
+    assert target.center is not None and target.ligand is not None
+    try:
+        return select_atoms(pdb.topology, target.center), select_atoms(pdb.topology, target.ligand)
+    except ValueError as error:
+        raise ValueError(
+            f"MDProtocol.production_target ({target.label}) on {topology_pdb}: {error}"
+        ) from error
+
+
 def _molecules(system: openmm.System) -> list[list[int]]:
     """Atom index lists of the molecules: connected by bonds or constraints, as OpenMM's
     ``Context.getMolecules`` counts them (without needing a Context)."""
@@ -253,9 +272,12 @@ class _Attempt:
         log: logging.Logger,
         input_names: tuple[str, str],
         ions: _IonCharges,
+        target_atoms: tuple[list[int], list[int]] | None,
     ) -> None:
         self.name = name
         self.ions = ions
+        self.target = protocol.production_target
+        self.target_atoms = target_atoms
         self.system = system
         self.pdb = pdb
         self.barostat_index = barostat_index
@@ -316,7 +338,7 @@ class _Attempt:
             return p.heating_steps, p.heating_max_steps
         if phase == "equilibration":
             return p.equilibration_steps, p.equilibration_max_steps
-        return p.production_steps, p.production_steps
+        return p.production_steps, p.production_max_steps
 
     def _barostat_frequency(self, phase: str) -> int:
         npt = phase == "equilibration" or (
@@ -549,6 +571,10 @@ class _Attempt:
         if phase == "heating":
             # held at the target after the ramp: done once a window's mean is there
             return bool(self._heating_check(rows)["passed"])
+        if phase == "production":
+            if self.target is None or (phase_step - minimum) % p_chunk(self.protocol):
+                return False
+            return bool(self._target_check(phase_step)["met"])
         if phase != "equilibration" or phase_step % self.protocol.density_window_steps:
             return False
         check = self._equilibration_check(rows)
@@ -559,6 +585,99 @@ class _Attempt:
             "converged" if check["converged"] else "continuing",
         )
         return bool(check["converged"])
+
+    def _record_target(self, state: openmm.State, row: dict[str, float]) -> None:
+        """Append this report's value of the production target's observable."""
+        assert self.target is not None
+        if self.target.observable == "density":
+            value = float(row["density_g_per_cm3"])
+        else:
+            assert self.target_atoms is not None and self.target.cutoff_angstrom is not None
+            value = coordination_of_frame(
+                state.getPositions(asNumpy=True).value_in_unit(unit.nanometer),
+                state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer),
+                *self.target_atoms,
+                self.target.cutoff_angstrom,
+            )
+        self.progress.setdefault("target_series", []).append(value)
+
+    def _target_check(self, phase_step: int) -> dict[str, Any]:
+        """Analyse the target's series so far; record and log the check."""
+        assert self.target is not None
+        p = self.protocol
+        values = np.asarray(self.progress.get("target_series", []), dtype=float)
+        times = p.report_interval_ps * np.arange(1, len(values) + 1)
+        check: dict[str, Any] = {"production_ps": phase_step * p.timestep_ps, "met": False}
+        try:
+            stats = analyze_series(values, times, name=self.target.label)
+        except AnalysisError as error:
+            check["reason"] = str(error)
+        else:
+            check |= {
+                "mean": stats.mean,
+                "standard_error": stats.standard_error,
+                "drift_p": stats.drift_p,
+                "discarded_ps": stats.discarded_time,
+                "statistical_inefficiency": stats.statistical_inefficiency,
+                "n_effective": stats.n_effective,
+            }
+            check["met"] = bool(
+                stats.standard_error <= self.target.standard_error
+                and stats.drift_p > TARGET_DRIFT_P
+            )
+            self.log.info(
+                "production at %g ps: %s = %.4g +- %.2g (target +- %.2g), drift p = %.3g, "
+                "%g ps discarded: %s",
+                check["production_ps"],
+                self.target.label,
+                stats.mean,
+                stats.standard_error,
+                self.target.standard_error,
+                stats.drift_p,
+                stats.discarded_time,
+                "target met" if check["met"] else "continuing",
+            )
+        checks = [
+            c
+            for c in self.progress.setdefault("target_checks", [])
+            if c["production_ps"] != check["production_ps"]  # a continuation checks again
+        ]
+        self.progress["target_checks"] = checks + [check]
+        return check
+
+    def _finish_production(self, phase_step: int) -> None:
+        assert self.target is not None
+        p = self.protocol
+        length_ps = phase_step * p.timestep_ps
+        checks = self.progress.get("target_checks", [])
+        if not checks or checks[-1]["production_ps"] != length_ps:
+            self._target_check(phase_step)  # at the maximum: the whole production
+        checks = self.progress["target_checks"]
+        last = checks[-1]
+        met = bool(last["met"])
+        record = {
+            **dataclasses.asdict(self.target),
+            "met": met,
+            "ended_by": "target met" if met else "maximum length",
+            "length_ps": length_ps,
+            "n_values": len(self.progress.get("target_series", [])),
+            "min_ps": p.production_ps,
+            "final": last,
+            "checks": checks,
+        }
+        if not met:
+            self.log.warning(
+                "production of %s reached its maximum length (%g ps) without meeting the "
+                "target: %s standard error %s (target %g), drift p = %s; its numbers are "
+                "flagged",
+                self.name,
+                p.production_target.max_ps if p.production_target else float("nan"),
+                self.target.label,
+                last.get("standard_error", "not computable"),
+                self.target.standard_error,
+                last.get("drift_p", "not computable"),
+            )
+        self.progress["production_target"] = record
 
     def _remaining_steps(self, phase: str, phase_step: int) -> tuple[int, int]:
         """Steps left in this phase and in the whole run (equilibration at its maximum)."""
@@ -572,20 +691,26 @@ class _Attempt:
         steps_per_s = steps / wall_s if wall_s > 0 else float("nan")
         ns_per_day = steps_per_s * p.timestep_ps * 1e-3 * _SECONDS_PER_DAY
         in_phase, in_run = self._remaining_steps(phase, phase_step)
-        _, maximum = self._phase_steps(phase)
+        minimum, maximum = self._phase_steps(phase)
+        open_ended = minimum != maximum
         self.log.info(
             "%s: %.1f of %s%.1f ps (%.0f %%), %.2f ns/day, about %s left in the stage, "
             "%s%s left in the run",
             phase,
             phase_step * p.timestep_ps,
-            "at most " if phase == "equilibration" else "",
+            "at most " if open_ended else "",
             maximum * p.timestep_ps,
             100.0 * phase_step / maximum if maximum else 100.0,
             ns_per_day,
             _duration(in_phase / steps_per_s),
-            "at most " if phase != "production" else "",
+            "at most " if open_ended or self._remaining_open(phase) else "",
             _duration(in_run / steps_per_s),
         )
+
+    def _remaining_open(self, phase: str) -> bool:
+        """Whether a stage after ``phase`` may end before its maximum."""
+        later = PHASES[PHASES.index(phase) + 1 :]
+        return any(min_ != max_ for min_, max_ in map(self._phase_steps, later))
 
     def _run_phase(self, phase: str) -> None:
         p = self.protocol
@@ -633,6 +758,8 @@ class _Attempt:
             self._finish_heating(csv_writer.rows, phase_step)
         if phase == "equilibration":
             self._finish_equilibration(csv_writer.rows, phase_step)
+        if phase == "production" and self.target is not None:
+            self._finish_production(phase_step)
 
     def _loop(
         self,
@@ -695,6 +822,8 @@ class _Attempt:
             if dcd_writer is not None:
                 assert isinstance(dcd_writer, DCDWriter)
                 dcd_writer.write(state)
+            if phase == "production" and self.target is not None:
+                self._record_target(state, csv_writer.rows[-1])
             totals["steps"] += interval
             totals["wall_s"] += chunk_s
             log_steps += interval
@@ -845,6 +974,11 @@ class _Attempt:
         atomic_write(self.store.directory / "prod_final.pdb", _pdb_text(self.sim))
         self.checkpoint("done", 0)
         return self.progress
+
+
+def p_chunk(protocol: MDProtocol) -> int:
+    """Steps between precision checks (1 without a target, never used then)."""
+    return protocol.production_chunk_steps or 1
 
 
 def _criteria_text(criteria: dict[str, dict[str, Any]]) -> str:
@@ -1005,6 +1139,7 @@ def run_md(
         )
     signals = StopSignals()
     ions = _IonCharges(system, _molecules(system))
+    target_atoms = _target_atoms(protocol, pdb, topology_pdb)
     extra: dict[str, Any] = {"blowup_retry": None}
     with signals.installed():
         while True:
@@ -1023,6 +1158,7 @@ def run_md(
                 log=log,
                 input_names=(str(system_xml), str(topology_pdb)),
                 ions=ions,
+                target_atoms=target_atoms,
             )
             try:
                 progress = attempt.execute()
@@ -1160,6 +1296,8 @@ def _publish_and_summarise(
         },
         "equilibration": progress["equilibration"],
         "production": _stats(prod.to_dict("records")),
+        # None: the fixed production_ps; otherwise how the precision target ended it
+        "production_target": progress.get("production_target"),
         "equilibration_last_half": _stats(equil_last_half),
         "final_box_vectors_nm": box_nm.tolist(),
         "trajectory": {

@@ -81,6 +81,28 @@ def compositions_table(compositions: list[Path], forcefields: list[Path]) -> pd.
     return pd.DataFrame(rows)
 
 
+def _ended(stage: dict) -> str:
+    """How a stage ended, with the criteria it missed."""
+    ended = stage.get("ended_by", "")
+    failed = stage.get("failed_criteria") or []
+    return f"{ended} ({', '.join(failed)} not met)" if failed else ended
+
+
+def _production_end(target: dict | None) -> str:
+    """``fixed length``, or how a precision target ended production (FLAGGED if unmet)."""
+    if not target:
+        return "fixed length"
+    final = target.get("final", {})
+    se = final.get("standard_error")
+    reached = f"SE {se:.3g}" if isinstance(se, int | float) else "no SE"
+    if target.get("met"):
+        return f"target met: {target['label']} {reached} <= {target['standard_error']:g}"
+    return (
+        f"FLAGGED: maximum length, {target['label']} {reached} > {target['standard_error']:g}"
+        f" or drift p = {final.get('drift_p', float('nan')):.3g}"
+    )
+
+
 def md_summary_table(summaries: list[Path], compositions: list[Path]) -> pd.DataFrame:
     """One row per MD run: platform, speed, production averages, and each salt's molarity
     at the mean production volume (the packed box only had the estimated density).
@@ -114,6 +136,10 @@ def md_summary_table(summaries: list[Path], compositions: list[Path]) -> pd.Data
             "wall_seconds_total": record["wall_seconds"]["total"],
             "equilibration_ps": record.get("equilibration", {}).get("length_ps"),
             "density_converged": record.get("equilibration", {}).get("converged"),
+            # how each stage ended, so a run that started hot or unconverged shows
+            "heating_ended_by": record.get("heating", {}).get("ended_by", ""),
+            "equilibration_ended_by": _ended(record.get("equilibration", {})),
+            "production_ended_by": _production_end(record.get("production_target")),
         }
         for quantity in ("temperature_kelvin", "density_g_per_cm3", "volume_nm3"):
             if quantity in production:

@@ -597,6 +597,30 @@ def rdf_run_records(
     return records
 
 
+def flag_unmet_targets(table: pd.DataFrame, md_records: Sequence[Mapping[str, Any]]) -> None:
+    """Flag, in place, every row of a temperature where a run's production target was not met.
+
+    ``md_records`` are ``md_summary.json`` records with ``temperature_kelvin`` and
+    ``replica`` added; runs of fixed length (no target) flag nothing.
+    """
+    for temperature, group in _by_temperature(md_records).items():
+        targets = [r.get("production_target") for r in group]
+        unmet = [t for t in targets if t and not t.get("met")]
+        if not unmet:
+            continue
+        first = unmet[0]
+        note = (
+            f"FLAGGED: production target ({first['label']} SE <= {first['standard_error']:g}, "
+            f"no drift) not met within {first['max_ps']:g} ps in {len(unmet)} of "
+            f"{len(group)} replica(s)"
+        )
+        rows = np.isclose(table["temperature_kelvin"].astype(float), temperature)
+        table.loc[rows, "flagged"] = True
+        table.loc[rows, "note"] = [
+            f"{n}; {note}" if n else note for n in table.loc[rows, "note"].fillna("")
+        ]
+
+
 def write_system_summary(
     system: str,
     rdf_dirs: Sequence[str],
@@ -604,11 +628,13 @@ def write_system_summary(
     transport_paths: Sequence[str],
     out_csv: str,
     pairs: Iterable[str] | None = None,
+    md_summary_paths: Sequence[str] = (),
 ) -> pd.DataFrame:
     """:func:`system_summary` of the per-run files of one system, written as CSV.
 
     ``rdf_dirs`` are the runs' RDF directories (:func:`rdf_run_records`, which ``pairs``
-    is passed to); the other paths are the runs' ``solvation.json`` and ``transport.json``.
+    is passed to); the other paths are the runs' ``solvation.json`` and ``transport.json``,
+    and their ``md_summary.json`` (:func:`flag_unmet_targets`).
     """
     table = system_summary(
         system,
@@ -616,6 +642,7 @@ def write_system_summary(
         _run_records(solvation_paths),
         _run_records(transport_paths),
     )
+    flag_unmet_targets(table, _run_records(md_summary_paths))
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     return table
 

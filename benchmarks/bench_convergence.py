@@ -1,0 +1,351 @@
+"""Convergence of CN(Li-P): the old start (charged minimisation, density-only NPT) against
+the new one (uncharged minimisation, hot uncharged decorrelation, heating and NPT ended
+on temperature, energy and density), same box, same seeds.
+
+    .venv/bin/python benchmarks/bench_convergence.py run      # hours on 2 cores; resumable
+    .venv/bin/python benchmarks/bench_convergence.py report   # convergence.md from the records
+
+``run`` builds the default LiPF6-NMP box with the pipeline (100 NMP, 11 LiPF6, 1,688
+atoms, as ``make run`` packs it), then runs replica 1 new, 1 old, 2 new, 2 old, ... one at
+a time. Each finished run leaves a small record in
+``benchmarks/measured/convergence/<protocol>_rep<k>.json`` (its per-frame CN(Li-P), the
+wall and simulated times of each stage, the ion contacts of its structures), and the
+report is rewritten after each: commit the records, and the benchmark carries on from
+them on the next machine (a run killed midway continues from its MD checkpoints on the
+same machine, and starts over on another). Trajectories stay in ``benchmarks/results/``.
+
+What is measured, per run and per protocol:
+
+* CN(Li-P) of production (P within :data:`CUTOFF_ANGSTROM` of a Li+, per frame), its
+  equilibrated region, standard error from the statistical inefficiency and drift
+  p-value (:func:`electrolyte_md.timeseries.analyze_series`), and the first -> last of
+  five blocks (the old protocol's fall from its minimised contacts shows there);
+* time to precision: the shortest production prefix (in steps of :data:`PREFIX_STEP_PS`)
+  whose analysis gives SE <= :data:`TARGET_SE` and drift p > 0.05, as simulated time and
+  wall time *including* the start (minimisation to the end of NPT);
+* the replicas' spread against their errors: chi-square of the replica means about their
+  weighted mean, with the errors above (consistent when p > 0.05).
+
+The targets (issue 20): no significant drift in all but at most one new-protocol
+replica; replica spread consistent with the errors; wall time to a precise, drift-free CN
+at least 2x shorter with the new protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+#: Li-P shell: the first minimum of Li-P g(r) in the project's 1 ns study
+#: (validation/start_contacts.py); one cutoff for every run, so CNs compare like with like.
+CUTOFF_ANGSTROM = 4.475
+TARGET_SE = 0.05
+PREFIX_STEP_PS = 50.0
+N_BLOCKS = 5
+PROTOCOLS = ("new", "old")
+RECORDS = HERE / "measured" / "convergence"
+REPORT = HERE / "measured" / "convergence.md"
+WORK = HERE / "results" / "convergence"
+
+#: The old protocol: what the pipeline did before issue 20 (the criteria it lacked are
+#: set so loose that they always hold: density alone ends NPT, as it did).
+OLD = {
+    "minimize_ions_uncharged": False,
+    "decorrelation_ps": 0.0,
+    "heating_max_ps": None,
+    "energy_tolerance_sd": 1e9,
+    "temperature_tolerance_kelvin": 1e9,
+}
+
+
+def protocol_settings(name: str, replica: int, production_ps: float) -> dict[str, Any]:
+    """The default config's protocol (new) or its pre-issue-20 form (old), for a replica."""
+    settings = dict(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["md"]["protocol"])
+    if name == "old":
+        settings.update(OLD)
+    # as the workflow does: replica k runs with seed + k
+    settings.update(production_ps=production_ps, seed=settings["seed"] + replica)
+    return settings
+
+
+def build_box(cores: int) -> Path:
+    import run as bench_run  # benchmarks/run.py: the pipeline builds the box
+
+    directory = WORK / "build" / "results" / "systems" / "bench_default"
+    if not (directory / "system.xml").is_file():
+        bench_run.build_boxes(WORK / "build", {"default": (100, 0)}, cores)
+    return directory
+
+
+def li_p_series(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Times (ps) and CN(Li-P) per frame of a run's production trajectory."""
+    import MDAnalysis
+
+    from electrolyte_md.analysis.rdf import RDFCoordination
+
+    universe = MDAnalysis.Universe(str(run_dir / "prod_final.pdb"), str(run_dir / "prod.dcd"))
+    rdf = RDFCoordination(
+        universe.select_atoms("resname LI"),
+        universe.select_atoms("resname PF6 and element P"),
+        cutoff_angstrom=CUTOFF_ANGSTROM,
+        bin_width_angstrom=0.05,
+    ).run()
+    return np.asarray(rdf.results.times_ps), np.asarray(rdf.results.coordination_number_per_frame)
+
+
+def run_one(name: str, replica: int, production_ps: float, threads: int, box: Path) -> Path:
+    import logging
+
+    from electrolyte_md.io import write_json
+    from electrolyte_md.md import MDProtocol, run_md
+
+    record_path = RECORDS / f"{name}_rep{replica}.json"
+    settings = protocol_settings(name, replica, production_ps)
+    run_dir = WORK / "runs" / name / f"rep{replica}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # appended: a continued run keeps the log of its first part
+    logging.basicConfig(
+        filename=run_dir / "md.log",
+        filemode="a",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        force=True,
+    )
+    settings.update(temperature_kelvin=298.15, threads=threads, platform="CPU")
+    protocol = MDProtocol(**settings)
+    t0 = time.perf_counter()
+    outputs = run_md(
+        box / "system.xml", box / "system.pdb", protocol, run_dir, name=f"{name} rep{replica}"
+    )
+    summary = json.loads(outputs.summary_json.read_text())
+    times, cn = li_p_series(run_dir)
+    wall = summary["wall_seconds"]
+    steps = summary["steps"]
+    dt_ps = protocol.timestep_ps
+    start_phases = ("decorrelation", "heating", "equilibration")
+    record = {
+        "protocol": name,
+        "replica": replica,
+        "settings": protocol.as_dict(),
+        "machine": {
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "threads": threads,
+            # other work on the machine inflates the wall times: 1-, 5-, 15-min loads
+            "load_average_at_end": os.getloadavg(),
+        },
+        "measured": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "invocation_wall_s": time.perf_counter() - t0,
+        "n_continuations": summary["restarts"]["n_continuations"],
+        "start_simulated_ps": sum(steps[p] for p in start_phases) * dt_ps,
+        "start_wall_s": wall["minimization"] + sum(wall[p] for p in start_phases),
+        "production_wall_s_per_ps": wall["production_with_output"] / protocol.production_ps,
+        "ion_contacts_per_cation": summary["ion_contacts_per_cation"],
+        "heating": {k: summary["heating"].get(k) for k in ("ended_by", "length_ps")},
+        "equilibration": {
+            k: summary["equilibration"].get(k) for k in ("ended_by", "length_ps", "failed_criteria")
+        },
+        "cutoff_angstrom": CUTOFF_ANGSTROM,
+        "times_ps": [round(float(t), 3) for t in times],
+        "cn_li_p": [round(float(c), 6) for c in cn],
+    }
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    write_json(record_path, record)
+    return record_path
+
+
+# --------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------
+
+
+def time_to_precision(record: dict[str, Any]) -> dict[str, float] | None:
+    """Shortest production prefix with SE <= TARGET_SE and no drift (p > 0.05), or None."""
+    from electrolyte_md.errors import AnalysisError
+    from electrolyte_md.timeseries import analyze_series
+
+    times = np.asarray(record["times_ps"])
+    cn = np.asarray(record["cn_li_p"])
+    interval = float(times[1] - times[0]) if len(times) > 1 else 1.0
+    for prefix_ps in np.arange(PREFIX_STEP_PS, times[-1] + interval / 2, PREFIX_STEP_PS):
+        n = int(round(prefix_ps / interval))
+        try:
+            stats = analyze_series(cn[:n], times[:n], name="CN(Li-P)")
+        except AnalysisError:
+            continue
+        if stats.standard_error <= TARGET_SE and stats.drift_p > 0.05:
+            return {
+                "production_ps": float(prefix_ps),
+                "simulated_ps": record["start_simulated_ps"] + float(prefix_ps),
+                "wall_s": record["start_wall_s"]
+                + float(prefix_ps) * record["production_wall_s_per_ps"],
+            }
+    return None
+
+
+def summarize(record: dict[str, Any]) -> dict[str, Any]:
+    from electrolyte_md.timeseries import analyze_series
+
+    times = np.asarray(record["times_ps"])
+    cn = np.asarray(record["cn_li_p"])
+    stats = analyze_series(cn, times, name="CN(Li-P)")
+    blocks = [float(b.mean()) for b in np.array_split(cn, N_BLOCKS)]
+    return {
+        "record": record,
+        "stats": stats,
+        "blocks": blocks,
+        "precision": time_to_precision(record),
+    }
+
+
+def spread_check(rows: list[dict[str, Any]]) -> tuple[float, int, float] | None:
+    """Chi-square of replica means about their weighted mean: (chi2, dof, p)."""
+    from scipy import stats as scipy_stats
+
+    means = np.array([r["stats"].mean for r in rows])
+    errors = np.array([r["stats"].standard_error for r in rows])
+    if len(rows) < 2 or np.any(errors <= 0):
+        return None
+    weights = 1.0 / errors**2
+    centre = float(np.sum(weights * means) / np.sum(weights))
+    chi2 = float(np.sum(((means - centre) / errors) ** 2))
+    dof = len(rows) - 1
+    return chi2, dof, float(scipy_stats.chi2.sf(chi2, dof))
+
+
+def write_report() -> str:
+    records = [json.loads(p.read_text()) for p in sorted(RECORDS.glob("*_rep*.json"))]
+    lines = [
+        "# Convergence of CN(Li-P): old start against new",
+        "",
+        "Made by `benchmarks/bench_convergence.py` (its docstring says what and how); the",
+        "per-run records are in `benchmarks/measured/convergence/`.",
+        f"CN(Li-P): P within {CUTOFF_ANGSTROM} A of a Li+, per frame, on the default box "
+        "(100 NMP, 11 LiPF6, 1,688 atoms) at 298.15 K.",
+        "Old: charged minimisation, 10 ps heating, NPT ended on density alone. New: "
+        "uncharged minimisation, 20 ps at 500 K uncharged, heating and NPT ended on "
+        "temperature, energy and density (docs/models.md, MD protocol).",
+        f"Time to precision: the shortest production prefix (steps of {PREFIX_STEP_PS:g} ps) "
+        f"with SE <= {TARGET_SE} and drift p > 0.05, counted from the start of the run "
+        "(minimisation, decorrelation, heating and NPT included).",
+        "",
+    ]
+    if not records:
+        lines.append("No run has finished yet.")
+        text = "\n".join(lines) + "\n"
+        REPORT.write_text(text)
+        return text
+    first = records[0]
+    lines += [
+        f"Machine: {first['machine']['processor']}, {first['machine']['cpus']} CPUs, "
+        f"{first['machine']['threads']} OpenMM threads; production "
+        f"{first['settings']['production_ps']:g} ps per run.",
+        "",
+        "| run | contacts packed / minimised / heating start / final | start ps (wall s) | "
+        "CN(Li-P) equilibrated +- SE | discarded ps | g | drift p | blocks first -> last | "
+        "to precision: production ps, wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    by_protocol: dict[str, list[dict[str, Any]]] = {p: [] for p in PROTOCOLS}
+    for record in records:
+        row = summarize(record)
+        by_protocol[record["protocol"]].append(row)
+        s = row["stats"]
+        c = record["ion_contacts_per_cation"]
+        precision = row["precision"]
+        reached = (
+            f"{precision['production_ps']:g}, {precision['wall_s']:.0f}"
+            if precision
+            else f"not within {record['times_ps'][-1]:g} ps"
+        )
+        lines.append(
+            f"| {record['protocol']} rep{record['replica']} | {c['packed']:.2f} / "
+            f"{c['minimized']:.2f} / {c.get('heating_start', math.nan):.2f} / {c['final']:.2f} | "
+            f"{record['start_simulated_ps']:g} ({record['start_wall_s']:.0f}) | "
+            f"{s.mean:.3f} +- {s.standard_error:.3f} | {s.discarded_time:g} | "
+            f"{s.statistical_inefficiency:.1f} | {s.drift_p:.3f} | "
+            f"{row['blocks'][0]:.3f} -> {row['blocks'][-1]:.3f} | {reached} |"
+        )
+    lines += ["", "## Per protocol", ""]
+    lines += [
+        "| protocol | runs | drifting (p <= 0.05) | replica spread: chi2 / dof, p | "
+        "mean wall s to precision (runs that reached it) |",
+        "|---|---|---|---|---|",
+    ]
+    mean_wall: dict[str, float] = {}
+    for name, rows in by_protocol.items():
+        if not rows:
+            continue
+        drifting = sum(1 for r in rows if not r["stats"].drift_p > 0.05)
+        spread = spread_check(rows)
+        spread_text = f"{spread[0]:.2f} / {spread[1]}, p = {spread[2]:.3f}" if spread else "one run"
+        reached = [r["precision"]["wall_s"] for r in rows if r["precision"]]
+        if reached:
+            mean_wall[name] = float(np.mean(reached))
+        wall_text = f"{np.mean(reached):.0f} ({len(reached)} of {len(rows)})" if reached else "-"
+        lines.append(f"| {name} | {len(rows)} | {drifting} | {spread_text} | {wall_text} |")
+    lines.append("")
+    if "new" in mean_wall and "old" in mean_wall:
+        lines.append(
+            f"Wall time to a precise, drift-free CN, old / new: "
+            f"{mean_wall['old'] / mean_wall['new']:.2f} (target >= 2)."
+        )
+    else:
+        lines.append(
+            "Wall time ratio: not yet measurable (a protocol has no run that reached the "
+            "precision target)."
+        )
+    text = "\n".join(lines) + "\n"
+    REPORT.write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("run", "report"))
+    parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--production-ps", type=float, default=1000.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="one replica of 20 ps per protocol, records under benchmarks/results/: "
+        "checks the harness, measures nothing",
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        global RECORDS, REPORT, WORK
+        WORK = WORK / "smoke"
+        RECORDS, REPORT = WORK / "records", WORK / "convergence.md"
+        args.replicas, args.production_ps = 1, 20.0
+    if args.command == "report":
+        print(write_report())
+        return
+    box = build_box(args.threads)
+    for replica in range(1, args.replicas + 1):
+        for name in PROTOCOLS:
+            if (RECORDS / f"{name}_rep{replica}.json").is_file():
+                continue
+            print(f"{datetime.datetime.now():%H:%M:%S} running {name} rep{replica}", flush=True)
+            run_one(name, replica, args.production_ps, args.threads, box)
+            write_report()
+    print(write_report())
+
+
+if __name__ == "__main__":
+    main()
