@@ -87,6 +87,14 @@ def test_impossible_target_stops_at_the_maximum_and_is_flagged(
     composition.write_text(json.dumps({"system": "water", "salt_concentration_mol_per_l": {}}))
     row = md_summary_table([run / "md_summary.json"], [composition]).iloc[0]
     assert row["production_ended_by"].startswith("FLAGGED: maximum length, density SE")
+    # every production series has its equilibrated region in the summary and the table
+    density = summary["production_equilibrated"]["density_g_per_cm3"]
+    assert density["standard_error"] == pytest.approx(stats.standard_error)
+    assert row["density_g_per_cm3_se"] == pytest.approx(stats.standard_error)
+    assert row["density_g_per_cm3_drift_p"] == pytest.approx(stats.drift_p)
+    assert set(summary["production_equilibrated"]) == {
+        "temperature_kelvin", "density_g_per_cm3", "potential_energy_kj_per_mol",
+    }  # fmt: skip
     table = pd.DataFrame(
         [
             {"system": "water", "temperature_kelvin": t, "quantity": "CN O-O", "unit": "",

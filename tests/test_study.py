@@ -19,6 +19,7 @@ from electrolyte_md.study.paper import PAPER
 from electrolyte_md.study.summary import (
     SUMMARY_COLUMNS,
     aggregate,
+    aggregate_equilibrated,
     arrhenius_table,
     comparison_table,
     rdf_run_records,
@@ -42,6 +43,35 @@ def test_aggregate_single_replica_uses_its_block_error_or_none():
     assert bare["n"] == 1 and math.isnan(bare["sem"]) and bare["error_from"] == "none (1 replica)"
     with pytest.raises(AnalysisError, match="finite"):
         aggregate([1.0, None])
+
+
+def test_equilibrated_series_give_the_rows_their_error_and_drift():
+    one = {"mean": 0.9, "standard_error": 0.03, "discarded_ps": 120.0, "n_effective": 40.0,
+           "drift_p": 0.4}  # fmt: skip
+    stats = aggregate_equilibrated([one])
+    assert stats["mean"] == 0.9 and stats["sem"] == 0.03 and stats["n"] == 1
+    assert stats["error_from"] == "statistical inefficiency of 1 replica"
+    assert (stats["discarded_ps"], stats["n_effective"], stats["drift_p"]) == (120.0, 40.0, 0.4)
+    two = aggregate_equilibrated([one, {**one, "mean": 1.1, "discarded_ps": 300.0,
+                                        "drift_p": 0.01}])  # fmt: skip
+    assert two["mean"] == pytest.approx(1.0) and two["error_from"] == "replicas"
+    assert two["sem"] == pytest.approx(0.1)  # between the replicas, not from g
+    assert two["discarded_ps"] == 300.0 and two["n_effective"] == 80.0 and two["drift_p"] == 0.01
+    assert aggregate_equilibrated([one, None]) is None  # a run without it: whole-run values
+
+    # in a system summary: the equilibrated mean replaces the whole-run one, and the
+    # replica whose region still drifts flags the row
+    records = [
+        {**_cn(298.0, rep, "Li-P", 1.5), "coordination_number_equilibrated": cn,
+         "coordination_number_equilibrated_se": 0.02, "discarded_ps": d, "n_effective": 30.0,
+         "drift_p": p}
+        for rep, cn, d, p in ((1, 1.2, 100.0, 0.5), (2, 1.4, 250.0, 0.02))
+    ]  # fmt: skip
+    rows = system_summary("A", records, [], []).set_index("quantity")
+    row = rows.loc["CN Li-P"]
+    assert row["mean"] == pytest.approx(1.3) and row["discarded_ps"] == 250.0
+    assert row["n_effective"] == 60.0 and row["drift_p"] == 0.02
+    assert row["flagged"] and "trend p = 0.02) in 1 of 2 replica(s)" in row["note"]
 
 
 def _cn(t, rep, pair, cn, sem=0.02, cutoff=3.0, source="first minimum"):

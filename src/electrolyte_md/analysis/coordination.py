@@ -644,7 +644,33 @@ def summarize_solvation(
         "anion_pair_fractions": clean(res.anion_pair_fractions),
         "anion_pair_fractions_sem": clean(res.anion_pair_fractions_sem),
         "shell_type_fractions": clean(listed),
+        "equilibrated": _shell_series_statistics(res),
     }
+
+
+def _shell_series_statistics(res: Results) -> dict[str, dict[str, float | None]]:
+    """Equilibrated region, SE from g and drift of each per-frame shell series (summary
+    row name -> :data:`EQUILIBRATED_KEYS`-like record; {} without frame times)."""
+    times = getattr(res, "times_ps", None)
+    per_frame = getattr(res, "mean_shell_counts_per_frame", None)
+    if times is None or per_frame is None or len(times) < MIN_SAMPLES:
+        return {}
+    series = {f"shell {name}": per_frame[:, p] for p, name in enumerate(res.partner_names)}
+    series["shell total"] = per_frame.sum(axis=1)
+    for k, label in enumerate(ION_PAIR_CLASSES):
+        series[f"fraction {label}"] = res.ion_pair_fractions_per_frame[:, k]
+    out = {}
+    for name, values in series.items():
+        stats = analyze_series(np.asarray(values, dtype=float), times, name=name)
+        out[name] = {
+            "mean": json_float(stats.mean),
+            "standard_error": json_float(stats.standard_error),
+            "discarded_ps": json_float(stats.discarded_time),
+            "statistical_inefficiency": json_float(stats.statistical_inefficiency),
+            "n_effective": json_float(stats.n_effective),
+            "drift_p": json_float(stats.drift_p),
+        }
+    return out
 
 
 #: Frames (spread evenly over the trajectory) that :func:`mean_nearest_distance` reads.

@@ -331,6 +331,8 @@ class SolvationShells(AnalysisBase):
         res.n_blocks = self.n_blocks
 
         per_frame_mean = counts.mean(axis=1)  # (n_frames, n_partners)
+        res.mean_shell_counts_per_frame = per_frame_mean
+        res.times_ps = np.asarray(self.times, dtype=float)
         sem = _block_sem(per_frame_mean, self.n_blocks)
         res.mean_shell_counts = {
             name: float(per_frame_mean[:, p].mean()) for p, name in enumerate(names)

@@ -133,6 +133,26 @@ def _stats(rows: list[dict[str, float]]) -> dict[str, dict[str, float | int]]:
     return out
 
 
+#: Production series given an equilibrated region in ``md_summary.json``.
+SUMMARY_SERIES = ("temperature_kelvin", "density_g_per_cm3", "potential_energy_kj_per_mol")
+
+
+def _series_statistics(prod: Any) -> dict[str, dict[str, float | int] | None]:
+    """:func:`~electrolyte_md.timeseries.analyze_series` of each :data:`SUMMARY_SERIES`
+    of the production table (None for a series too short to analyse)."""
+    out: dict[str, dict[str, float | int] | None] = {}
+    for column in SUMMARY_SERIES:
+        try:
+            stats = analyze_series(
+                prod[column].to_numpy(dtype=float), prod["time_ps"].to_numpy(dtype=float)
+            )
+        except AnalysisError:
+            out[column] = None
+        else:
+            out[column] = stats.as_dict()
+    return out
+
+
 def _publish(source: Path, target: Path) -> None:
     """Give ``target`` the content of ``source`` atomically (hard link if possible)."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -1296,6 +1316,8 @@ def _publish_and_summarise(
         },
         "equilibration": progress["equilibration"],
         "production": _stats(prod.to_dict("records")),
+        # each production series' equilibrated region, standard error from g, and drift
+        "production_equilibrated": _series_statistics(prod),
         # None: the fixed production_ps; otherwise how the precision target ended it
         "production_target": progress.get("production_target"),
         "equilibration_last_half": _stats(equil_last_half),

@@ -145,6 +145,15 @@ def md_summary_table(summaries: list[Path], compositions: list[Path]) -> pd.Data
             if quantity in production:
                 row[f"production_{quantity}_mean"] = production[quantity]["mean"]
                 row[f"production_{quantity}_std"] = production[quantity]["std"]
+        # equilibrated region of the production series (md_summary.json), with its drift
+        series = record.get("production_equilibrated") or {}
+        for quantity in ("density_g_per_cm3", "potential_energy_kj_per_mol"):
+            stats = series.get(quantity) or {}
+            row[f"{quantity}_equilibrated"] = stats.get("mean")
+            row[f"{quantity}_se"] = stats.get("standard_error")
+            row[f"{quantity}_discarded_ps"] = stats.get("discarded_time")
+            row[f"{quantity}_n_effective"] = stats.get("n_effective")
+            row[f"{quantity}_drift_p"] = stats.get("drift_p")
         composition = by_system[row["system"]]
         for salt, c in composition["salt_concentration_mol_per_l"].items():
             litres = production["volume_nm3"]["mean"] * 1e-24

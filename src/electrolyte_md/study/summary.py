@@ -52,9 +52,14 @@ SUMMARY_COLUMNS = [
     "sem",
     "n",
     "error_from",
+    "discarded_ps",
+    "n_effective",
+    "drift_p",
     "flagged",
     "note",
 ]
+#: A series whose equilibrated region still drifts at this level (two-sided p) is flagged.
+DRIFT_P_FLAG = 0.05
 
 
 def aggregate(
@@ -110,16 +115,92 @@ def aggregate(
     }
 
 
+def aggregate_equilibrated(
+    records: Sequence[Mapping[str, Any] | None],
+) -> dict[str, Any] | None:
+    """Replica mean and error of a per-frame series from each run's equilibrated region.
+
+    Each record (one per replica) holds ``mean``, ``standard_error`` (from the
+    statistical inefficiency), ``discarded_ps``, ``n_effective`` and ``drift_p`` of the
+    run's series (:func:`electrolyte_md.timeseries.analyze_series`).  With two or more
+    replicas the error is between them (as :func:`aggregate`); with one it is the run's
+    own.  ``discarded_ps`` is the largest, ``n_effective`` the sum and ``drift_p`` the
+    smallest over replicas.  None when a record (or its mean) is missing: the caller then
+    falls back to :func:`aggregate` of the whole-run values.
+    """
+    if not records or any(r is None or r.get("mean") is None for r in records):
+        return None
+    means = [float(r["mean"]) for r in records]  # type: ignore[index]
+    if len(means) >= 2:
+        stats = aggregate(means)
+    else:
+        se = records[0].get("standard_error")  # type: ignore[union-attr]
+        stats = {
+            "mean": means[0],
+            "sem": math.nan if se is None else float(se),
+            "n": 1,
+            "error_from": "statistical inefficiency of 1 replica",
+        }
+
+    def values(key: str) -> list[float]:
+        return [math.nan if r.get(key) is None else float(r[key]) for r in records]  # type: ignore[union-attr]
+
+    drift = values("drift_p")
+    return stats | {
+        "discarded_ps": max(values("discarded_ps")),
+        "n_effective": float(np.nansum(values("n_effective"))),
+        "drift_p": min(drift) if not all(math.isnan(d) for d in drift) else math.nan,
+    }
+
+
+def _drift_note(drift_ps: Sequence[float | None]) -> tuple[bool, str]:
+    """Flag and note of the replicas whose equilibrated region still drifts."""
+    p_values = [p for p in drift_ps if p is not None and math.isfinite(p)]
+    drifting = [p for p in p_values if p <= DRIFT_P_FLAG]
+    if not drifting:
+        return False, ""
+    return True, (
+        f"FLAGGED: drifts within its equilibrated region (trend p = {min(drifting):.3g}) in "
+        f"{len(drifting)} of {len(drift_ps)} replica(s): not stationary, the error understates"
+    )
+
+
+def _series_stats(
+    group: Sequence[Mapping[str, Any] | None],
+    values: Sequence[float],
+    sems: Sequence[float | None],
+    n_blocks: Sequence[int | None],
+) -> tuple[dict[str, Any], bool, str]:
+    """Stats of a row from the runs' equilibrated series, else from whole-run values
+    (blocks), with the drift flag and note."""
+    stats = aggregate_equilibrated(group)
+    if stats is None:
+        stats = aggregate(values, sems, n_blocks) | {
+            "discarded_ps": math.nan,
+            "n_effective": math.nan,
+            "drift_p": math.nan,
+        }
+        return stats, False, ""
+    flagged, note = _drift_note([r.get("drift_p") for r in group])  # type: ignore[union-attr]
+    return stats, flagged, note
+
+
 def _row(system, temperature, quantity, unit, stats, flagged=False, note=""):
+    series = {key: stats.get(key, math.nan) for key in ("discarded_ps", "n_effective", "drift_p")}
     return {
         "system": system,
         "temperature_kelvin": float(temperature),
         "quantity": quantity,
         "unit": unit,
-        **stats,
+        **{k: v for k, v in stats.items() if k not in series},
+        **series,
         "flagged": bool(flagged),
         "note": note,
     }
+
+
+def _joined(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 def _by_temperature(records: Iterable[Mapping[str, Any]]) -> dict[float, list[Mapping]]:
@@ -192,7 +273,19 @@ def system_summary(
         for temperature, group in _by_temperature(
             r for r in cn_records if r["pair"] == pair
         ).items():
-            stats = aggregate(
+            stats, drifting, drift_note = _series_stats(
+                [
+                    None
+                    if r.get("coordination_number_equilibrated") is None
+                    else {
+                        "mean": r["coordination_number_equilibrated"],
+                        "standard_error": r.get("coordination_number_equilibrated_se"),
+                        "discarded_ps": r.get("discarded_ps"),
+                        "n_effective": r.get("n_effective"),
+                        "drift_p": r.get("drift_p"),
+                    }
+                    for r in group
+                ],
                 [r["coordination_number"] for r in group],
                 [r.get("coordination_number_sem") for r in group],
                 [r.get("n_blocks") for r in group],
@@ -204,7 +297,15 @@ def system_summary(
                 spread = f"; {min(cutoffs):.2f}-{max(cutoffs):.2f} Å over replicas"
             note = f"cutoff {np.mean(cutoffs):.2f} Å ({', '.join(sources)}{spread})"
             rows.append(
-                _row(system, temperature, f"CN {pair}", "ligand atoms per centre", stats, note=note)
+                _row(
+                    system,
+                    temperature,
+                    f"CN {pair}",
+                    "ligand atoms per centre",
+                    stats,
+                    drifting,
+                    _joined(note, drift_note),
+                )
             )
             rows.append(
                 _row(
@@ -220,8 +321,13 @@ def system_summary(
     for temperature, group in _by_temperature(solvation_records).items():
         n_blocks = [r["n_blocks"] for r in group]
         partners = list(group[0]["mean_shell_counts"])
+
+        def equilibrated(name: str, group=group) -> list[Mapping[str, Any] | None]:
+            return [(r.get("equilibrated") or {}).get(name) for r in group]
+
         for partner in partners:
-            stats = aggregate(
+            stats, drifting, drift_note = _series_stats(
+                equilibrated(f"shell {partner}"),
                 [r["mean_shell_counts"][partner] for r in group],
                 [r["mean_shell_counts_sem"].get(partner) for r in group],
                 n_blocks,
@@ -234,28 +340,45 @@ def system_summary(
                     f"{details['cutoff_angstrom']:.2f} Å ({details['cutoff_source']})"
                 )
             rows.append(
-                _row(system, temperature, f"shell {partner}", "molecules per Li+", stats, note=note)
+                _row(
+                    system,
+                    temperature,
+                    f"shell {partner}",
+                    "molecules per Li+",
+                    stats,
+                    drifting,
+                    _joined(note, drift_note),
+                )
             )
+        stats, drifting, drift_note = _series_stats(
+            equilibrated("shell total"),
+            [r["coordination_number"] for r in group],
+            [r.get("coordination_number_sem") for r in group],
+            n_blocks,
+        )
         rows.append(
             _row(
-                system,
-                temperature,
-                "shell total",
-                "molecules per Li+",
-                aggregate(
-                    [r["coordination_number"] for r in group],
-                    [r.get("coordination_number_sem") for r in group],
-                    n_blocks,
-                ),
+                system, temperature, "shell total", "molecules per Li+", stats, drifting, drift_note
             )
         )
         for label in group[0]["ion_pair_fractions"]:
-            stats = aggregate(
+            stats, drifting, drift_note = _series_stats(
+                equilibrated(f"fraction {label}"),
                 [r["ion_pair_fractions"][label] for r in group],
                 [r["ion_pair_fractions_sem"].get(label) for r in group],
                 n_blocks,
             )
-            rows.append(_row(system, temperature, f"fraction {label}", "fraction of Li+", stats))
+            rows.append(
+                _row(
+                    system,
+                    temperature,
+                    f"fraction {label}",
+                    "fraction of Li+",
+                    stats,
+                    drifting,
+                    drift_note,
+                )
+            )
 
     for temperature, group in _by_temperature(transport_records).items():
         species = list(group[0]["species"])
