@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -247,13 +248,19 @@ def test_system_summary_and_comparison(finished_run):
     rows = summary.set_index("quantity")
     coordination = pd.read_csv(workdir / "results/analysis/LiPF6_NMP/coordination.csv")
     li_p = coordination.set_index("pair").loc["Li-P"]
-    # one replica: the block error of the run, with the number of blocks
-    # coordination.csv is written with 4 decimals
-    assert rows.loc["CN Li-P", "mean"] == pytest.approx(li_p["coordination_number"], abs=5e-5)
-    assert rows.loc["CN Li-P", "sem"] == pytest.approx(li_p["coordination_number_sem"], abs=5e-5)
-    assert rows.loc["CN Li-P", "n"] == 4
-    assert rows.loc["CN Li-P", "error_from"] == "blocks of 1 replica"
-    assert "4.20 Å" in rows.loc["CN Li-P", "note"]
+    # one replica: the equilibrated region of the run's per-frame CN, its error from g
+    # (coordination.csv is written with 4 decimals)
+    cn_row = rows.loc["CN Li-P"]
+    assert cn_row["mean"] == pytest.approx(li_p["coordination_number_equilibrated"], abs=5e-5)
+    assert cn_row["sem"] == pytest.approx(li_p["coordination_number_equilibrated_se"], abs=5e-5)
+    assert cn_row["n"] == 1 and cn_row["error_from"] == "statistical inefficiency of 1 replica"
+    for key in ("discarded_ps", "n_effective", "drift_p"):
+        assert cn_row[key] == pytest.approx(li_p[key], abs=5e-5), key
+    assert cn_row["flagged"] == (li_p["drift_p"] <= 0.05)
+    assert "4.20 Å" in cn_row["note"]
+    # every shell and fraction row carries its equilibrated region too
+    for quantity in ("shell PF6", "shell total", "fraction SSIP"):
+        assert np.isfinite(rows.loc[quantity, ["discarded_ps", "n_effective"]].astype(float)).all()
     transport = json.loads(
         (workdir / "results/analysis/LiPF6_NMP/298.15K/rep1/transport.json").read_text()
     )
