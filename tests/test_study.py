@@ -178,7 +178,10 @@ def test_comparison_table_side_by_side_with_paper():
     summary = pd.DataFrame(
         [
             _summary_row("bare", "CN Li-P", 1.30, 0.03),
-            _summary_row("bare", "t+", 0.40, 0.02, flagged=True),
+            {
+                **_summary_row("bare", "t+", 0.40, 0.02, flagged=True),
+                "note": "NE; FLAGGED: non-diffusive MSD (no linear window) in 1 of 3 replica(s)",
+            },
             _summary_row("cluster", "CN Li-P", 1.10, 0.04),
             _summary_row("cluster", "t+", 0.45, 0.02),
             _summary_row("cluster", "fraction AGG", 0.1, 0.01),
@@ -196,7 +199,8 @@ def test_comparison_table_side_by_side_with_paper():
     assert not cn["flagged"]
     t_plus = rows.loc["t+"]
     assert (t_plus["paper_without"], t_plus["paper_with"]) == (0.301, 0.607)
-    assert t_plus["flagged"] and "FLAGGED" in t_plus["note"]
+    assert t_plus["flagged"]
+    assert t_plus["note"].startswith("without: FLAGGED: non-diffusive MSD (no linear window)")
     # a quantity only one system has: its side filled, no change
     agg = rows.loc["fraction AGG"]
     assert agg["with_mean"] == pytest.approx(0.1) and agg["without_n"] == 0

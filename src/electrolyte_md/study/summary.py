@@ -5,8 +5,10 @@
 - :func:`system_summary` -- one long table per system from the per-run records
   (``rdf/cn_<pair>.json``, ``solvation.json``, ``transport.json``): coordination numbers and
   cutoffs per pair, shell composition and SSIP/CIP/MCIP/AGG fractions, D per species,
-  t+ and the Nernst-Einstein conductivity, each as mean, SEM and n, flagged where a
-  non-diffusive MSD fit went into it.
+  t+ and the Nernst-Einstein conductivity, each as mean, SEM and n, with the equilibrated
+  region of the per-frame series (discarded time, effective samples, drift p), flagged
+  where a non-diffusive MSD fit, a drifting series or an unmet production target went
+  into it.
 - :func:`comparison_table` -- a system with an additive beside the same electrolyte
   without it, the change, and the paper's values (:data:`PAPER`).
 - :func:`arrhenius_table` -- activation energies of D from several temperatures (the fits
@@ -563,7 +565,15 @@ def comparison_table(
                 flagged = any(bool(rec["flagged"]) for rec in (a, b) if rec is not None)
                 row["flagged"] = flagged
                 if flagged:
-                    notes.insert(0, "FLAGGED: from a non-diffusive MSD fit")
+                    # the flags of the rows compared (non-diffusive MSD, drift, target)
+                    flags = [
+                        f"{side}: {part}"
+                        for side, rec in (("without", a), ("with", b))
+                        if rec is not None and rec["flagged"]
+                        for part in str(rec["note"]).split("; ")
+                        if part.startswith("FLAGGED")
+                    ]
+                    notes.insert(0, "; ".join(flags) or "FLAGGED")
                 if entry:
                     notes.append(f"paper: {entry['where']}")
                 row["note"] = "; ".join(notes)
