@@ -592,7 +592,7 @@ class _Attempt:
             # held at the target after the ramp: done once a window's mean is there
             return bool(self._heating_check(rows)["passed"])
         if phase == "production":
-            if self.target is None or (phase_step - minimum) % p_chunk(self.protocol):
+            if self.target is None or (phase_step - minimum) % _chunk_steps(self.protocol):
                 return False
             return bool(self._target_check(phase_step)["met"])
         if phase != "equilibration" or phase_step % self.protocol.density_window_steps:
@@ -868,10 +868,12 @@ class _Attempt:
             # a fixed heating shorter than the window is judged on all of its rows
             window_ps = min(window_ps, len(rows) * p.report_interval_ps)
         check = self._heating_check(rows, window_ps)
-        if check["passed"]:
-            ended_by = "fixed length" if fixed else "temperature within tolerance"
+        if fixed:
+            ended_by = "fixed length"
+        elif check["passed"]:
+            ended_by = "temperature within tolerance"
         else:
-            ended_by = "fixed length" if fixed else "maximum length"
+            ended_by = "maximum length"
         check |= {
             "ended_by": ended_by,
             "length_ps": phase_step * p.timestep_ps,
@@ -996,7 +998,7 @@ class _Attempt:
         return self.progress
 
 
-def p_chunk(protocol: MDProtocol) -> int:
+def _chunk_steps(protocol: MDProtocol) -> int:
     """Steps between precision checks (1 without a target, never used then)."""
     return protocol.production_chunk_steps or 1
 
