@@ -21,8 +21,10 @@ What is measured, per run and per protocol:
   p-value (:func:`electrolyte_md.timeseries.analyze_series`), and the first -> last of
   five blocks (the old protocol's fall from its minimised contacts shows there);
 * time to precision: the shortest production prefix (in steps of :data:`PREFIX_STEP_PS`)
-  whose analysis gives SE <= :data:`TARGET_SE` and drift p > 0.05, as simulated time and
-  wall time *including* the start (minimisation to the end of NPT);
+  that :func:`electrolyte_md.timeseries.precise_enough` accepts at SE <= :data:`TARGET_SE`
+  (no drift, an equilibrated region of at least half the prefix, values that vary: the
+  rule of the MD stage's production target), as simulated time and wall time
+  *including* the start (minimisation to the end of NPT);
 * the replicas' spread against their errors: chi-square of the replica means about their
   weighted mean, with the errors above (consistent when p > 0.05).
 
@@ -177,7 +179,7 @@ def run_one(name: str, replica: int, production_ps: float, threads: int, box: Pa
 def time_to_precision(record: dict[str, Any]) -> dict[str, float] | None:
     """Shortest production prefix with SE <= TARGET_SE and no drift (p > 0.05), or None."""
     from electrolyte_md.errors import AnalysisError
-    from electrolyte_md.timeseries import analyze_series
+    from electrolyte_md.timeseries import analyze_series, precise_enough
 
     times = np.asarray(record["times_ps"])
     cn = np.asarray(record["cn_li_p"])
@@ -188,7 +190,7 @@ def time_to_precision(record: dict[str, Any]) -> dict[str, float] | None:
             stats = analyze_series(cn[:n], times[:n], name="CN(Li-P)")
         except AnalysisError:
             continue
-        if stats.standard_error <= TARGET_SE and stats.drift_p > 0.05:
+        if precise_enough(stats, TARGET_SE):
             return {
                 "production_ps": float(prefix_ps),
                 "simulated_ps": record["start_simulated_ps"] + float(prefix_ps),
@@ -241,8 +243,10 @@ def write_report() -> str:
         "uncharged minimisation, 20 ps at 500 K uncharged, heating and NPT ended on "
         "temperature, energy and density (docs/models.md, MD protocol).",
         f"Time to precision: the shortest production prefix (steps of {PREFIX_STEP_PS:g} ps) "
-        f"with SE <= {TARGET_SE} and drift p > 0.05, counted from the start of the run "
-        "(minimisation, decorrelation, heating and NPT included).",
+        f"with SE <= {TARGET_SE}, drift p > 0.05, an equilibrated region of at least half "
+        "the prefix and a CN that varies in it (`timeseries.precise_enough`, the rule of "
+        "the production target), counted from the start of the run (minimisation, "
+        "decorrelation, heating and NPT included).",
         "",
     ]
     if not records:

@@ -72,6 +72,11 @@ def test_equilibrated_series_give_the_rows_their_error_and_drift():
     assert row["mean"] == pytest.approx(1.3) and row["discarded_ps"] == 250.0
     assert row["n_effective"] == 60.0 and row["drift_p"] == 0.02
     assert row["flagged"] and "trend p = 0.02) in 1 of 2 replica(s)" in row["note"]
+    # a region found only at the end of a run is flagged too, whatever its drift test
+    late = [{**r, "drift_p": 0.5, "equilibrated_fraction": f}
+            for r, f in zip(records, (0.9, 0.12), strict=True)]  # fmt: skip
+    row = system_summary("A", late, [], []).set_index("quantity").loc["CN Li-P"]
+    assert row["flagged"] and "region only 12% of the run in 1 of 2 replica(s)" in row["note"]
 
 
 def _cn(t, rep, pair, cn, sem=0.02, cutoff=3.0, source="first minimum"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.timeseries import MIN_SAMPLES, analyze_series
+from electrolyte_md.timeseries import MIN_SAMPLES, analyze_series, precise_enough
 
 
 def ar1(n: int, phi: float, rng: np.random.Generator, sigma: float = 1.0) -> np.ndarray:
@@ -78,6 +78,26 @@ def test_a_series_without_fluctuations_has_an_exact_mean():
     assert (stats.equilibration_index, stats.statistical_inefficiency) == (0, 1.0)
     assert stats.mean == 0.75 and stats.standard_error == 0.0
     assert stats.drift_per_time == 0.0 and stats.drift_p == 1.0
+    # ... but a mean with no event in it is not a precise one
+    assert not stats.fluctuates and not precise_enough(stats, 0.05)
+
+
+def test_precise_enough_needs_a_varying_region_of_half_the_series_without_drift():
+    rng = np.random.default_rng(11)
+    stationary = 0.7 + 0.05 * ar1(2000, 0.5, rng)
+    stats = analyze_series(stationary)
+    assert stats.used_fraction > 0.5 and precise_enough(stats, 0.05)
+    assert not precise_enough(stats, stats.standard_error / 2)
+    # a CN that relaxes over 90 % of the run, then sits still at the 4 contacts of 11 Li+
+    # (the convergence benchmark's first run): a tiny SE from the end only, refused
+    relaxing = np.r_[np.linspace(0.7, 0.36, 900) + 0.03 * rng.standard_normal(900),
+                     np.full(100, 4 / 11)]  # fmt: skip
+    tail = analyze_series(relaxing)
+    assert tail.standard_error < 0.01 and tail.used_fraction < 0.5
+    assert not precise_enough(tail, 0.05)
+    drifting = analyze_series(np.linspace(0.0, 1.0, 500) + 0.01 * rng.standard_normal(500))
+    assert drifting.drift_p <= 0.05 or drifting.used_fraction < 0.5
+    assert not precise_enough(drifting, 1.0)
 
 
 @pytest.mark.parametrize(

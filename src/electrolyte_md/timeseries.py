@@ -49,13 +49,26 @@ try:
 finally:
     logging.disable(_disabled)
 
-__all__ = ["MIN_SAMPLES", "SeriesStatistics", "analyze_series"]
+__all__ = [
+    "DRIFT_P",
+    "MIN_SAMPLES",
+    "MIN_USED_FRACTION",
+    "SeriesStatistics",
+    "analyze_series",
+    "precise_enough",
+]
 
 #: Fewest samples a series needs for an error bar and a drift test.
 MIN_SAMPLES = 8
 #: Candidate starts of the equilibrated region tried (evenly spaced): t0 is found to within
 #: 1/ORIGINS of the series.
 ORIGINS = 200
+#: A trend within the equilibrated region at this two-sided p or below is a drift.
+DRIFT_P = 0.05
+#: A mean counts as precise only if its equilibrated region is at least this share of the
+#: series: a region found only at the end of a run (a CN still relaxing, then a stretch
+#: with no exchange) has a small SE that says nothing about the mean.
+MIN_USED_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,10 @@ class SeriesStatistics:
     drift_per_time, drift_p : float
         Slope of a line through the equilibrated region (per unit time) and the two-sided
         p-value of a zero slope (NaN with fewer than 3 effective samples).
+    fluctuates : bool
+        Whether the region's values vary.  A constant region (a coordination number with
+        no exchange in it) has a standard error of 0 that says no event was seen, not
+        that the mean is exact.
     """
 
     n_samples: int
@@ -93,9 +110,32 @@ class SeriesStatistics:
     standard_error: float
     drift_per_time: float
     drift_p: float
+    fluctuates: bool = True
+
+    @property
+    def used_fraction(self) -> float:
+        """Share of the series in the equilibrated region."""
+        return self.n_used / self.n_samples if self.n_samples else math.nan
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+
+def precise_enough(stats: SeriesStatistics, standard_error: float) -> bool:
+    """Whether a series' mean is known to ``standard_error``, honestly.
+
+    All of: the standard error of the equilibrated region is at most ``standard_error``;
+    no drift within it (p > :data:`DRIFT_P`); the region is at least
+    :data:`MIN_USED_FRACTION` of the series; and its values vary (see
+    :attr:`SeriesStatistics.fluctuates`).  The production target of the MD stage and
+    the convergence benchmark both use this rule.
+    """
+    return bool(
+        stats.standard_error <= standard_error
+        and stats.drift_p > DRIFT_P
+        and stats.used_fraction >= MIN_USED_FRACTION
+        and stats.fluctuates
+    )
 
 
 def _inefficiency(values: np.ndarray) -> float:
@@ -194,4 +234,5 @@ def analyze_series(
         standard_error=math.sqrt(variance * g / n_used),
         drift_per_time=slope,
         drift_p=p,
+        fluctuates=bool(np.ptp(used) > 0.0),
     )

@@ -171,7 +171,8 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
         (:func:`~electrolyte_md.timeseries.analyze_series`):
         ``coordination_number_equilibrated`` (its mean) with
         ``coordination_number_equilibrated_se`` (from its statistical inefficiency),
-        ``discarded_ps``, ``statistical_inefficiency``, ``n_effective`` and ``drift_p``
+        ``discarded_ps``, ``statistical_inefficiency``, ``n_effective``, ``drift_p`` and
+        ``equilibrated_fraction`` (the region's share of the frames)
         (all None with fewer than :data:`~electrolyte_md.timeseries.MIN_SAMPLES` frames).
         Values are built-in ``str``/``int``/``float``; undefined values (NaN, e.g. the
         SEM and block means with fewer frames than blocks) become ``None`` so the
@@ -207,6 +208,7 @@ EQUILIBRATED_KEYS = (
     "statistical_inefficiency",
     "n_effective",
     "drift_p",
+    "equilibrated_fraction",
 )
 
 
@@ -225,6 +227,7 @@ def _equilibrated(res: Results, pair_name: str) -> dict[str, float | None]:
         series.statistical_inefficiency,
         series.n_effective,
         series.drift_p,
+        series.used_fraction,
     )
     return {key: json_float(value) for key, value in zip(EQUILIBRATED_KEYS, values, strict=True)}
 
@@ -669,6 +672,7 @@ def _shell_series_statistics(res: Results) -> dict[str, dict[str, float | None]]
             "statistical_inefficiency": json_float(stats.statistical_inefficiency),
             "n_effective": json_float(stats.n_effective),
             "drift_p": json_float(stats.drift_p),
+            "equilibrated_fraction": json_float(stats.used_fraction),
         }
     return out
 

@@ -29,8 +29,6 @@ PRECISIONS = ("single", "mixed", "double")
 #: What a production target can be on: the density (from the energy rows) or the
 #: coordination number of a centre/ligand pair at a fixed cutoff (from the frames).
 TARGET_OBSERVABLES = ("density", "coordination")
-#: A target is met only where the data used show no drift at this level (two-sided p).
-TARGET_DRIFT_P = 0.05
 #: Time steps above this (fs) need hydrogen mass repartitioning.
 MAX_TIMESTEP_WITHOUT_HMR_FS = 2.5
 #: Particles lighter than this (but with mass) count as hydrogens, also after repartitioning.
@@ -77,9 +75,11 @@ class ProductionTarget:
     After the fixed ``production_ps`` and then every ``chunk_ps``, the observable's
     per-report series of the whole production is analysed as the analysis stage does
     (:func:`electrolyte_md.timeseries.analyze_series`: equilibrated region, standard
-    error from the statistical inefficiency, drift test); production stops when the
-    standard error is at most ``standard_error`` and the drift p-value above
-    :data:`TARGET_DRIFT_P`, or at ``max_ps``, which is then flagged.
+    error from the statistical inefficiency, drift test); production stops when
+    :func:`electrolyte_md.timeseries.precise_enough` says so (SE at most
+    ``standard_error``, no drift, a region of at least half the production whose values
+    vary), or at ``max_ps``, which is then flagged.  A density target needs NPT
+    production (in NVT the density is fixed).
 
     Parameters
     ----------
@@ -430,6 +430,12 @@ class MDProtocol:
                         f"MDProtocol.production_target.{name} ({value} ps) must be a whole "
                         f"multiple of report_interval_ps ({self.report_interval_ps} ps)"
                     )
+            if target.observable == "density" and self.production_ensemble != "NPT":
+                raise ValueError(
+                    "MDProtocol.production_target: a density target needs "
+                    f"production_ensemble NPT (in {self.production_ensemble} the density is "
+                    "fixed)"
+                )
             if target.max_ps < self.production_ps:
                 raise ValueError(
                     f"MDProtocol.production_target.max_ps ({target.max_ps} ps) is shorter than "

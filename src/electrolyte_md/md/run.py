@@ -32,7 +32,7 @@ from electrolyte_md.md.criteria import (
     temperature_check,
 )
 from electrolyte_md.md.files import DCDWriter, EnergyCSVWriter, RestartStore, read_energies
-from electrolyte_md.md.protocol import TARGET_DRIFT_P, MDProtocol
+from electrolyte_md.md.protocol import MDProtocol
 from electrolyte_md.md.system import (
     check_system,
     create_simulation,
@@ -44,7 +44,7 @@ from electrolyte_md.md.system import (
     total_mass_amu,
 )
 from electrolyte_md.md.walltime import Deadline, StopSignals
-from electrolyte_md.timeseries import analyze_series
+from electrolyte_md.timeseries import analyze_series, precise_enough
 
 __all__ = [
     "OUTPUT_FILE_NAMES",
@@ -640,11 +640,10 @@ class _Attempt:
                 "discarded_ps": stats.discarded_time,
                 "statistical_inefficiency": stats.statistical_inefficiency,
                 "n_effective": stats.n_effective,
+                "used_fraction": stats.used_fraction,
+                "fluctuates": stats.fluctuates,
             }
-            check["met"] = bool(
-                stats.standard_error <= self.target.standard_error
-                and stats.drift_p > TARGET_DRIFT_P
-            )
+            check["met"] = precise_enough(stats, self.target.standard_error)
             self.log.info(
                 "production at %g ps: %s = %.4g +- %.2g (target +- %.2g), drift p = %.3g, "
                 "%g ps discarded: %s",

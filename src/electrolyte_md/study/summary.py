@@ -33,6 +33,7 @@ from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_write_text
 from electrolyte_md.study.arrhenius import ArrheniusFit, arrhenius_fit, plot_arrhenius
 from electrolyte_md.study.paper import PAPER
+from electrolyte_md.timeseries import MIN_USED_FRACTION
 
 __all__ = [
     "SUMMARY_COLUMNS",
@@ -155,16 +156,28 @@ def aggregate_equilibrated(
     }
 
 
-def _drift_note(drift_ps: Sequence[float | None]) -> tuple[bool, str]:
-    """Flag and note of the replicas whose equilibrated region still drifts."""
+def _drift_note(
+    drift_ps: Sequence[float | None], fractions: Sequence[float | None] = ()
+) -> tuple[bool, str]:
+    """Flag and note of the replicas whose equilibrated region still drifts, or is under
+    :data:`~electrolyte_md.timeseries.MIN_USED_FRACTION` of the run."""
+    notes = []
     p_values = [p for p in drift_ps if p is not None and math.isfinite(p)]
     drifting = [p for p in p_values if p <= DRIFT_P_FLAG]
-    if not drifting:
-        return False, ""
-    return True, (
-        f"FLAGGED: drifts within its equilibrated region (trend p = {min(drifting):.3g}) in "
-        f"{len(drifting)} of {len(drift_ps)} replica(s): not stationary, the error understates"
-    )
+    if drifting:
+        notes.append(
+            f"FLAGGED: drifts within its equilibrated region (trend p = {min(drifting):.3g}) "
+            f"in {len(drifting)} of {len(drift_ps)} replica(s): not stationary, the error "
+            "understates"
+        )
+    short = [f for f in fractions if f is not None and f < MIN_USED_FRACTION]
+    if short:
+        notes.append(
+            f"FLAGGED: equilibrated region only {min(short):.0%} of the run in {len(short)} "
+            f"of {len(fractions)} replica(s): not equilibrated within the run, the error "
+            "says nothing"
+        )
+    return bool(notes), "; ".join(notes)
 
 
 def _series_stats(
@@ -183,7 +196,10 @@ def _series_stats(
             "drift_p": math.nan,
         }
         return stats, False, ""
-    flagged, note = _drift_note([r.get("drift_p") for r in group])  # type: ignore[union-attr]
+    flagged, note = _drift_note(
+        [r.get("drift_p") for r in group],  # type: ignore[union-attr]
+        [r.get("equilibrated_fraction") for r in group],  # type: ignore[union-attr]
+    )
     return stats, flagged, note
 
 
@@ -285,6 +301,7 @@ def system_summary(
                         "discarded_ps": r.get("discarded_ps"),
                         "n_effective": r.get("n_effective"),
                         "drift_p": r.get("drift_p"),
+                        "equilibrated_fraction": r.get("equilibrated_fraction"),
                     }
                     for r in group
                 ],
