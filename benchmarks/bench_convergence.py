@@ -176,28 +176,54 @@ def run_one(name: str, replica: int, production_ps: float, threads: int, box: Pa
 # --------------------------------------------------------------------------------------
 
 
-def time_to_precision(record: dict[str, Any]) -> dict[str, float] | None:
-    """Shortest production prefix with SE <= TARGET_SE and no drift (p > 0.05), or None."""
+def time_to_precision(record: dict[str, Any]) -> dict[str, Any]:
+    """When the production prefixes (every PREFIX_STEP_PS) first pass, and from when on
+    every longer one passes, :func:`~electrolyte_md.timeseries.precise_enough` at
+    TARGET_SE.
+
+    The first pass alone is what a run stopping at its target would report; a run that
+    relaxes on a longer time scale than the prefix (ion pairs exchange on the ns scale)
+    passes early with an estimate the rest of the run contradicts.  The sustained time
+    is the benchmark's figure: a prefix after which no longer prefix fails.
+
+    Returns
+    -------
+    dict
+        ``first`` and ``sustained``: None, or ``production_ps``, ``simulated_ps`` and
+        ``wall_s`` (from the start of the run).
+    """
     from electrolyte_md.errors import AnalysisError
     from electrolyte_md.timeseries import analyze_series, precise_enough
 
     times = np.asarray(record["times_ps"])
     cn = np.asarray(record["cn_li_p"])
     interval = float(times[1] - times[0]) if len(times) > 1 else 1.0
-    for prefix_ps in np.arange(PREFIX_STEP_PS, times[-1] + interval / 2, PREFIX_STEP_PS):
+    prefixes = np.arange(PREFIX_STEP_PS, times[-1] + interval / 2, PREFIX_STEP_PS)
+    passes = []
+    for prefix_ps in prefixes:
         n = int(round(prefix_ps / interval))
         try:
             stats = analyze_series(cn[:n], times[:n], name="CN(Li-P)")
         except AnalysisError:
+            passes.append(False)
             continue
-        if precise_enough(stats, TARGET_SE):
-            return {
-                "production_ps": float(prefix_ps),
-                "simulated_ps": record["start_simulated_ps"] + float(prefix_ps),
-                "wall_s": record["start_wall_s"]
-                + float(prefix_ps) * record["production_wall_s_per_ps"],
-            }
-    return None
+        passes.append(precise_enough(stats, TARGET_SE))
+
+    def at(prefix_ps: float) -> dict[str, float]:
+        return {
+            "production_ps": float(prefix_ps),
+            "simulated_ps": record["start_simulated_ps"] + float(prefix_ps),
+            "wall_s": record["start_wall_s"]
+            + float(prefix_ps) * record["production_wall_s_per_ps"],
+        }
+
+    first = next((at(t) for t, ok in zip(prefixes, passes, strict=True) if ok), None)
+    sustained = None
+    for k in range(len(passes) - 1, -1, -1):
+        if not passes[k]:
+            break
+        sustained = at(prefixes[k])
+    return {"first": first, "sustained": sustained}
 
 
 def summarize(record: dict[str, Any]) -> dict[str, Any]:
@@ -242,11 +268,14 @@ def write_report() -> str:
         "Old: charged minimisation, 10 ps heating, NPT ended on density alone. New: "
         "uncharged minimisation, 20 ps at 500 K uncharged, heating and NPT ended on "
         "temperature, energy and density (docs/models.md, MD protocol).",
-        f"Time to precision: the shortest production prefix (steps of {PREFIX_STEP_PS:g} ps) "
-        f"with SE <= {TARGET_SE}, drift p > 0.05, an equilibrated region of at least half "
-        "the prefix and a CN that varies in it (`timeseries.precise_enough`, the rule of "
-        "the production target), counted from the start of the run (minimisation, "
-        "decorrelation, heating and NPT included).",
+        "First precise: the shortest production prefix passing the rule below, as a run "
+        "stopping at its target would; precise from then on (the figure compared): the "
+        "prefix after which every longer one passes too. "
+        f"The rule, on prefixes in steps of {PREFIX_STEP_PS:g} ps: SE <= {TARGET_SE}, drift "
+        "p > 0.05, an equilibrated region of at least half the prefix and a CN that varies "
+        "in it (`timeseries.precise_enough`, the rule of the production target). Wall "
+        "times count from the start of the run (minimisation, decorrelation, heating and "
+        "NPT included).",
         "",
     ]
     if not records:
@@ -262,8 +291,8 @@ def write_report() -> str:
         "",
         "| run | contacts packed / minimised / heating start / final | start ps (wall s) | "
         "CN(Li-P) equilibrated +- SE | discarded ps | g | drift p | blocks first -> last | "
-        "to precision: production ps, wall s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "first precise: production ps, wall s | precise from then on: production ps, wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     by_protocol: dict[str, list[dict[str, Any]]] = {p: [] for p in PROTOCOLS}
     for record in records:
@@ -272,23 +301,25 @@ def write_report() -> str:
         s = row["stats"]
         c = record["ion_contacts_per_cation"]
         precision = row["precision"]
-        reached = (
-            f"{precision['production_ps']:g}, {precision['wall_s']:.0f}"
-            if precision
-            else f"not within {record['times_ps'][-1]:g} ps"
-        )
+
+        def reached(when: dict[str, float] | None, record: dict[str, Any] = record) -> str:
+            if when is None:
+                return f"not within {record['times_ps'][-1]:g} ps"
+            return f"{when['production_ps']:g}, {when['wall_s']:.0f}"
+
         lines.append(
             f"| {record['protocol']} rep{record['replica']} | {c['packed']:.2f} / "
             f"{c['minimized']:.2f} / {c.get('heating_start', math.nan):.2f} / {c['final']:.2f} | "
             f"{record['start_simulated_ps']:g} ({record['start_wall_s']:.0f}) | "
             f"{s.mean:.3f} +- {s.standard_error:.3f} | {s.discarded_time:g} | "
             f"{s.statistical_inefficiency:.1f} | {s.drift_p:.3f} | "
-            f"{row['blocks'][0]:.3f} -> {row['blocks'][-1]:.3f} | {reached} |"
+            f"{row['blocks'][0]:.3f} -> {row['blocks'][-1]:.3f} | "
+            f"{reached(precision['first'])} | {reached(precision['sustained'])} |"
         )
     lines += ["", "## Per protocol", ""]
     lines += [
         "| protocol | runs | drifting (p <= 0.05) | replica spread: chi2 / dof, p | "
-        "mean wall s to precision (runs that reached it) |",
+        "mean wall s to sustained precision (runs that reached it) |",
         "|---|---|---|---|---|",
     ]
     mean_wall: dict[str, float] = {}
@@ -298,7 +329,9 @@ def write_report() -> str:
         drifting = sum(1 for r in rows if not r["stats"].drift_p > 0.05)
         spread = spread_check(rows)
         spread_text = f"{spread[0]:.2f} / {spread[1]}, p = {spread[2]:.3f}" if spread else "one run"
-        reached = [r["precision"]["wall_s"] for r in rows if r["precision"]]
+        reached = [
+            r["precision"]["sustained"]["wall_s"] for r in rows if r["precision"]["sustained"]
+        ]
         if reached:
             mean_wall[name] = float(np.mean(reached))
         wall_text = f"{np.mean(reached):.0f} ({len(reached)} of {len(rows)})" if reached else "-"
@@ -311,8 +344,8 @@ def write_report() -> str:
         )
     else:
         lines.append(
-            "Wall time ratio: not yet measurable (a protocol has no run that reached the "
-            "precision target)."
+            "Wall time ratio: not yet measurable (a protocol has no run that reached "
+            "sustained precision)."
         )
     text = "\n".join(lines) + "\n"
     REPORT.write_text(text)
