@@ -41,7 +41,7 @@ from electrolyte_md.analysis.solvation import ION_PAIR_CLASSES, SolvationShells,
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_write_text, json_float, write_json
 from electrolyte_md.plots import new_figure, save_png
-from electrolyte_md.timeseries import MIN_SAMPLES, analyze_series
+from electrolyte_md.timeseries import MIN_SAMPLES, SeriesStatistics, analyze_series
 
 __all__ = [
     "CONTACT_FRAMES",
@@ -219,17 +219,26 @@ def _equilibrated(res: Results, pair_name: str) -> dict[str, float | None]:
     times = getattr(res, "times_ps", None)
     if len(per_frame) < MIN_SAMPLES or times is None:
         return dict.fromkeys(EQUILIBRATED_KEYS)
-    series = analyze_series(per_frame, times, name=f"CN {pair_name}")
-    values = (
-        series.mean,
-        series.standard_error,
-        series.discarded_time,
-        series.statistical_inefficiency,
-        series.n_effective,
-        series.drift_p,
-        series.used_fraction,
-    )
-    return {key: json_float(value) for key, value in zip(EQUILIBRATED_KEYS, values, strict=True)}
+    record = _series_record(analyze_series(per_frame, times, name=f"CN {pair_name}"))
+    return {
+        "coordination_number_equilibrated": record.pop("mean"),
+        "coordination_number_equilibrated_se": record.pop("standard_error"),
+        **record,
+    }
+
+
+def _series_record(stats: SeriesStatistics) -> dict[str, float | None]:
+    """JSON-ready equilibrated region of one series: ``mean``, ``standard_error`` and the
+    rest of :data:`EQUILIBRATED_KEYS`."""
+    return {
+        "mean": json_float(stats.mean),
+        "standard_error": json_float(stats.standard_error),
+        "discarded_ps": json_float(stats.discarded_time),
+        "statistical_inefficiency": json_float(stats.statistical_inefficiency),
+        "n_effective": json_float(stats.n_effective),
+        "drift_p": json_float(stats.drift_p),
+        "equilibrated_fraction": json_float(stats.used_fraction),
+    }
 
 
 def analyze_pair(
@@ -662,19 +671,10 @@ def _shell_series_statistics(res: Results) -> dict[str, dict[str, float | None]]
     series["shell total"] = per_frame.sum(axis=1)
     for k, label in enumerate(ION_PAIR_CLASSES):
         series[f"fraction {label}"] = res.ion_pair_fractions_per_frame[:, k]
-    out = {}
-    for name, values in series.items():
-        stats = analyze_series(np.asarray(values, dtype=float), times, name=name)
-        out[name] = {
-            "mean": json_float(stats.mean),
-            "standard_error": json_float(stats.standard_error),
-            "discarded_ps": json_float(stats.discarded_time),
-            "statistical_inefficiency": json_float(stats.statistical_inefficiency),
-            "n_effective": json_float(stats.n_effective),
-            "drift_p": json_float(stats.drift_p),
-            "equilibrated_fraction": json_float(stats.used_fraction),
-        }
-    return out
+    return {
+        name: _series_record(analyze_series(np.asarray(values, dtype=float), times, name=name))
+        for name, values in series.items()
+    }
 
 
 #: Frames (spread evenly over the trajectory) that :func:`mean_nearest_distance` reads.

@@ -54,6 +54,7 @@ __all__ = [
     "equilibration_criteria",
     "ion_contacts_per_cation",
     "ionic_molecules",
+    "minimum_image_distances",
     "temperature_allowance",
     "temperature_check",
 ]
@@ -276,6 +277,24 @@ def equilibration_criteria(
     }
 
 
+def minimum_image_distances(
+    positions_nm: np.ndarray, box_nm: np.ndarray, first: Sequence[int], second: Sequence[int]
+) -> np.ndarray:
+    """Distances (nm) between atoms ``first`` (rows) and ``second`` (columns), minimum
+    image from the fractional coordinates of ``box_nm`` (rows: the box vectors).
+
+    The MD job has no MDAnalysis (``distance_array``); rounding fractional coordinates is
+    exact for the orthorhombic boxes of this workflow and for contact distances far below
+    half a box in a triclinic one.
+    """
+    positions = np.asarray(positions_nm, dtype=float)
+    box = np.asarray(box_nm, dtype=float)
+    delta = positions[list(second)][None, :, :] - positions[list(first)][:, None, :]
+    fractional = delta @ np.linalg.inv(box)
+    fractional -= np.round(fractional)
+    return np.linalg.norm(fractional @ box, axis=-1)
+
+
 def ionic_molecules(
     molecules: Sequence[Sequence[int]], charges: Sequence[float], threshold: float = 0.01
 ) -> tuple[list[list[int]], list[list[int]]]:
@@ -305,19 +324,12 @@ def ion_contacts_per_cation(
     """
     if not cations or not anions:
         return float("nan")
-    positions = np.asarray(positions_nm, dtype=float)
-    box = np.asarray(box_nm, dtype=float)
-    inverse = np.linalg.inv(box)
     anion_atoms = np.concatenate([np.asarray(a, dtype=int) for a in anions])
     anion_of_atom = np.concatenate([np.full(len(a), k) for k, a in enumerate(anions)])
-    cutoff_nm = cutoff_angstrom / 10.0
     total = 0
     for atoms in cations:
-        delta = positions[anion_atoms][None, :, :] - positions[list(atoms)][:, None, :]
-        fractional = delta @ inverse
-        fractional -= np.round(fractional)
-        distances = np.linalg.norm(fractional @ box, axis=-1)
-        close = (distances < cutoff_nm).any(axis=0)
+        distances = minimum_image_distances(positions_nm, box_nm, list(atoms), anion_atoms)
+        close = (distances < cutoff_angstrom / 10.0).any(axis=0)
         total += len(np.unique(anion_of_atom[close]))
     return total / len(cations)
 
@@ -366,11 +378,6 @@ def coordination_of_frame(
 ) -> float:
     """Mean number of ``ligands`` within ``cutoff_angstrom`` of a ``centers`` atom (minimum
     image; an atom in both groups does not count itself)."""
-    positions = np.asarray(positions_nm, dtype=float)
-    box = np.asarray(box_nm, dtype=float)
-    delta = positions[list(ligands)][None, :, :] - positions[list(centers)][:, None, :]
-    fractional = delta @ np.linalg.inv(box)
-    fractional -= np.round(fractional)
-    distances = np.linalg.norm(fractional @ box, axis=-1)
+    distances = minimum_image_distances(positions_nm, box_nm, centers, ligands)
     within = (distances < cutoff_angstrom / 10.0) & (distances > 0.0)
     return float(within.sum() / len(centers))
