@@ -90,6 +90,13 @@ def test_impossible_target_stops_at_the_maximum_and_is_flagged(
     composition.write_text(json.dumps({"system": "water", "salt_concentration_mol_per_l": {}}))
     row = md_summary_table([run / "md_summary.json"], [composition]).iloc[0]
     assert row["production_ended_by"].startswith("FLAGGED: maximum length, density SE")
+    # a drift p-value too few samples left undefined (null in the JSON) is said, not fatal
+    undefined = json.loads(outputs.summary_json.read_text())
+    undefined["production_target"]["final"]["drift_p"] = None
+    (run / "md_summary.json").write_text(json.dumps(undefined))
+    row_undefined = md_summary_table([run / "md_summary.json"], [composition]).iloc[0]
+    assert "drift p not computable" in row_undefined["production_ended_by"]
+    (run / "md_summary.json").write_text(outputs.summary_json.read_text())
     # every production series has its equilibrated region in the summary and the table
     density = summary["production_equilibrated"]["density_g_per_cm3"]
     assert density["standard_error"] == pytest.approx(stats.standard_error)

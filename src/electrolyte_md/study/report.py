@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 
 from electrolyte_md.io import atomic_write_text
+from electrolyte_md.timeseries import DRIFT_P, MIN_USED_FRACTION
 from electrolyte_md.units import AVOGADRO_PER_MOL
 
 #: Packages whose versions go into the provenance record.
@@ -89,18 +90,27 @@ def _ended(stage: dict) -> str:
 
 
 def _production_end(target: dict | None) -> str:
-    """``fixed length``, or how a precision target ended production (FLAGGED if unmet)."""
+    """``fixed length``, or how a precision target ended production (FLAGGED if unmet,
+    with the conditions of ``timeseries.precise_enough`` that failed)."""
     if not target:
         return "fixed length"
     final = target.get("final", {})
-    se = final.get("standard_error")
-    reached = f"SE {se:.3g}" if isinstance(se, int | float) else "no SE"
+    label, wanted = target["label"], target["standard_error"]
+    se, drift_p = final.get("standard_error"), final.get("drift_p")
     if target.get("met"):
-        return f"target met: {target['label']} {reached} <= {target['standard_error']:g}"
-    return (
-        f"FLAGGED: maximum length, {target['label']} {reached} > {target['standard_error']:g}"
-        f" or drift p = {final.get('drift_p', float('nan')):.3g}"
-    )
+        return f"target met: {label} SE {se:.3g} <= {wanted:g}"
+    failed = []
+    if se is None:
+        failed.append(f"no SE ({final.get('reason', 'too few frames')})")
+    elif se > wanted:
+        failed.append(f"SE {se:.3g} > {wanted:g}")
+    if drift_p is None or drift_p <= DRIFT_P:
+        failed.append("drift p " + ("not computable" if drift_p is None else f"= {drift_p:.3g}"))
+    if final.get("used_fraction") is not None and final["used_fraction"] < MIN_USED_FRACTION:
+        failed.append(f"equilibrated region {final['used_fraction']:.0%} of production")
+    if final.get("fluctuates") is False:
+        failed.append("constant in its region")
+    return f"FLAGGED: maximum length, {label} {'; '.join(failed) or 'not met'}"
 
 
 def md_summary_table(summaries: list[Path], compositions: list[Path]) -> pd.DataFrame:
