@@ -94,20 +94,40 @@ def build_box(cores: int) -> Path:
     return directory
 
 
-def li_p_series(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Times (ps) and CN(Li-P) per frame of a run's production trajectory."""
+def li_p_series(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times (ps), CN(Li-P) per frame and each Li+'s number of P per frame
+    ``(n_frames, n_li)`` of a run's production trajectory."""
     import MDAnalysis
 
-    from electrolyte_md.analysis.rdf import RDFCoordination
+    from electrolyte_md.analysis.rdf import CentreCounts, RDFCoordination
 
     universe = MDAnalysis.Universe(str(run_dir / "prod_final.pdb"), str(run_dir / "prod.dcd"))
-    rdf = RDFCoordination(
-        universe.select_atoms("resname LI"),
-        universe.select_atoms("resname PF6 and element P"),
-        cutoff_angstrom=CUTOFF_ANGSTROM,
-        bin_width_angstrom=0.05,
-    ).run()
-    return np.asarray(rdf.results.times_ps), np.asarray(rdf.results.coordination_number_per_frame)
+    li = universe.select_atoms("resname LI")
+    p = universe.select_atoms("resname PF6 and element P")
+    rdf = RDFCoordination(li, p, cutoff_angstrom=CUTOFF_ANGSTROM, bin_width_angstrom=0.05).run()
+    counts = CentreCounts([(li, p, CUTOFF_ANGSTROM)]).run().results.counts[0]
+    return (
+        np.asarray(rdf.results.times_ps),
+        np.asarray(rdf.results.coordination_number_per_frame),
+        counts,
+    )
+
+
+def encode_counts(counts: np.ndarray) -> list[str]:
+    """Per Li+, its counts frame by frame as one string of digits (a P count is 0-9)."""
+    if counts.size and (counts.min() < 0 or counts.max() > 9):
+        raise ValueError("a count outside 0-9 cannot be written as one digit")
+    return ["".join(map(str, column)) for column in np.asarray(counts, dtype=int).T]
+
+
+def decode_counts(columns: list[str]) -> np.ndarray:
+    """``(n_frames, n_li)`` counts from :func:`encode_counts`."""
+    return np.array([[int(c) for c in column] for column in columns], dtype=int).T
+
+
+def per_cation(record: dict[str, Any]) -> np.ndarray | None:
+    columns = record.get("cn_li_p_per_cation")
+    return decode_counts(columns) if columns else None
 
 
 def run_one(name: str, replica: int, production_ps: float, threads: int, box: Path) -> Path:
@@ -135,7 +155,7 @@ def run_one(name: str, replica: int, production_ps: float, threads: int, box: Pa
         box / "system.xml", box / "system.pdb", protocol, run_dir, name=f"{name} rep{replica}"
     )
     summary = json.loads(outputs.summary_json.read_text())
-    times, cn = li_p_series(run_dir)
+    times, cn, counts = li_p_series(run_dir)
     wall = summary["wall_seconds"]
     steps = summary["steps"]
     dt_ps = protocol.timestep_ps
@@ -165,10 +185,34 @@ def run_one(name: str, replica: int, production_ps: float, threads: int, box: Pa
         "cutoff_angstrom": CUTOFF_ANGSTROM,
         "times_ps": [round(float(t), 3) for t in times],
         "cn_li_p": [round(float(c), 6) for c in cn],
+        "cn_li_p_per_cation": encode_counts(counts),
     }
     RECORDS.mkdir(parents=True, exist_ok=True)
     write_json(record_path, record)
     return record_path
+
+
+def recount() -> None:
+    """Add each Li+'s counts to records made before they were kept, from the run's
+    trajectory (on the machine that ran it)."""
+    from electrolyte_md.io import write_json
+
+    for path in sorted(RECORDS.glob("*_rep*.json")):
+        record = json.loads(path.read_text())
+        if record.get("cn_li_p_per_cation"):
+            continue
+        run_dir = WORK / "runs" / record["protocol"] / f"rep{record['replica']}"
+        if not (run_dir / "prod.dcd").is_file():
+            print(f"{path.name}: no trajectory in {run_dir}; left as it is")
+            continue
+        times, cn, counts = li_p_series(run_dir)
+        if len(times) != len(record["times_ps"]) or not np.allclose(
+            cn, record["cn_li_p"], atol=1e-5
+        ):
+            raise SystemExit(f"{path.name}: the trajectory in {run_dir} is not the one recorded")
+        record["cn_li_p_per_cation"] = encode_counts(counts)
+        write_json(path, record)
+        print(f"{path.name}: per-Li+ counts added ({counts.shape[0]} frames)")
 
 
 # --------------------------------------------------------------------------------------
@@ -197,13 +241,16 @@ def time_to_precision(record: dict[str, Any]) -> dict[str, Any]:
 
     times = np.asarray(record["times_ps"])
     cn = np.asarray(record["cn_li_p"])
+    sites = per_cation(record)
     interval = float(times[1] - times[0]) if len(times) > 1 else 1.0
     prefixes = np.arange(PREFIX_STEP_PS, times[-1] + interval / 2, PREFIX_STEP_PS)
     passes = []
     for prefix_ps in prefixes:
         n = int(round(prefix_ps / interval))
         try:
-            stats = analyze_series(cn[:n], times[:n], name="CN(Li-P)")
+            stats = analyze_series(
+                cn[:n], times[:n], name="CN(Li-P)", sites=None if sites is None else sites[:n]
+            )
         except AnalysisError:
             passes.append(False)
             continue
@@ -231,7 +278,7 @@ def summarize(record: dict[str, Any]) -> dict[str, Any]:
 
     times = np.asarray(record["times_ps"])
     cn = np.asarray(record["cn_li_p"])
-    stats = analyze_series(cn, times, name="CN(Li-P)")
+    stats = analyze_series(cn, times, name="CN(Li-P)", sites=per_cation(record))
     blocks = [float(b.mean()) for b in np.array_split(cn, N_BLOCKS)]
     return {
         "record": record,
@@ -290,9 +337,10 @@ def write_report() -> str:
         f"{first['settings']['production_ps']:g} ps per run.",
         "",
         "| run | contacts packed / minimised / heating start / final | start ps (wall s) | "
-        "CN(Li-P) equilibrated +- SE | discarded ps | g | drift p | blocks first -> last | "
+        "CN(Li-P) equilibrated +- SE | SE from g / between Li+ | discarded ps | g | drift p | "
+        "blocks first -> last | "
         "first precise: production ps, wall s | precise from then on: production ps, wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     by_protocol: dict[str, list[dict[str, Any]]] = {p: [] for p in PROTOCOLS}
     for record in records:
@@ -311,7 +359,8 @@ def write_report() -> str:
             f"| {record['protocol']} rep{record['replica']} | {c['packed']:.2f} / "
             f"{c['minimized']:.2f} / {c.get('heating_start', math.nan):.2f} / {c['final']:.2f} | "
             f"{record['start_simulated_ps']:g} ({record['start_wall_s']:.0f}) | "
-            f"{s.mean:.3f} +- {s.standard_error:.3f} | {s.discarded_time:g} | "
+            f"{s.mean:.3f} +- {s.standard_error:.3f} | "
+            f"{s.standard_error_time:.3f} / {s.standard_error_sites:.3f} | {s.discarded_time:g} | "
             f"{s.statistical_inefficiency:.1f} | {s.drift_p:.3f} | "
             f"{row['blocks'][0]:.3f} -> {row['blocks'][-1]:.3f} | "
             f"{reached(precision['first'])} | {reached(precision['sustained'])} |"
@@ -354,7 +403,7 @@ def write_report() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("run", "report"))
+    parser.add_argument("command", choices=("run", "report", "recount"))
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--production-ps", type=float, default=1000.0)
     parser.add_argument("--threads", type=int, default=2)
@@ -371,6 +420,10 @@ def main(argv: list[str] | None = None) -> None:
         RECORDS, REPORT = WORK / "records", WORK / "convergence.md"
         args.replicas, args.production_ps = 1, 20.0
     if args.command == "report":
+        print(write_report())
+        return
+    if args.command == "recount":
+        recount()
         print(write_report())
         return
     box = build_box(args.threads)

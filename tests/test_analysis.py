@@ -25,7 +25,7 @@ from electrolyte_md.analysis.coordination import (
 from electrolyte_md.analysis.frames import is_plain_dcd, read_blocks
 from electrolyte_md.analysis.kernel import ortho_histograms
 from electrolyte_md.analysis.peaks import find_first_minimum, find_first_peak, smooth
-from electrolyte_md.analysis.rdf import RDFCoordination, RDFCoordinationSet
+from electrolyte_md.analysis.rdf import CentreCounts, RDFCoordination, RDFCoordinationSet
 from electrolyte_md.analysis.records import pair_files, read_pair_records
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.timeseries import analyze_series
@@ -313,6 +313,50 @@ def test_plot_and_summary(tmp_path):
     assert summarize(one, "Na-Cl")["coordination_number_block_means"] == []
     # too few frames for an equilibrated region (6 < MIN_SAMPLES): null, not a guess
     assert all(summary[key] is None for key in EQUILIBRATED_KEYS)
+
+
+def test_centre_counts_are_the_per_frame_cn_centre_by_centre():
+    """On a bin edge the RDF's per-frame CN is the mean of each centre's count; an atom in
+    both groups does not count itself; a rock-salt Na has six Cl."""
+    rng = np.random.default_rng(21)
+    u = make_universe(rng.uniform(0.0, 14.0, size=(12, 80, 3)), 14.0)
+    centre, ligand = u.atoms[:30], u.atoms[20:]  # ten atoms in both groups
+    rdf = RDFCoordination(centre, ligand, cutoff_angstrom=3.5).run()  # 3.5 = 70 bins
+    counts = CentreCounts([(centre, ligand, 3.5), (centre, centre, 3.5)]).run()
+    same = counts.results.counts[0]
+    assert same.shape == (12, 30)
+    np.testing.assert_allclose(same.mean(axis=1), rdf.results.coordination_number_per_frame)
+    alone = RDFCoordination(centre, centre, cutoff_angstrom=3.5).run()
+    np.testing.assert_allclose(
+        counts.results.counts[1].mean(axis=1), alone.results.coordination_number_per_frame
+    )
+    positions, ijk = cubic_sites(4, 2.0)
+    salt = make_universe(positions, 8.0)
+    sodium = ijk.sum(axis=1) % 2 == 0
+    na, cl = salt.atoms[sodium], salt.atoms[~sodium]
+    assert np.all(CentreCounts([(na, cl, 2.5)]).run().results.counts[0] == 6)
+
+
+def test_summary_weighs_the_spread_between_centres():
+    """Centres that keep their ligands (a frozen box): the CN's error is their spread, not
+    the near-zero one of a series that never moves."""
+    rng = np.random.default_rng(2)
+    base = rng.uniform(0.0, 14.0, size=(80, 3))
+    frames = base[None] + rng.normal(scale=0.05, size=(40, 80, 3))
+    u = make_universe(frames, 14.0)
+    centre, ligand = u.atoms[:30], u.atoms[30:]
+    rdf = RDFCoordination(centre, ligand, cutoff_angstrom=3.5).run()
+    counts = CentreCounts([(centre, ligand, 3.5)]).run().results.counts[0]
+    summary = summarize(rdf, "A-B", counts)
+    stats = analyze_series(
+        rdf.results.coordination_number_per_frame, rdf.results.times_ps, sites=counts
+    )
+    assert summary["n_sites"] == 30
+    assert summary["se_between_sites"] == pytest.approx(stats.standard_error_sites)
+    assert summary["coordination_number_equilibrated_se"] == pytest.approx(
+        max(summary["se_from_time"], summary["se_between_sites"])
+    )
+    assert summary["se_between_sites"] > 5 * summary["se_from_time"]
 
 
 def test_summary_carries_the_equilibrated_region_of_the_per_frame_cn():

@@ -19,10 +19,10 @@ from test_md_start import write_ionic_box
 from electrolyte_md.config import check_config, md_protocol_settings
 from electrolyte_md.errors import ConfigError
 from electrolyte_md.md import MDProtocol, read_energies, run_md
-from electrolyte_md.md.criteria import coordination_of_frame, select_atoms
+from electrolyte_md.md.criteria import centre_counts_of_frame, select_atoms
 from electrolyte_md.study.report import md_summary_table
 from electrolyte_md.study.summary import flag_unmet_targets
-from electrolyte_md.timeseries import analyze_series
+from electrolyte_md.timeseries import analyze_series, between_site_standard_error
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,13 +143,25 @@ def test_coordination_target_follows_the_frames_written(tmp_path: Path) -> None:
     universe = MDAnalysis.Universe(str(outputs.prod_final_pdb), str(outputs.prod_dcd))
     li = universe.select_atoms("resname LI").indices
     cl = universe.select_atoms("resname CL").indices
-    per_frame = [
-        coordination_of_frame(ts.positions / 10.0, np.diag(ts.dimensions[:3]) / 10.0, li, cl, 3.5)
-        for ts in universe.trajectory
-    ]
-    assert len(per_frame) == 8
-    stats = analyze_series(np.array(per_frame), 0.2 * np.arange(1, 9))
-    assert record["final"]["mean"] == pytest.approx(stats.mean, abs=1e-5)
+    counts = np.array(
+        [
+            centre_counts_of_frame(
+                ts.positions / 10.0, np.diag(ts.dimensions[:3]) / 10.0, li, cl, 3.5
+            )
+            for ts in universe.trajectory
+        ]
+    )
+    assert counts.shape == (8, len(li))
+    per_frame = counts.mean(axis=1)
+    stats = analyze_series(per_frame, 0.2 * np.arange(1, 9))
+    final = record["final"]
+    assert final["mean"] == pytest.approx(stats.mean, abs=1e-5)
+    assert final["standard_error_time"] == pytest.approx(stats.standard_error, abs=1e-5)
+    # the eight reports fill one block of the per-centre sums: its error is theirs
+    assert final["n_sites"] == len(li)
+    between = between_site_standard_error(counts.mean(axis=0))
+    assert final["standard_error_sites"] == pytest.approx(between, abs=1e-5)
+    assert final["standard_error"] == pytest.approx(max(stats.standard_error, between), abs=1e-5)
     assert record["met"] is False and record["length_ps"] == pytest.approx(1.6)
 
 

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from electrolyte_md.errors import AnalysisError
-from electrolyte_md.timeseries import MIN_SAMPLES, analyze_series, precise_enough
+from electrolyte_md.timeseries import (
+    MIN_SAMPLES,
+    analyze_series,
+    between_site_standard_error,
+    precise_enough,
+)
 
 
 def ar1(n: int, phi: float, rng: np.random.Generator, sigma: float = 1.0) -> np.ndarray:
@@ -111,3 +116,55 @@ def test_precise_enough_needs_a_varying_region_of_half_the_series_without_drift(
 def test_unusable_series_are_refused_by_name(values, times, message):
     with pytest.raises(AnalysisError, match=f"CN Li-P: .*{message}"):
         analyze_series(values, times, name="CN Li-P")
+
+
+def frozen_sites(rng: np.random.Generator, n_frames: int = 1000, n_sites: int = 11) -> np.ndarray:
+    """Counts per frame of sites that never exchange (each keeps a state drawn once, 0 with
+    p 0.7, else 1-3), with a rare flicker: ion pairs that outlive the run."""
+    states = np.where(rng.random(n_sites) < 0.7, 0, rng.integers(1, 4, size=n_sites))
+    sites = np.repeat(states[None, :], n_frames, axis=0).astype(float)
+    flicker = rng.random(sites.shape) < 0.01
+    sites[flicker] += 1.0
+    return sites
+
+
+def test_sites_that_never_exchange_give_the_error_of_their_spread():
+    """Eleven Li+ each stuck in its state: thousands of frames, but eleven samples. The
+    error from g alone is a few thousandths; the reported one is the sites' spread."""
+    sites = frozen_sites(np.random.default_rng(4))
+    stats = analyze_series(sites.mean(axis=1), sites=sites)
+    means = sites[stats.equilibration_index :].mean(axis=0)
+    assert stats.n_sites == 11
+    assert stats.standard_error_sites == pytest.approx(np.std(means, ddof=1) / math.sqrt(11))
+    assert stats.standard_error == stats.standard_error_sites
+    assert stats.standard_error > 10 * stats.standard_error_time
+    assert stats.n_effective < 0.1 * stats.n_used / stats.statistical_inefficiency
+
+
+def test_site_errors_cover_the_true_mean_when_time_errors_do_not():
+    """200 boxes of eleven frozen sites, true mean known: mean +- SE holds it about as
+    often as a t-interval with 10 degrees of freedom says (63 %); from g alone, rarely."""
+    rng = np.random.default_rng(12)
+    true_mean = 0.3 * 2.0 + 0.01  # P(state > 0) * mean of 1-3, plus the flicker
+    inside = time_inside = 0
+    for _ in range(200):
+        sites = frozen_sites(rng, n_frames=400)
+        stats = analyze_series(sites.mean(axis=1), sites=sites)
+        inside += abs(stats.mean - true_mean) <= stats.standard_error
+        time_inside += abs(stats.mean - true_mean) <= stats.standard_error_time
+    assert 0.5 <= inside / 200 <= 0.78, inside
+    assert time_inside / 200 < 0.2, time_inside
+
+
+def test_sites_that_exchange_fast_agree_with_the_error_from_g():
+    rng = np.random.default_rng(9)
+    sites = (rng.random((3000, 11)) < 0.3).astype(float)  # each frame a new draw
+    stats = analyze_series(sites.mean(axis=1), sites=sites)
+    assert 0.6 < stats.standard_error_sites / stats.standard_error_time < 1.6
+    assert stats.standard_error == max(stats.standard_error_sites, stats.standard_error_time)
+
+
+def test_site_values_must_match_the_series():
+    with pytest.raises(AnalysisError, match="per-site values of shape"):
+        analyze_series(np.arange(20.0), sites=np.zeros((19, 3)))
+    assert math.isnan(between_site_standard_error(np.array([0.4])))

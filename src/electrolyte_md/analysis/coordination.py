@@ -35,7 +35,7 @@ from MDAnalysis.core.groups import AtomGroup
 from MDAnalysis.core.universe import Universe
 from MDAnalysis.lib.distances import distance_array
 
-from electrolyte_md.analysis.rdf import RDFCoordination, RDFCoordinationSet
+from electrolyte_md.analysis.rdf import CentreCounts, RDFCoordination, RDFCoordinationSet
 from electrolyte_md.analysis.records import pair_files
 from electrolyte_md.analysis.solvation import ION_PAIR_CLASSES, SolvationShells, shell_label
 from electrolyte_md.errors import AnalysisError
@@ -146,7 +146,11 @@ def plot_rdf(results: Results | RDFCoordination, path: str | os.PathLike[str], t
     save_png(fig, target)
 
 
-def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, Any]:
+def summarize(
+    results: Results | RDFCoordination,
+    pair_name: str,
+    centre_counts: np.ndarray | None = None,
+) -> dict[str, Any]:
     """Summarise an RDF analysis as a JSON-serialisable dictionary.
 
     Parameters
@@ -155,6 +159,11 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
         ``RDFCoordination(...).run().results`` (or the analysis itself).
     pair_name : str
         Label of the pair, e.g. ``"Li-O(NMP)"``.
+    centre_counts : numpy.ndarray, optional
+        ``(n_frames, n_centres)`` ligands of each centre at the cutoff in the same frames
+        (:class:`~electrolyte_md.analysis.rdf.CentreCounts`): the equilibrated CN's
+        standard error then also weighs the spread between centres
+        (:func:`~electrolyte_md.timeseries.with_site_spread`).
 
     Returns
     -------
@@ -170,7 +179,9 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
         the per-frame CN's equilibrated region
         (:func:`~electrolyte_md.timeseries.analyze_series`):
         ``coordination_number_equilibrated`` (its mean) with
-        ``coordination_number_equilibrated_se`` (from its statistical inefficiency),
+        ``coordination_number_equilibrated_se`` (the larger of the SE from its
+        statistical inefficiency, ``se_from_time``, and the SE between centres,
+        ``se_between_sites``, over ``n_sites`` centres),
         ``discarded_ps``, ``statistical_inefficiency``, ``n_effective``, ``drift_p`` and
         ``equilibrated_fraction`` (the region's share of the frames)
         (all None with fewer than :data:`~electrolyte_md.timeseries.MIN_SAMPLES` frames).
@@ -196,7 +207,7 @@ def summarize(results: Results | RDFCoordination, pair_name: str) -> dict[str, A
         "n_blocks": int(res.n_blocks),
         "r_max_angstrom": json_float(res.r_max_angstrom),
         "bin_width_angstrom": json_float(res.bin_width_angstrom),
-        **_equilibrated(res, pair_name),
+        **_equilibrated(res, pair_name, centre_counts),
     }
 
 
@@ -209,17 +220,24 @@ EQUILIBRATED_KEYS = (
     "n_effective",
     "drift_p",
     "equilibrated_fraction",
+    "se_from_time",
+    "se_between_sites",
+    "n_sites",
 )
 
 
-def _equilibrated(res: Results, pair_name: str) -> dict[str, float | None]:
+def _equilibrated(
+    res: Results, pair_name: str, centre_counts: np.ndarray | None = None
+) -> dict[str, float | None]:
     """The per-frame CN's equilibrated region, standard error and drift (None each with
     too few frames, or without the frames' times)."""
     per_frame = np.asarray(getattr(res, "coordination_number_per_frame", []), dtype=float)
     times = getattr(res, "times_ps", None)
     if len(per_frame) < MIN_SAMPLES or times is None:
         return dict.fromkeys(EQUILIBRATED_KEYS)
-    record = _series_record(analyze_series(per_frame, times, name=f"CN {pair_name}"))
+    record = _series_record(
+        analyze_series(per_frame, times, name=f"CN {pair_name}", sites=centre_counts)
+    )
     return {
         "coordination_number_equilibrated": record.pop("mean"),
         "coordination_number_equilibrated_se": record.pop("standard_error"),
@@ -238,6 +256,9 @@ def _series_record(stats: SeriesStatistics) -> dict[str, float | None]:
         "n_effective": json_float(stats.n_effective),
         "drift_p": json_float(stats.drift_p),
         "equilibrated_fraction": json_float(stats.used_fraction),
+        "se_from_time": json_float(stats.standard_error_time),
+        "se_between_sites": json_float(stats.standard_error_sites),
+        "n_sites": int(stats.n_sites),
     }
 
 
@@ -378,13 +399,24 @@ def analyze_pairs(
         for pair_name, spec in pairs.items()
     }
     RDFCoordinationSet(list(analyses.values())).run(start=start)
+    # each centre's count at the cutoff just found: the CN's between-centre error
+    counted = [name for name, rdf in analyses.items() if math.isfinite(rdf.results.cutoff_angstrom)]
+    centre_counts: dict[str, np.ndarray] = {}
+    if counted:
+        counts = CentreCounts(
+            [
+                (groups[n]["center"], groups[n]["ligand"], analyses[n].results.cutoff_angstrom)
+                for n in counted
+            ]
+        ).run(start=start)
+        centre_counts = dict(zip(counted, counts.results.counts, strict=True))
     records = {}
     for pair_name, spec in pairs.items():
         rdf = analyses[pair_name]
         table = rdf_table(rdf)
         atomic_write_text(spec["out_csv"], table.to_csv(index=False, float_format="%.6g"))
         plot_rdf(rdf, spec["out_png"], spec.get("title") or pair_name)
-        record = summarize(rdf, pair_name)
+        record = summarize(rdf, pair_name, centre_counts.get(pair_name))
         record.update(
             center_selection=spec["center"],
             ligand_selection=spec["ligand"],
@@ -661,19 +693,29 @@ def summarize_solvation(
 
 
 def _shell_series_statistics(res: Results) -> dict[str, dict[str, float | None]]:
-    """Equilibrated region, SE from g and drift of each per-frame shell series (summary
-    row name -> :data:`EQUILIBRATED_KEYS`-like record; {} without frame times)."""
+    """Equilibrated region, SE (from g and between Li+) and drift of each per-frame shell
+    series (summary row name -> :data:`EQUILIBRATED_KEYS`-like record; {} without frame
+    times)."""
     times = getattr(res, "times_ps", None)
     per_frame = getattr(res, "mean_shell_counts_per_frame", None)
     if times is None or per_frame is None or len(times) < MIN_SAMPLES:
         return {}
-    series = {f"shell {name}": per_frame[:, p] for p, name in enumerate(res.partner_names)}
-    series["shell total"] = per_frame.sum(axis=1)
+    # per Li+ too (frames x Li+): each Li+ is a site whose own average the error weighs
+    counts = getattr(res, "shell_counts", None)
+    classes = getattr(res, "ion_pair_classes", None)
+    series: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+    for p, name in enumerate(res.partner_names):
+        sites = None if counts is None else counts[:, :, p]
+        series[f"shell {name}"] = (per_frame[:, p], sites)
+    series["shell total"] = (per_frame.sum(axis=1), None if counts is None else counts.sum(axis=2))
     for k, label in enumerate(ION_PAIR_CLASSES):
-        series[f"fraction {label}"] = res.ion_pair_fractions_per_frame[:, k]
+        sites = None if classes is None else classes == k
+        series[f"fraction {label}"] = (res.ion_pair_fractions_per_frame[:, k], sites)
     return {
-        name: _series_record(analyze_series(np.asarray(values, dtype=float), times, name=name))
-        for name, values in series.items()
+        name: _series_record(
+            analyze_series(np.asarray(values, dtype=float), times, name=name, sites=sites)
+        )
+        for name, (values, sites) in series.items()
     }
 
 

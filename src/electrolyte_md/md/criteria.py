@@ -47,6 +47,7 @@ import numpy as np
 
 __all__ = [
     "ION_CONTACT_ANGSTROM",
+    "centre_counts_of_frame",
     "coordination_of_frame",
     "select_atoms",
     "density_convergence",
@@ -369,6 +370,20 @@ def select_atoms(topology: Any, selection: str) -> list[int]:
     return atoms
 
 
+def centre_counts_of_frame(
+    positions_nm: np.ndarray,
+    box_nm: np.ndarray,
+    centers: Sequence[int],
+    ligands: Sequence[int],
+    cutoff_angstrom: float,
+) -> np.ndarray:
+    """Number of ``ligands`` within ``cutoff_angstrom`` of each ``centers`` atom (minimum
+    image; an atom in both groups does not count itself)."""
+    distances = minimum_image_distances(positions_nm, box_nm, centers, ligands)
+    within = (distances < cutoff_angstrom / 10.0) & (distances > 0.0)
+    return within.sum(axis=1)
+
+
 def coordination_of_frame(
     positions_nm: np.ndarray,
     box_nm: np.ndarray,
@@ -376,8 +391,7 @@ def coordination_of_frame(
     ligands: Sequence[int],
     cutoff_angstrom: float,
 ) -> float:
-    """Mean number of ``ligands`` within ``cutoff_angstrom`` of a ``centers`` atom (minimum
-    image; an atom in both groups does not count itself)."""
-    distances = minimum_image_distances(positions_nm, box_nm, centers, ligands)
-    within = (distances < cutoff_angstrom / 10.0) & (distances > 0.0)
-    return float(within.sum() / len(centers))
+    """Mean number of ``ligands`` within ``cutoff_angstrom`` of a ``centers`` atom
+    (:func:`centre_counts_of_frame` averaged)."""
+    counts = centre_counts_of_frame(positions_nm, box_nm, centers, ligands, cutoff_angstrom)
+    return float(counts.mean())

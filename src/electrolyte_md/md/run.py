@@ -21,10 +21,10 @@ import openmm
 from openmm import app, unit
 
 from electrolyte_md.errors import AnalysisError, MDBlowUpError, MDInterruptedError
-from electrolyte_md.io import atomic_copy, atomic_write, write_json
+from electrolyte_md.io import atomic_copy, atomic_write, json_float, write_json
 from electrolyte_md.md.criteria import (
     ION_CONTACT_ANGSTROM,
-    coordination_of_frame,
+    centre_counts_of_frame,
     equilibration_criteria,
     ion_contacts_per_cation,
     ionic_molecules,
@@ -44,7 +44,7 @@ from electrolyte_md.md.system import (
     total_mass_amu,
 )
 from electrolyte_md.md.walltime import Deadline, StopSignals
-from electrolyte_md.timeseries import analyze_series, precise_enough
+from electrolyte_md.timeseries import analyze_series, precise_enough, with_site_spread
 
 __all__ = [
     "OUTPUT_FILE_NAMES",
@@ -78,6 +78,9 @@ _PHASE_CSV = {
 _SECONDS_PER_DAY = 86400.0
 #: A box whose volume leaves [1/2, 2] times the starting volume has collapsed or exploded.
 _VOLUME_RATIO_LIMITS = (0.5, 2.0)
+#: A coordination target keeps each centre's counts summed over blocks of this many
+#: reports; its between-centre error starts at the block holding the equilibrated start.
+TARGET_SITE_BLOCK_REPORTS = 10
 
 
 @dataclass(frozen=True)
@@ -613,13 +616,33 @@ class _Attempt:
             value = float(row["density_g_per_cm3"])
         else:
             assert self.target_atoms is not None and self.target.cutoff_angstrom is not None
-            value = coordination_of_frame(
+            counts = centre_counts_of_frame(
                 state.getPositions(asNumpy=True).value_in_unit(unit.nanometer),
                 state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer),
                 *self.target_atoms,
                 self.target.cutoff_angstrom,
             )
+            value = float(counts.mean())
+            # each centre's counts, summed per block of reports: what the between-centre
+            # error needs, at a size that does not grow with the centres times the reports
+            blocks = self.progress.setdefault("target_site_blocks", {"sums": [], "n": []})
+            if not blocks["n"] or blocks["n"][-1] >= TARGET_SITE_BLOCK_REPORTS:
+                blocks["sums"].append([0] * len(counts))
+                blocks["n"].append(0)
+            last = blocks["sums"][-1]
+            blocks["sums"][-1] = [int(a + b) for a, b in zip(last, counts, strict=True)]
+            blocks["n"][-1] += 1
         self.progress.setdefault("target_series", []).append(value)
+
+    def _target_site_means(self, first_report: int) -> np.ndarray | None:
+        """Each centre's mean count from the block holding report ``first_report`` on
+        (None for a density target)."""
+        blocks = self.progress.get("target_site_blocks")
+        if not blocks or not blocks["n"]:
+            return None
+        first = min(first_report // TARGET_SITE_BLOCK_REPORTS, len(blocks["n"]) - 1)
+        sums = np.asarray(blocks["sums"][first:], dtype=float).sum(axis=0)
+        return sums / float(sum(blocks["n"][first:]))
 
     def _target_check(self, phase_step: int) -> dict[str, Any]:
         """Analyse the target's series so far; record and log the check."""
@@ -633,9 +656,15 @@ class _Attempt:
         except AnalysisError as error:
             check["reason"] = str(error)
         else:
+            site_means = self._target_site_means(stats.equilibration_index)
+            if site_means is not None:
+                stats = with_site_spread(stats, site_means)
             check |= {
                 "mean": stats.mean,
                 "standard_error": stats.standard_error,
+                "standard_error_time": stats.standard_error_time,
+                "standard_error_sites": json_float(stats.standard_error_sites),
+                "n_sites": stats.n_sites,
                 "drift_p": stats.drift_p,
                 "discarded_ps": stats.discarded_time,
                 "statistical_inefficiency": stats.statistical_inefficiency,
