@@ -16,17 +16,25 @@ same machine, and starts over on another). Trajectories stay in ``benchmarks/res
 
 What is measured, per run and per protocol:
 
-* CN(Li-P) of production (P within :data:`CUTOFF_ANGSTROM` of a Li+, per frame), its
-  equilibrated region, standard error from the statistical inefficiency and drift
-  p-value (:func:`electrolyte_md.timeseries.analyze_series`), and the first -> last of
-  five blocks (the old protocol's fall from its minimised contacts shows there);
+* CN(Li-P) of production (P within :data:`CUTOFF_ANGSTROM` of a Li+, per frame, and
+  each Li+'s count), its equilibrated region, standard error (the larger of the one from
+  the statistical inefficiency and the one between Li+) and drift p-value
+  (:func:`electrolyte_md.timeseries.analyze_series`), and the first -> last of five
+  blocks (the old protocol's fall from its minimised contacts shows there);
 * time to precision: the shortest production prefix (in steps of :data:`PREFIX_STEP_PS`)
   that :func:`electrolyte_md.timeseries.precise_enough` accepts at SE <= :data:`TARGET_SE`
   (no drift, an equilibrated region of at least half the prefix, values that vary: the
   rule of the MD stage's production target), as simulated time and wall time
   *including* the start (minimisation to the end of NPT);
+  and the time from which every longer prefix is steady (the same rule without the SE:
+  how long the start's bias takes to relax, apart from the box's size);
 * the replicas' spread against their errors: chi-square of the replica means about their
-  weighted mean, with the errors above (consistent when p > 0.05).
+  weighted mean, with the errors above (consistent when p > 0.05);
+* each Li+'s average pooled over the runs of a protocol, and from their SD the number of
+  runs of this box a CN with SE <= :data:`TARGET_SE` needs (the cost a study plans for).
+
+``recount`` adds the per-Li+ counts to records made before they were kept, from the
+trajectories on the machine that ran them.
 
 The targets (issue 20): no significant drift in all but at most one new-protocol
 replica; replica spread consistent with the errors; wall time to a precise, drift-free CN
@@ -223,28 +231,36 @@ def recount() -> None:
 def time_to_precision(record: dict[str, Any]) -> dict[str, Any]:
     """When the production prefixes (every PREFIX_STEP_PS) first pass, and from when on
     every longer one passes, :func:`~electrolyte_md.timeseries.precise_enough` at
-    TARGET_SE.
+    TARGET_SE; and from when on every longer prefix is steady (no drift, an equilibrated
+    region of at least half the prefix: the rule without its SE).
 
     The first pass alone is what a run stopping at its target would report; a run that
     relaxes on a longer time scale than the prefix (ion pairs exchange on the ns scale)
     passes early with an estimate the rest of the run contradicts.  The sustained time
-    is the benchmark's figure: a prefix after which no longer prefix fails.
+    is the benchmark's figure: a prefix after which no longer prefix fails.  The steady
+    time is what the start decides (how long its bias takes to relax) apart from how many
+    ion pairs the box has (which sets the SE, see ``timeseries``, point 4).
 
     Returns
     -------
     dict
-        ``first`` and ``sustained``: None, or ``production_ps``, ``simulated_ps`` and
-        ``wall_s`` (from the start of the run).
+        ``first``, ``sustained`` and ``steady``: None, or ``production_ps``,
+        ``simulated_ps`` and ``wall_s`` (from the start of the run).
     """
     from electrolyte_md.errors import AnalysisError
-    from electrolyte_md.timeseries import analyze_series, precise_enough
+    from electrolyte_md.timeseries import (
+        DRIFT_P,
+        MIN_USED_FRACTION,
+        analyze_series,
+        precise_enough,
+    )
 
     times = np.asarray(record["times_ps"])
     cn = np.asarray(record["cn_li_p"])
     sites = per_cation(record)
     interval = float(times[1] - times[0]) if len(times) > 1 else 1.0
     prefixes = np.arange(PREFIX_STEP_PS, times[-1] + interval / 2, PREFIX_STEP_PS)
-    passes = []
+    precise, steady = [], []
     for prefix_ps in prefixes:
         n = int(round(prefix_ps / interval))
         try:
@@ -252,9 +268,11 @@ def time_to_precision(record: dict[str, Any]) -> dict[str, Any]:
                 cn[:n], times[:n], name="CN(Li-P)", sites=None if sites is None else sites[:n]
             )
         except AnalysisError:
-            passes.append(False)
+            precise.append(False)
+            steady.append(False)
             continue
-        passes.append(precise_enough(stats, TARGET_SE))
+        precise.append(precise_enough(stats, TARGET_SE))
+        steady.append(stats.drift_p > DRIFT_P and stats.used_fraction >= MIN_USED_FRACTION)
 
     def at(prefix_ps: float) -> dict[str, float]:
         return {
@@ -264,13 +282,16 @@ def time_to_precision(record: dict[str, Any]) -> dict[str, Any]:
             + float(prefix_ps) * record["production_wall_s_per_ps"],
         }
 
-    first = next((at(t) for t, ok in zip(prefixes, passes, strict=True) if ok), None)
-    sustained = None
-    for k in range(len(passes) - 1, -1, -1):
-        if not passes[k]:
-            break
-        sustained = at(prefixes[k])
-    return {"first": first, "sustained": sustained}
+    def from_then_on(passes: list[bool]) -> dict[str, float] | None:
+        since = None
+        for k in range(len(passes) - 1, -1, -1):
+            if not passes[k]:
+                break
+            since = at(prefixes[k])
+        return since
+
+    first = next((at(t) for t, ok in zip(prefixes, precise, strict=True) if ok), None)
+    return {"first": first, "sustained": from_then_on(precise), "steady": from_then_on(steady)}
 
 
 def summarize(record: dict[str, Any]) -> dict[str, Any]:
@@ -301,6 +322,20 @@ def spread_check(rows: list[dict[str, Any]]) -> tuple[float, int, float] | None:
     chi2 = float(np.sum(((means - centre) / errors) ** 2))
     dof = len(rows) - 1
     return chi2, dof, float(scipy_stats.chi2.sf(chi2, dof))
+
+
+def pooled_sites(rows: list[dict[str, Any]]) -> tuple[float, float, float, int] | None:
+    """Each Li+'s mean over its run's equilibrated region, pooled over the runs: (mean,
+    its SE, SD between Li+, number of Li+); None if a run lacks per-Li+ counts."""
+    means = []
+    for row in rows:
+        sites = per_cation(row["record"])
+        if sites is None:
+            return None
+        means.append(sites[row["stats"].equilibration_index :].mean(axis=0))
+    pooled = np.concatenate(means)
+    sd = float(np.std(pooled, ddof=1))
+    return float(pooled.mean()), sd / math.sqrt(len(pooled)), sd, len(pooled)
 
 
 def write_report() -> str:
@@ -339,8 +374,9 @@ def write_report() -> str:
         "| run | contacts packed / minimised / heating start / final | start ps (wall s) | "
         "CN(Li-P) equilibrated +- SE | SE from g / between Li+ | discarded ps | g | drift p | "
         "blocks first -> last | "
-        "first precise: production ps, wall s | precise from then on: production ps, wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "first precise: production ps, wall s | precise from then on: production ps, wall s | "
+        "steady from then on: production ps, wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     by_protocol: dict[str, list[dict[str, Any]]] = {p: [] for p in PROTOCOLS}
     for record in records:
@@ -363,39 +399,62 @@ def write_report() -> str:
             f"{s.standard_error_time:.3f} / {s.standard_error_sites:.3f} | {s.discarded_time:g} | "
             f"{s.statistical_inefficiency:.1f} | {s.drift_p:.3f} | "
             f"{row['blocks'][0]:.3f} -> {row['blocks'][-1]:.3f} | "
-            f"{reached(precision['first'])} | {reached(precision['sustained'])} |"
+            f"{reached(precision['first'])} | {reached(precision['sustained'])} | "
+            f"{reached(precision['steady'])} |"
         )
     lines += ["", "## Per protocol", ""]
     lines += [
         "| protocol | runs | drifting (p <= 0.05) | replica spread: chi2 / dof, p | "
-        "mean wall s to sustained precision (runs that reached it) |",
-        "|---|---|---|---|---|",
+        "Li+ of all runs: CN +- SE (Li+), SD between Li+ | runs of this box for SE "
+        f"{TARGET_SE} | mean wall s to sustained precision | mean wall s to steady |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    mean_wall: dict[str, float] = {}
+    mean_wall: dict[str, dict[str, float]] = {"sustained": {}, "steady": {}}
     for name, rows in by_protocol.items():
         if not rows:
             continue
         drifting = sum(1 for r in rows if not r["stats"].drift_p > 0.05)
         spread = spread_check(rows)
         spread_text = f"{spread[0]:.2f} / {spread[1]}, p = {spread[2]:.3f}" if spread else "one run"
-        reached = [
-            r["precision"]["sustained"]["wall_s"] for r in rows if r["precision"]["sustained"]
-        ]
-        if reached:
-            mean_wall[name] = float(np.mean(reached))
-        wall_text = f"{np.mean(reached):.0f} ({len(reached)} of {len(rows)})" if reached else "-"
-        lines.append(f"| {name} | {len(rows)} | {drifting} | {spread_text} | {wall_text} |")
-    lines.append("")
-    if "new" in mean_wall and "old" in mean_wall:
+        pooled = pooled_sites(rows)
+        if pooled is None:
+            pooled_text = needed_text = "-"
+        else:
+            mean, se, sd, n_li = pooled
+            per_run = n_li / len(rows)
+            needed = math.ceil((sd / TARGET_SE) ** 2 / per_run)
+            pooled_text = f"{mean:.3f} +- {se:.3f} ({n_li}), {sd:.2f}"
+            needed_text = f"{needed}"
+        texts = []
+        for kind in ("sustained", "steady"):
+            reached = [r["precision"][kind]["wall_s"] for r in rows if r["precision"][kind]]
+            if reached:
+                mean_wall[kind][name] = float(np.mean(reached))
+            texts.append(
+                f"{np.mean(reached):.0f} ({len(reached)} of {len(rows)})" if reached else "-"
+            )
         lines.append(
-            f"Wall time to a precise, drift-free CN, old / new: "
-            f"{mean_wall['old'] / mean_wall['new']:.2f} (target >= 2)."
+            f"| {name} | {len(rows)} | {drifting} | {spread_text} | {pooled_text} | "
+            f"{needed_text} | {texts[0]} | {texts[1]} |"
         )
-    else:
-        lines.append(
-            "Wall time ratio: not yet measurable (a protocol has no run that reached "
-            "sustained precision)."
-        )
+    lines += [
+        "",
+        "Spread check: chi-square of the runs' CNs about their weighted mean with their "
+        "reported errors (consistent when p > 0.05). Li+ of all runs: each Li+'s average "
+        "over its run's equilibrated region, pooled; the runs needed for the target SE "
+        "follow from their SD (SD^2 / SE^2 / Li+ per run, Li+ taken as independent).",
+        "",
+    ]
+    for kind, what in (("sustained", "a precise, drift-free CN"), ("steady", "a steady CN")):
+        walls = mean_wall[kind]
+        if "new" in walls and "old" in walls:
+            lines.append(
+                f"Wall time to {what}, old / new: {walls['old'] / walls['new']:.2f} (target >= 2)."
+            )
+        else:
+            lines.append(
+                f"Wall time to {what}: not measurable (a protocol has no run that got there)."
+            )
     text = "\n".join(lines) + "\n"
     REPORT.write_text(text)
     return text
