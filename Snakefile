@@ -28,6 +28,9 @@ ENVS = {
     stage: f"../../envs/{stage}.yaml"
     for stage in ("structures", "forcefield", "md", "analysis", "dft", "report")
 }
+# GPU nodes: the MD stage's environment with OpenMM's CUDA or HIP platform (md.gpu_package)
+if config["md"].get("gpu_package"):
+    ENVS["md"] = f"../../envs/md-{config['md']['gpu_package']}.yaml"
 
 
 wildcard_constraints:

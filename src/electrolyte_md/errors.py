@@ -35,6 +35,10 @@ class XTBError(ElectrolyteMDError):
     """A GFN2-xTB calculation failed or did not converge."""
 
 
+class PlatformError(ElectrolyteMDError):
+    """The OpenMM platform a job must use (a GPU) cannot be created in it."""
+
+
 class ProgressError(ElectrolyteMDError):
     """A study's progress cannot be saved or restored as asked."""
 

@@ -1289,6 +1289,8 @@ def _publish_and_summarise(
     summary = {
         "name": name,
         "platform": progress["platform"]["name"],
+        "platform_precision": progress["platform"].get("precision"),
+        "platform_device": progress["platform"].get("device"),
         "platform_properties": progress["platform"],
         "openmm_version": openmm.__version__,
         "python_version": _platform_module.python_version(),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import platform as _platform_module
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,8 @@ import openmm
 from openmm import app, unit
 
 from electrolyte_md.errors import ElectrolyteMDError
+from electrolyte_md.md.platforms import missing_platform_error, plan_platforms
 from electrolyte_md.md.protocol import (
-    AUTO_PLATFORM_ORDER,
     HYDROGEN_MAX_MASS_AMU,
     MDProtocol,
 )
@@ -412,21 +414,32 @@ def create_simulation(
     protocol: MDProtocol,
     integrator_seed: int,
     log: logging.Logger,
+    environ: Mapping[str, str] | None = None,
 ) -> app.Simulation:
-    """Create the Simulation on the requested platform (CUDA, HIP, OpenCL, CPU for auto)."""
-    auto = protocol.platform == "auto"
-    candidates = AUTO_PLATFORM_ORDER if auto else (protocol.platform,)
+    """Create the Simulation on the platform :func:`~electrolyte_md.md.platforms.
+    plan_platforms` chooses (the job's environment: ``environ``, default this process's).
+
+    Raises
+    ------
+    PlatformError
+        If the job must run on a GPU and no GPU platform can be created (it names the
+        package to install and the platforms found).
+    ValueError
+        If ``platform`` names a CPU platform (CPU, Reference) that is not installed.
+    ElectrolyteMDError
+        If ``auto`` finds no usable platform at all.
+    """
+    plan = plan_platforms(protocol.platform, environ)
     available = available_platforms()
     failures: list[str] = []
-    for name in candidates:
+    for name in plan.candidates:
         if name not in available:
             failures.append(f"{name}: not installed")
-            log.debug("platform %s is not available", name)
             continue
         platform = openmm.Platform.getPlatformByName(name)
         try:
             # A fresh integrator per try: an integrator can belong to one Context only.
-            return app.Simulation(
+            simulation = app.Simulation(
                 topology,
                 system,
                 make_integrator(protocol, integrator_seed),
@@ -434,13 +447,26 @@ def create_simulation(
                 _platform_properties(name, protocol),
             )
         except Exception as exc:
-            if not auto:
+            if len(plan.candidates) == 1 and not plan.gpu_required:
                 raise
             failures.append(f"{name}: {exc}")
-            log.info("platform %s could not be used (%s); trying the next one", name, exc)
-    if auto:
+            continue
+        skipped = f" ({'; '.join(failures)})" if failures else ""
+        log.info("platform %s chosen: %s%s", name, plan.reason, skipped)
+        simulation.platform_choice = {  # type: ignore[attr-defined]
+            "requested": protocol.platform,
+            "reason": plan.reason,
+            "skipped": failures,
+        }
+        return simulation
+    if plan.gpu_required:
+        raise missing_platform_error(plan, available, failures)
+    if protocol.platform == "auto":
         raise ElectrolyteMDError(
-            "no usable OpenMM platform among " + ", ".join(candidates) + ": " + "; ".join(failures)
+            "no usable OpenMM platform among "
+            + ", ".join(plan.candidates)
+            + ": "
+            + "; ".join(failures)
         )
     raise ValueError(
         f"MDProtocol.platform={protocol.platform!r} is not available in this OpenMM "
@@ -448,11 +474,29 @@ def create_simulation(
     )
 
 
-def platform_info(simulation: app.Simulation) -> dict[str, str]:
-    """Name and properties of the platform a Simulation runs on."""
+def platform_info(simulation: app.Simulation) -> dict[str, Any]:
+    """Name, properties, precision and device of the platform a Simulation runs on, and
+    why it was chosen (``choice``, when :func:`create_simulation` made it)."""
     platform = simulation.context.getPlatform()
-    info = {"name": platform.getName()}
+    info: dict[str, Any] = {"name": platform.getName()}
     for prop in platform.getPropertyNames():
         with contextlib.suppress(Exception):
             info[prop] = platform.getPropertyValue(simulation.context, prop)
+    # CUDA, HIP and OpenCL have a Precision property; CPU and Reference have none (their
+    # precision is fixed: Reference computes in double)
+    fixed = "double" if info["name"] == "Reference" else "fixed by the platform"
+    info["precision"] = info.get("Precision", fixed)
+    info["device"] = info.get("DeviceName") or cpu_name()
+    choice = getattr(simulation, "platform_choice", None)
+    if choice is not None:
+        info["choice"] = choice
     return info
+
+
+def cpu_name() -> str:
+    """The processor's model name (Linux /proc/cpuinfo; else what Python knows)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return _platform_module.processor() or _platform_module.machine()

@@ -137,6 +137,8 @@ def md_summary_table(summaries: list[Path], compositions: list[Path]) -> pd.Data
             "temperature_kelvin": float(path.parts[-3].removesuffix("K")),
             "replica": int(path.parts[-2].removeprefix("rep")),
             "platform": record["platform"],
+            "precision": record.get("platform_precision", ""),
+            "device": record.get("platform_device", ""),
             "n_atoms": record["n_atoms"],
             "production_ns": record["steps"]["production"]
             * record["protocol"]["timestep_fs"]
