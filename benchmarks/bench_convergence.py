@@ -442,7 +442,8 @@ def write_report() -> str:
         "Spread check: chi-square of the runs' CNs about their weighted mean with their "
         "reported errors (consistent when p > 0.05). Li+ of all runs: each Li+'s average "
         "over its run's equilibrated region, pooled; the runs needed for the target SE "
-        "follow from their SD (SD^2 / SE^2 / Li+ per run, Li+ taken as independent).",
+        "follow from their SD (SD^2 / SE^2 / Li+ per run, Li+ taken as independent). "
+        'A time "from then on" equal to the run\'s length means only the whole run passed.',
         "",
     ]
     for kind, what in (("sustained", "a precise, drift-free CN"), ("steady", "a steady CN")):
