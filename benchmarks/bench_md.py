@@ -57,6 +57,16 @@ def prepared_system(
     return system, hmr
 
 
+def platform_properties(platform: str, protocol: MDProtocol, threads: int) -> dict[str, str]:
+    """What the pipeline gives each platform: threads on the CPU, the protocol's precision
+    on a GPU."""
+    if platform == "CPU":
+        return {"Threads": str(threads)}
+    if platform in ("CUDA", "HIP", "OpenCL"):
+        return {"Precision": protocol.precision}
+    return {}
+
+
 def _simulation(
     system: openmm.System,
     pdb: app.PDBFile,
@@ -64,14 +74,18 @@ def _simulation(
     threads: int,
     *,
     minimize: bool = False,
+    platform: str = "CPU",
 ) -> app.Simulation:
-    """A CPU Simulation at the PDB's box and positions, constrained, with velocities.
+    """A Simulation at the PDB's box and positions, constrained, with velocities.
 
     ``minimize`` first relaxes a freshly packed box (a few hundred iterations).
     """
-    platform = openmm.Platform.getPlatformByName("CPU")
     simulation = app.Simulation(
-        pdb.topology, system, make_integrator(protocol, 1), platform, {"Threads": str(threads)}
+        pdb.topology,
+        system,
+        make_integrator(protocol, 1),
+        openmm.Platform.getPlatformByName(platform),
+        platform_properties(platform, protocol, threads),
     )
     context = simulation.context
     context.setPeriodicBoxVectors(*pdb.topology.getPeriodicBoxVectors())
@@ -92,12 +106,13 @@ def bare_loop(
     threads: int,
     warmup_steps: int = 200,
     minimize: bool = False,
+    platform: str = "CPU",
 ) -> dict[str, Any]:
-    """Time ``integrator.step(n_steps)`` on the CPU platform: nothing else in the loop.
+    """Time ``integrator.step(n_steps)`` on ``platform``: nothing else in the loop.
 
     ``minimize`` first relaxes a freshly packed box (a few hundred iterations).
     """
-    simulation = _simulation(system, pdb, protocol, threads, minimize=minimize)
+    simulation = _simulation(system, pdb, protocol, threads, minimize=minimize, platform=platform)
     context, integrator = simulation.context, simulation.integrator
     integrator.step(warmup_steps)
     context.getState(getEnergy=True)
@@ -152,6 +167,7 @@ def alternate_chunked_and_bare(
     *,
     threads: int,
     repeats: int = 3,
+    platform: str = "CPU",
 ) -> dict[str, Any]:
     """The pipeline's integration pattern against a bare loop, alternating in one Context.
 
@@ -161,7 +177,7 @@ def alternate_chunked_and_bare(
     same Context cancels the drift of a shared machine's speed, which is larger than the
     difference sought.
     """
-    simulation = _simulation(system, pdb, protocol, threads)
+    simulation = _simulation(system, pdb, protocol, threads, platform=platform)
     context = simulation.context
     simulation.integrator.step(200)
     interval = protocol.report_interval_steps
@@ -196,6 +212,7 @@ def pipeline_against_bare(
     workdir: Path,
     *,
     threads: int,
+    platform: str = "CPU",
 ) -> dict[str, Any]:
     """The pipeline's production phase against a bare loop on the same System.
 
@@ -214,17 +231,28 @@ def pipeline_against_bare(
     steps = summary["steps"]["production"]
     pdb = app.PDBFile(str(out / "prod_final.pdb"))
     system, _ = prepared_system(system_xml, pdb.topology, protocol)
-    bare = [bare_loop(system, pdb, protocol, steps, threads=threads) for _ in range(2)]
+    bare = [
+        bare_loop(system, pdb, protocol, steps, threads=threads, platform=platform)
+        for _ in range(2)
+    ]
     bare_ns_per_day = max(b["ns_per_day"] for b in bare)
     # the production phase as a wall clock sees it: reporters, checkpoints, logging
     pipeline_ns_per_day = summary["ns_per_day_with_output"]
     output_share = 1.0 - pipeline_ns_per_day / summary["ns_per_day"]
     alternation = alternate_chunked_and_bare(
-        system, pdb, protocol, 4 * protocol.report_interval_steps, threads=threads
+        system,
+        pdb,
+        protocol,
+        4 * protocol.report_interval_steps,
+        threads=threads,
+        platform=platform,
     )
     estimate = output_share + alternation["chunking_cost_fraction"]
     return {
         "n_atoms": summary["n_atoms"],
+        "platform": summary["platform"],
+        "platform_device": summary.get("platform_device"),
+        "platform_precision": summary.get("platform_precision"),
         "timestep_fs": protocol.timestep_fs,
         "production_steps": steps,
         "report_interval_steps": summary["steps"]["report_interval"],

@@ -144,3 +144,32 @@ def test_gromacs_gets_the_cluster_energy_with_its_far_exclusions(tmp_path):
     )
     assert energy["agree"], energy["terms_kj_per_mol"]
     assert "[ exclusions ]" in (tmp_path / "gmx" / "topol.top").read_text()
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_harness_on_the_cpu(tmp_path):
+    """bench_gpu.py's CPU form on a tiny pipeline-built box: every figure it reports is
+    the ratio of the numbers beside it, productions are whole reports, the analysis ran."""
+    script = str(REPO / "benchmarks" / "bench_gpu.py")
+    for command in ("build", "run"):
+        done = subprocess.run(
+            [sys.executable, script, command, "--smoke", "--work", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+            cwd=REPO,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((tmp_path / "gpu.json").read_text())
+    assert report["platform"] == "CPU" and report["smoke"] is True
+    row = report["boxes"]["smoke"]
+    assert row["n_atoms"] > 0 and row["device"] and row["platform"] == "CPU"
+    for interval, timing in row["intervals"].items():
+        assert timing["ratio_pipeline_to_bare"] == pytest.approx(
+            timing["pipeline_ns_per_day"] / max(timing["bare_ns_per_day"])
+        )
+        reports = timing["production_ps"] / float(interval)
+        assert reports >= 5 and reports == pytest.approx(round(reports))
+    assert row["analysis"]["n_frames"] >= 5 and row["analysis"]["frames_per_s"] > 0
+    assert "SMOKE RUN" in (tmp_path / "gpu.md").read_text()
