@@ -7,7 +7,7 @@ stage on the trajectory made.
     .venv/bin/python benchmarks/bench_gpu.py run --smoke         # CPU, a tiny box: the harness
 
 ``build`` packs and parameterises the boxes with the pipeline (LiPF6 1 M in NMP: 300,
-1,200 and 4,800 NMP, 5,064 / 20,256 / 81,024 atoms) into ``benchmarks/results/gpu/``
+1,200 and 4,800 NMP: 5,056, 20,232 and 80,920 atoms) into ``benchmarks/results/gpu/``
 and gzips each ``system.xml`` (``--carry DIR`` copies the three boxes, about 15 MB, to a
 folder that can travel to a GPU machine).  ``run`` needs no AmberTools or Packmol: only
 OpenMM with the platform, MDAnalysis and the package.
