@@ -371,7 +371,8 @@ def write_report() -> str:
         f"{first['machine']['threads']} OpenMM threads; production "
         f"{first['settings']['production_ps']:g} ps per run.",
         "",
-        "| run | contacts packed / minimised / heating start / final | start ps (wall s) | "
+        "| run | contacts packed / minimised / heating start / end of NPT / final | "
+        "start ps (wall s) | "
         "CN(Li-P) equilibrated +- SE | SE from g / between Li+ | discarded ps | g | drift p | "
         "blocks first -> last | "
         "first precise: production ps, wall s | precise from then on: production ps, wall s | "
@@ -393,7 +394,8 @@ def write_report() -> str:
 
         lines.append(
             f"| {record['protocol']} rep{record['replica']} | {c['packed']:.2f} / "
-            f"{c['minimized']:.2f} / {c.get('heating_start', math.nan):.2f} / {c['final']:.2f} | "
+            f"{c['minimized']:.2f} / {c.get('heating_start', math.nan):.2f} / "
+            f"{c.get('equilibrated', math.nan):.2f} / {c['final']:.2f} | "
             f"{record['start_simulated_ps']:g} ({record['start_wall_s']:.0f}) | "
             f"{s.mean:.3f} +- {s.standard_error:.3f} | "
             f"{s.standard_error_time:.3f} / {s.standard_error_sites:.3f} | {s.discarded_time:g} | "
