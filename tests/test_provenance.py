@@ -86,3 +86,8 @@ def test_provenance_rows_from_the_run_records(tmp_path):
     assert table.loc["EC", "value"] == "gaff2_am1bcc: GAFF2 (Wang 2004)"
     assert table.loc["EC", "source"] == "forcefield.json of S"
     assert table.loc["git commit", "category"] == "code"
+    # every package the workflow ran is cited as its authors ask; data rows are not
+    for package in ("Snakemake", "OpenMM", "AmberTools", "RDKit", "MDAnalysis", "Packmol"):
+        assert "doi:" in table.loc[package, "cite"] or "rdkit.org" in table.loc[package, "cite"]
+    assert "Bannwarth" in table.loc["tblite", "cite"]  # GFN2-xTB, the method tblite runs
+    assert table.loc["EC", "cite"] == ""

@@ -20,6 +20,30 @@ REPORTED_PACKAGES = {
     "packmol": "Packmol",
     "numpy": "NumPy",
     "pandas": "pandas",
+    "pymbar": "pymbar",
+}
+
+#: What each package's authors ask to be cited (their documentation's "citing" page).
+SOFTWARE_CITATIONS = {
+    "Snakemake": "F. Molder et al., F1000Research 2021, 10, 33 "
+    "(doi:10.12688/f1000research.29032.2)",
+    "OpenMM": "P. Eastman et al., J. Phys. Chem. B 2024, 128, 109 (doi:10.1021/acs.jpcb.3c06662)",
+    "AmberTools": "D. A. Case et al., J. Chem. Inf. Model. 2023, 63, 6183 "
+    "(doi:10.1021/acs.jcim.3c01153)",
+    "RDKit": "RDKit: Open-source cheminformatics, https://www.rdkit.org (the version above)",
+    "MDAnalysis": "R. J. Gowers et al., Proc. 15th Python in Science Conf. 2016, 98 "
+    "(doi:10.25080/Majora-629e541a-00e); N. Michaud-Agrawal et al., J. Comput. Chem. "
+    "2011, 32, 2319 (doi:10.1002/jcc.21787)",
+    "tblite": "GFN2-xTB: C. Bannwarth, S. Ehlert, S. Grimme, J. Chem. Theory Comput. 2019, "
+    "15, 1652 (doi:10.1021/acs.jctc.8b01176); tblite: https://github.com/tblite/tblite",
+    "Packmol": "L. Martinez, R. Andrade, E. G. Birgin, J. M. Martinez, J. Comput. Chem. 2009, "
+    "30, 2157 (doi:10.1002/jcc.21224)",
+    "NumPy": "C. R. Harris et al., Nature 2020, 585, 357 (doi:10.1038/s41586-020-2649-2)",
+    "pandas": "W. McKinney, Proc. 9th Python in Science Conf. 2010, 56 "
+    "(doi:10.25080/Majora-92bf1922-00a)",
+    "pymbar": "equilibration detection: J. D. Chodera, J. Chem. Theory Comput. 2016, 12, 1799 "
+    "(doi:10.1021/acs.jctc.5b00784); M. R. Shirts, J. D. Chodera, J. Chem. Phys. 2008, 129, "
+    "124105 (doi:10.1063/1.2978177)",
 }
 
 #: columns of a Snakemake benchmark file used in the runtime table
@@ -63,7 +87,8 @@ def provenance_table(
     forcefields: list[Path],
     md_summaries: list[Path],
 ) -> pd.DataFrame:
-    """One row per item: the git commit, software versions, the force field of each species.
+    """One row per item: the git commit, software versions (each with the work its authors
+    ask to be cited, column ``cite``), the force field of each species.
 
     Versions the runs recorded (OpenMM in every ``md_summary.json``, AmberTools and OpenMM
     in every ``forcefield.json``) are reported as recorded; the others are those of the
@@ -138,7 +163,10 @@ def provenance_table(
                     "source": "forcefield.json of " + ", ".join(sorted(systems)),
                 }
             )
-    return pd.DataFrame(rows, columns=["category", "item", "value", "source"])
+    for row in rows:
+        software = row["category"] == "software"
+        row["cite"] = SOFTWARE_CITATIONS.get(row["item"], "") if software else ""
+    return pd.DataFrame(rows, columns=["category", "item", "value", "source", "cite"])
 
 
 def runtimes_table(benchmarks: Path) -> pd.DataFrame:
