@@ -31,13 +31,15 @@ What is left out, and why:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from electrolyte_md.errors import ProgressError
@@ -50,6 +52,7 @@ __all__ = [
     "logs_of_unfinished_jobs",
     "restore_progress",
     "save_progress",
+    "validate_manifest",
 ]
 
 #: The store's index: one entry per kept file (path relative to the working directory,
@@ -142,16 +145,105 @@ def _check_unlocked(workdir: Path) -> None:
         )
 
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ENTRY_KEYS = {"path": "a relative path", "size_bytes": "an integer", "sha256": "a hex digest",
+               "mtime_ns": "an integer (ns)"}  # fmt: skip
+
+
+def _inside(value: Any, where: str, what: str, remedy: str) -> PurePosixPath:
+    """``value`` as a relative POSIX path that stays inside the directory it is relative to."""
+    if not isinstance(value, str) or not value:
+        raise ProgressError(f"{where}: {what} {value!r} is not a path{remedy}")
+    path = PurePosixPath(value)
+    if (
+        path.is_absolute()
+        or PureWindowsPath(value).is_absolute()
+        or "\\" in value
+        or any(part in ("..", ".") for part in path.parts)
+        or value != path.as_posix()
+    ):
+        raise ProgressError(
+            f"{where}: {what} {value!r} is not a plain relative path inside the working "
+            f"directory (no '..', '.', '\\' or absolute paths){remedy}"
+        )
+    return path
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_manifest(manifest: Any, where: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """Check a whole manifest before any file is touched; its results dir and entries.
+
+    Every field is checked: ``results`` a relative directory inside the working directory;
+    ``files`` a list of entries, each with a ``path`` inside ``results`` (no ``..``, no
+    absolute path, no duplicate), ``size_bytes`` and ``mtime_ns`` non-negative integers and
+    ``sha256`` a 64-digit lower-case hex digest; ``skipped`` (optional) a list of paths.
+
+    Raises
+    ------
+    ProgressError
+        Naming ``where`` (the manifest file), the entry and the field, and what to do.
+    """
+    remedy = (
+        "; not a progress manifest as 'progress save' writes it (edited by hand?): save "
+        "the study again, or use an intact copy of the store"
+    )
+    if not isinstance(manifest, dict):
+        raise ProgressError(f"{where}: not a JSON object{remedy}")
+    results = manifest.get("results", "results")
+    results_path = _inside(results, where, "'results'", remedy)
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        raise ProgressError(f"{where}: 'files' must be a list of entries{remedy}")
+    skipped = manifest.get("skipped", [])
+    if not isinstance(skipped, list) or not all(isinstance(x, str) for x in skipped):
+        raise ProgressError(f"{where}: 'skipped' must be a list of paths{remedy}")
+    entries: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(files):
+        label = f"files[{i}]"
+        if not isinstance(entry, dict):
+            raise ProgressError(f"{where}: {label} is not an object{remedy}")
+        missing = [key for key in _ENTRY_KEYS if key not in entry]
+        if missing:
+            raise ProgressError(f"{where}: {label} lacks {', '.join(missing)}{remedy}")
+        path = _inside(entry["path"], where, f"{label}.path", remedy)
+        label = f"{label} ({entry['path']})"
+        if path.parts[: len(results_path.parts)] != results_path.parts or path == results_path:
+            raise ProgressError(
+                f"{where}: {label}.path is not inside the results directory '{results}'{remedy}"
+            )
+        for key in ("size_bytes", "mtime_ns"):
+            if not _is_int(entry[key]) or entry[key] < 0:
+                raise ProgressError(
+                    f"{where}: {label}.{key} is {entry[key]!r}, not {_ENTRY_KEYS[key]} >= 0{remedy}"
+                )
+        if not isinstance(entry["sha256"], str) or not _SHA256.match(entry["sha256"]):
+            raise ProgressError(
+                f"{where}: {label}.sha256 is {entry['sha256']!r}, not a SHA-256 hex digest{remedy}"
+            )
+        if entry["path"] in entries:
+            raise ProgressError(f"{where}: {label} is listed twice{remedy}")
+        entries[entry["path"]] = entry
+    return results, entries
+
+
 def _read_manifest(store: Path) -> tuple[str, dict[str, dict[str, Any]]]:
-    """The results directory a store was saved from, and its files by path (none: empty)."""
+    """The results directory a store was saved from, and its files by path (none: empty).
+
+    The whole manifest is validated (:func:`validate_manifest`) before it is used."""
     path = store / MANIFEST
     if not path.is_file():
         return "results", {}
     try:
         manifest = json.loads(path.read_text())
-        return manifest.get("results", "results"), {e["path"]: e for e in manifest["files"]}
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
-        raise ProgressError(f"{path}: not a progress manifest ({err})") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ProgressError(
+            f"{path}: not a progress manifest (unreadable JSON: {err}); save the study "
+            "again, or restore from an intact copy of the store"
+        ) from err
+    return validate_manifest(manifest, str(path))
 
 
 def save_progress(
@@ -211,17 +303,24 @@ def _check_store(store: Path, entries: Iterable[dict[str, Any]]) -> None:
     for entry in entries:
         path = store / entry["path"]
         if not path.is_file():
-            raise ProgressError(f"{path}: listed in {store / MANIFEST} but missing")
-        if _sha256(path) != entry["sha256"]:
             raise ProgressError(
-                f"{path}: content differs from {store / MANIFEST} (changed after the save)"
+                f"{path}: listed in {store / MANIFEST} but missing; nothing was restored "
+                "(save the study again, or use an intact copy of the store)"
+            )
+        if path.stat().st_size != entry["size_bytes"] or _sha256(path) != entry["sha256"]:
+            raise ProgressError(
+                f"{path}: content differs from {store / MANIFEST} (changed after the "
+                "save); nothing was restored (save the study again, or use an intact copy "
+                "of the store)"
             )
 
 
 def restore_progress(store: str | Path, workdir: str | Path) -> list[str]:
     """Put a saved study back into ``workdir``, its files in their saved order in time.
 
-    Every stored file is checked against the manifest first. Nothing is written, and an
+    The manifest is validated whole first (:func:`validate_manifest`: the type of every
+    field, every path inside the results directory, every hash), then every stored file
+    against it (size and SHA-256). Nothing is written, and an
     error names the files, when a file already in ``workdir`` has other content (the study
     there has moved on) or when its results directory holds files the store does not
     (trajectories, say: the study is still there, and restamping its inputs would make
@@ -231,7 +330,9 @@ def restore_progress(store: str | Path, workdir: str | Path) -> list[str]:
     the restore on, so that they are newer than the checkout they are restored into (a
     script newer than an output makes Snakemake rerun the job) and older than anything
     made after the restore. On a file system with coarser times files saved apart may get
-    the same time, which Snakemake does not count as newer either way.
+    the same time, which Snakemake does not count as newer either way. If copying or
+    re-timing fails midway (a full disk, say), what was done is undone: the copied files
+    are removed and the others get their old times back.
 
     Returns
     -------
@@ -271,21 +372,58 @@ def restore_progress(store: str | Path, workdir: str | Path) -> list[str]:
             f"does not ({shown}); carry on there without restoring, or restore into a "
             "fresh working directory"
         )
-    for entry in entries:
-        target = workdir / entry["path"]
-        if not target.is_file():
-            atomic_copy(store / entry["path"], target)
-    start_ns = _file_system_now_ns(workdir)
     saved_times = sorted({entry["mtime_ns"] for entry in entries})
     rank = {mtime: i for i, mtime in enumerate(saved_times)}
-    for entry in entries:
-        mtime = start_ns + RESTORED_TIME_STEP_NS * (1 + rank[entry["mtime_ns"]])
-        os.utime(workdir / entry["path"], ns=(mtime, mtime))
+    start_ns = _write_all_or_nothing(store, workdir, entries, rank)
     # whatever is written next must be newer than every restored file
     last_ns = start_ns + RESTORED_TIME_STEP_NS * len(saved_times)
     while _file_system_now_ns(workdir) <= last_ns:
         time.sleep(1e-3)
     return [entry["path"] for entry in entries]
+
+
+def _write_all_or_nothing(
+    store: Path, workdir: Path, entries: list[dict[str, Any]], rank: dict[int, int]
+) -> int:
+    """Copy the missing files and set every file's time; undo it all if a step fails.
+
+    Files copied are removed again (and the folders made for them), files that were there
+    get their old times back, so a failed restore leaves ``workdir`` as it was. Returns
+    the moment (ns, the file system's clock) the new times count from.
+    """
+    copied: list[Path] = []
+    made: list[Path] = []
+    old_times: dict[Path, tuple[int, int]] = {}
+    try:
+        for entry in entries:
+            target = workdir / entry["path"]
+            if target.is_file():
+                stat = target.stat()
+                old_times[target] = (stat.st_atime_ns, stat.st_mtime_ns)
+                continue
+            missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+            made += reversed(missing)
+            atomic_copy(store / entry["path"], target)
+            copied.append(target)
+        start_ns = _file_system_now_ns(workdir)
+        for entry in entries:
+            mtime = start_ns + RESTORED_TIME_STEP_NS * (1 + rank[entry["mtime_ns"]])
+            os.utime(workdir / entry["path"], ns=(mtime, mtime))
+    except (OSError, ValueError, OverflowError) as err:
+        for path in copied:
+            path.unlink(missing_ok=True)
+        for path, times in old_times.items():
+            with contextlib.suppress(OSError):
+                os.utime(path, ns=times)
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise ProgressError(
+            f"{workdir}: restore from {store} failed ({type(err).__name__}: {err}); "
+            "nothing was restored and the files that were there kept their times. Fix "
+            "the cause (free space, permissions) and restore again"
+        ) from err
+    return start_ns
 
 
 def _file_system_now_ns(directory: Path) -> int:
