@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import electrolyte_md.progress as progress
@@ -149,3 +150,195 @@ def test_a_restore_failing_midway_leaves_the_directory_as_it_was(tmp_path, monke
     assert len(calls) == 2
     assert _tree(target) == before
     assert not (target / "results/md").exists()
+
+
+# --- MD restart record (item 5) --------------------------------------------------------
+
+
+def _restart_folder(tmp_path: Path) -> Path:
+    """A restart folder as a checkpoint in production leaves it."""
+    folder = tmp_path / "results/md/S/298.15K/rep1/restart"
+    folder.mkdir(parents=True)
+    (folder / "state-000000001000.xml").write_text("<State/>")
+    record = {
+        "format": 1,
+        "name": "S",
+        "fingerprint": "f" * 64,
+        "timestep_fs": 2.0,
+        "phase": "production",
+        "phase_step": 500,
+        "step": 1000,
+        "time_ps": 2.0,
+        "files": {"prod.csv": {"bytes": 120}},
+        "totals": {"production": {"steps": 500, "wall_s": 3.5}},
+        "wall_total_s": 10.0,
+        "invocations": [],
+        "state_file": "state-000000001000.xml",
+    }
+    (folder / "progress.json").write_text(json.dumps(record))
+    return folder
+
+
+def _set(key, value):
+    def edit(record):
+        record[key] = value
+        return json.dumps(record)
+
+    return edit
+
+
+RESTART_CASES = {
+    "unreadable JSON": (lambda r: json.dumps(r)[:40], r"is not valid JSON"),
+    "not an object": (lambda r: "[1, 2]", r"is not a JSON object but list"),
+    "no state file named": (lambda r: json.dumps({**r, "state_file": None}), r"'state_file'"),
+    "phase step a string": (_set("phase_step", "500"), r"'phase_step': '500', not an integer"),
+    "unknown phase": (_set("phase", "relaxation"), r"'phase': 'relaxation', not one of"),
+    "totals damaged": (_set("totals", {"production": 3}), r"'totals'"),
+    "field missing": (
+        lambda r: json.dumps({k: v for k, v in r.items() if k != "fingerprint"}),
+        r"lacks the field 'fingerprint'",
+    ),
+    "state file missing": (
+        _set("state_file", "state-000000000500.xml"),
+        r"names the saved state state-000000000500\.xml, which is not in",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESTART_CASES))
+def test_a_damaged_restart_record_stops_the_run_naming_the_file(tmp_path, case):
+    from electrolyte_md.errors import ElectrolyteMDError
+    from electrolyte_md.md.files import RestartStore
+
+    edit, message = RESTART_CASES[case]
+    folder = _restart_folder(tmp_path)
+    record = json.loads((folder / "progress.json").read_text())
+    (folder / "progress.json").write_text(edit(record))
+    before = _tree(folder)
+    with pytest.raises(ElectrolyteMDError, match=message) as caught:
+        RestartStore(folder).load()
+    text = str(caught.value)
+    assert text.startswith(f"{folder / 'progress.json'}: the restart record")
+    assert f"delete {folder} to run this MD again" in text
+    assert _tree(folder) == before  # the saved work is not thrown away
+
+
+def test_a_valid_restart_record_loads_and_a_missing_one_means_a_fresh_start(tmp_path):
+    from electrolyte_md.md.files import RestartStore
+
+    folder = _restart_folder(tmp_path)
+    assert RestartStore(folder).load()["phase"] == "production"
+    assert RestartStore(tmp_path / "none").load() is None
+
+
+def test_a_damaged_saved_state_names_the_file_and_the_remedy(tmp_path):
+    from electrolyte_md.errors import ElectrolyteMDError
+    from electrolyte_md.md.files import RestartStore
+
+    folder = _restart_folder(tmp_path)
+    store = RestartStore(folder)
+    with pytest.raises(ElectrolyteMDError, match=r"state-000000001000\.xml: the saved state"):
+        store.load_state(store.load())
+
+
+# --- trajectory against its MD record (item 4) -----------------------------------------
+
+AKMA_FS = 48.88821  # fs per AKMA time unit (CHARMM's, the DCD header's)
+
+
+def _md_run(tmp_path: Path, frames=20, nsavc=125, timestep_fs=4.0, summary=None) -> Path:
+    """prod.dcd (3 atoms) and md_summary.json as a finished MD job leaves them."""
+    from MDAnalysis.lib.formats.libdcd import DCDFile
+
+    run = tmp_path / "results/md/S/298.15K/rep1"
+    run.mkdir(parents=True)
+    with DCDFile(str(run / "prod.dcd"), "w") as dcd:
+        dcd.write_header(
+            remarks="test",
+            natoms=3,
+            istart=nsavc,
+            nsavc=nsavc,
+            delta=timestep_fs / AKMA_FS,
+            is_periodic=1,
+        )
+        for i in range(frames):
+            dcd.write(
+                xyz=float(i) + 0.1 * np.arange(9, dtype="f4").reshape(3, 3),
+                box=np.array([20, 90, 20, 90, 90, 20], dtype="f8"),
+            )
+    record = summary or {
+        "steps": {"production": 2500, "report_interval": 125},
+        "trajectory": {"file": "prod.dcd", "frames": 20, "frame_interval_ps": 0.5},
+    }
+    (run / "md_summary.json").write_text(json.dumps(record))
+    return run
+
+
+def test_a_whole_trajectory_passes_the_check(tmp_path):
+    from electrolyte_md.analysis.coordination import check_trajectory
+
+    run = _md_run(tmp_path)
+    checked = check_trajectory(run / "prod.dcd")
+    assert checked["frames"] == 20
+    assert checked["frame_interval_ps"] == pytest.approx(0.5)
+
+
+def _truncate_to_half(run: Path) -> None:
+    data = (run / "prod.dcd").read_bytes()
+    (run / "prod.dcd").write_bytes(data[: len(data) // 2])
+
+
+TRAJECTORY_CASES = {
+    "cut to half": (
+        lambda tmp: _md_run(tmp),
+        _truncate_to_half,
+        r"prod\.dcd: holds [89] frames, but .*md_summary\.json records 20 \(2500 production "
+        r"steps, a frame every 125 steps\): cut short",
+    ),
+    "another run's, longer": (
+        lambda tmp: _md_run(tmp, frames=40),
+        None,
+        r"holds 40 frames, but .* records 20 .*not the trajectory of this run",
+    ),
+    "other frame interval": (
+        lambda tmp: _md_run(tmp, nsavc=250, timestep_fs=2.0),
+        None,
+        r"a frame every 250 steps, 0\.5 ps apart, but .* every 125 steps",
+    ),
+    "other time step": (
+        lambda tmp: _md_run(tmp, timestep_fs=2.0),
+        None,
+        r"0\.25 ps apart, but .*md_summary\.json records a frame every 125 steps, 0\.5 ps",
+    ),
+    "no MD record": (
+        lambda tmp: _md_run(tmp),
+        lambda run: (run / "md_summary.json").unlink(),
+        r"prod\.dcd: no MD record .*md_summary\.json beside it",
+    ),
+    "damaged MD record": (
+        lambda tmp: _md_run(tmp),
+        lambda run: (run / "md_summary.json").write_text('{"steps": 3}'),
+        r"md_summary\.json: not a readable MD record",
+    ),
+    "not a DCD": (
+        lambda tmp: _md_run(tmp),
+        lambda run: (run / "prod.dcd").write_text("not a trajectory"),
+        r"prod\.dcd: not a readable DCD trajectory",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TRAJECTORY_CASES))
+def test_a_trajectory_that_differs_from_its_md_record_is_refused(tmp_path, case):
+    from electrolyte_md.analysis.coordination import check_trajectory
+    from electrolyte_md.errors import AnalysisError
+
+    make, damage, message = TRAJECTORY_CASES[case]
+    run = make(tmp_path)
+    if damage:
+        damage(run)
+    before = _tree(tmp_path)
+    with pytest.raises(AnalysisError, match=message) as caught:
+        check_trajectory(run / "prod.dcd")
+    assert f"delete {run}" in str(caught.value) and "--forcerun run_md" in str(caught.value)
+    assert _tree(tmp_path) == before  # checked before any analysis wrote anything

@@ -1,16 +1,23 @@
 """Every analysis of one MD run in one job (Snakemake script of analyze_run and
 analyze_run_no_salt).
 
-Steps, in this order: the RDF and coordination number of every pair (one trajectory
-pass, into the run's RDF directory), the solvation shells of the salt cation (with a
-salt; they take their cutoffs from the RDF records), the transport record and MSDs, and
-the energy plot of the MD run. A failed step does not stop the others (the solvation
-shells excepted, which need the RDF records); the log gives each step's time or
-traceback, and the job then fails with an error naming every failed step. Snakemake
-removes all outputs of a failed job, those of the steps that worked included.
+First the trajectory is checked against the run's md_summary.json (frames, time step:
+:func:`~electrolyte_md.analysis.coordination.check_trajectory`); a trajectory cut short
+or of another run stops the job before any analysis. Steps, in this order: the RDF and
+coordination number of every pair (one trajectory pass, into the run's RDF directory),
+the solvation shells of the salt cation (with a salt; they take their cutoffs from the
+RDF records), the transport record and MSDs, and the energy plot of the MD run. A failed
+step does not stop the others (the solvation shells excepted, which need the RDF
+records); the log gives each step's time or traceback, and the job then fails with an
+error naming every failed step. Snakemake removes all outputs of a failed job, those of
+the steps that worked included.
 """
 
-from electrolyte_md.analysis.coordination import analyze_run, analyze_solvation
+from electrolyte_md.analysis.coordination import (
+    analyze_run,
+    analyze_solvation,
+    check_trajectory,
+)
 from electrolyte_md.analysis.energies import plot_md_timeseries
 from electrolyte_md.analysis.records import read_pair_records
 from electrolyte_md.analysis.transport import analyze_transport
@@ -22,6 +29,7 @@ wc = snakemake.wildcards
 params = snakemake.params
 system = params.system
 label = f"{wc.system}, {wc.temperature} K, replica {wc.replica}"
+check_trajectory(snakemake.input.dcd)
 
 
 def rdf():

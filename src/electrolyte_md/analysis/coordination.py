@@ -14,12 +14,14 @@ tables, figures and JSON-ready records, and runs them on a run's files:
   :func:`summarize_solvation` of one :class:`~electrolyte_md.analysis.solvation.SolvationShells`;
   :func:`shell_partners` (the partners and cutoffs from a run's RDF records) and
   :func:`analyze_solvation`, the solvation step of the job.
+- Before any of them: :func:`check_trajectory`, the trajectory against its MD record.
 
 All lengths are in ångström.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections import Counter
@@ -62,6 +64,82 @@ __all__ = [
 
 
 # --- RDF and coordination number ------------------------------------------------------
+
+
+def check_trajectory(
+    dcd: str | os.PathLike[str], summary_json: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
+    """Refuse a trajectory whose frames or time step differ from its MD record.
+
+    Run before any analysis of a run. ``md_summary.json`` (beside the trajectory unless
+    ``summary_json`` is given) records the production steps, the report interval and the
+    frames written; the DCD header gives the frames the file holds and the time between
+    them. A trajectory cut short (a copy or a disk that ran out), or one from another run,
+    would otherwise be analysed silently with fewer frames.
+
+    Returns
+    -------
+    dict
+        ``frames`` and ``frame_interval_ps`` of the trajectory.
+
+    Raises
+    ------
+    AnalysisError
+        Naming the trajectory, the record, both numbers, and the remedy (rerun the MD).
+    """
+    from MDAnalysis.lib.formats.libdcd import DCDFile
+    from MDAnalysis.units import convert
+
+    dcd = Path(dcd)
+    summary_path = Path(summary_json) if summary_json else dcd.parent / "md_summary.json"
+    remedy = (
+        f"Rerun the MD of this run: delete {summary_path.parent} (or its md_summary.json) "
+        "and run the workflow again, or run it with --forcerun run_md."
+    )
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        steps, trajectory = summary["steps"], summary["trajectory"]
+        expected = int(trajectory["frames"])
+        interval_ps = float(trajectory["frame_interval_ps"])
+        report_interval = int(steps["report_interval"])
+        production_steps = int(steps["production"])
+    except FileNotFoundError as err:
+        raise AnalysisError(
+            f"{dcd}: no MD record {summary_path} beside it to check the trajectory "
+            f"against (the MD did not finish). {remedy}"
+        ) from err
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise AnalysisError(
+            f"{summary_path}: not a readable MD record ({type(err).__name__}: {err}); "
+            f"cannot check {dcd} against it. {remedy}"
+        ) from err
+    try:
+        with DCDFile(str(dcd)) as handle:
+            frames, header = handle.n_frames, handle.header
+    except (OSError, ValueError, RuntimeError) as err:
+        raise AnalysisError(f"{dcd}: not a readable DCD trajectory ({err}). {remedy}") from err
+    every = int(header["nsavc"])
+    dcd_interval_ps = float(convert(header["delta"] * every, "AKMA", "ps"))
+    if expected != production_steps // report_interval:
+        raise AnalysisError(
+            f"{summary_path}: records {expected} frames, but {production_steps} production "
+            f"steps with a frame every {report_interval} steps make "
+            f"{production_steps // report_interval}; the record is damaged. {remedy}"
+        )
+    if frames != expected:
+        raise AnalysisError(
+            f"{dcd}: holds {frames} frames, but {summary_path} records {expected} "
+            f"({production_steps} production steps, a frame every {report_interval} "
+            f"steps): {'cut short' if frames < expected else 'not the trajectory of this run'}"
+            f". {remedy}"
+        )
+    if every != report_interval or not math.isclose(dcd_interval_ps, interval_ps, rel_tol=1e-4):
+        raise AnalysisError(
+            f"{dcd}: a frame every {every} steps, {dcd_interval_ps:.6g} ps apart, but "
+            f"{summary_path} records a frame every {report_interval} steps, "
+            f"{interval_ps:.6g} ps apart; the trajectory is not this run's. {remedy}"
+        )
+    return {"frames": frames, "frame_interval_ps": dcd_interval_ps}
 
 
 def _as_rdf_results(results: Results | RDFCoordination) -> Results:

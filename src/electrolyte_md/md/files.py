@@ -18,6 +18,7 @@ import openmm
 import pandas as pd
 from openmm import app, unit
 
+from electrolyte_md.errors import ElectrolyteMDError
 from electrolyte_md.io import atomic_write, write_json
 
 __all__ = [
@@ -247,6 +248,64 @@ class DCDWriter:
 _STATE_NAME = re.compile(r"^state-(\d+)\.xml$")
 
 
+#: The phases a progress record can be in (``md.run.PHASES`` with the first and the last).
+_RECORD_PHASES = (
+    "minimization",
+    "decorrelation",
+    "heating",
+    "equilibration",
+    "production",
+    "done",
+)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _record_problem(progress: Any) -> str | None:
+    """What is wrong with a progress record's fields (None: nothing)."""
+    if not isinstance(progress, dict):
+        return f"is not a JSON object but {type(progress).__name__}"
+    checks = {
+        "fingerprint": (lambda v: isinstance(v, str), "a string"),
+        "phase": (lambda v: v in _RECORD_PHASES, f"one of {', '.join(_RECORD_PHASES)}"),
+        "phase_step": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        "step": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        "time_ps": (_is_number, "a number"),
+        "wall_total_s": (_is_number, "a number"),
+        "files": (
+            lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
+            "an object of file records",
+        ),
+        "totals": (
+            lambda v: (
+                isinstance(v, dict)
+                and all(
+                    isinstance(t, dict) and _is_int(t.get("steps")) and _is_number(t.get("wall_s"))
+                    for t in v.values()
+                )
+            ),
+            "an object of phase totals (steps, wall_s)",
+        ),
+        "invocations": (lambda v: isinstance(v, list), "a list"),
+        "state_file": (
+            lambda v: isinstance(v, str) and _STATE_NAME.match(v) is not None,
+            "a state file name (state-<step>.xml)",
+        ),
+    }
+    for key, (valid, expected) in checks.items():
+        if key not in progress:
+            return f"lacks the field '{key}'"
+        if not valid(progress[key]):
+            return f"has '{key}': {progress[key]!r}, not {expected}"
+    return None
+
+
 class RestartStore:
     """The restart directory: OpenMM state XML files and ``progress.json``.
 
@@ -267,17 +326,46 @@ class RestartStore:
         return self.directory / self.PROGRESS
 
     def load(self) -> dict[str, Any] | None:
-        """The last progress record, or None if there is none (or it is unreadable)."""
+        """The last progress record, or None if there is none.
+
+        A record that is there but damaged (unreadable JSON, a field missing or of the
+        wrong type, the state file it names missing) stops the run with an
+        :class:`~electrolyte_md.errors.ElectrolyteMDError` naming the file and the remedy.
+        It is not ignored, and the run does not fall back to a start from minimisation on
+        its own: the store keeps a single state (each checkpoint deletes the one before),
+        so there is no earlier good state to go back to, and starting over would throw
+        away the run's work (hours, on a long production) without the user deciding it.
+        A checkpoint writes its files atomically, so a damaged record means something
+        else changed the folder (a disk fault, a hand edit, a copy cut short): the user
+        chooses between repairing it and deleting the folder to start over.
+        """
+        path = self.progress_path
         try:
-            progress = json.loads(self.progress_path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
             return None
-        if (
-            not isinstance(progress, dict)
-            or not (self.directory / progress["state_file"]).is_file()
-        ):
-            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self._damaged(f"cannot be read ({exc})") from exc
+        try:
+            progress = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise self._damaged(f"is not valid JSON ({exc})") from exc
+        problem = _record_problem(progress)
+        if problem:
+            raise self._damaged(problem)
+        if not (self.directory / progress["state_file"]).is_file():
+            raise self._damaged(
+                f"names the saved state {progress['state_file']}, which is not in {self.directory}"
+            )
         return progress
+
+    def _damaged(self, problem: str) -> ElectrolyteMDError:
+        return ElectrolyteMDError(
+            f"{self.progress_path}: the restart record of an interrupted run {problem}. "
+            "The run cannot continue from it and was not started over on its own. Restore "
+            f"the file from a copy if you have one, or delete {self.directory} to run this "
+            "MD again from minimisation (its saved work is then lost)."
+        )
 
     def load_state(self, progress: dict[str, Any]) -> openmm.State:
         """Deserialize the state named by ``progress``."""
@@ -285,10 +373,17 @@ class RestartStore:
         try:
             state = openmm.XmlSerializer.deserialize(path.read_text(encoding="utf-8"))
         except Exception as exc:
-            raise ValueError(f"{path}: cannot read the saved OpenMM state: {exc}") from exc
+            raise self._state_damaged(path, f"cannot be read: {exc}") from exc
         if not isinstance(state, openmm.State):
-            raise ValueError(f"{path}: not an OpenMM State")
+            raise self._state_damaged(path, "is not an OpenMM State")
         return state
+
+    def _state_damaged(self, path: Path, problem: str) -> ElectrolyteMDError:
+        return ElectrolyteMDError(
+            f"{path}: the saved state of an interrupted run {problem}. Restore the file "
+            f"from a copy if you have one, or delete {self.directory} to run this MD again "
+            "from minimisation (its saved work is then lost)."
+        )
 
     def save(self, state: openmm.State, progress: dict[str, Any]) -> str:
         """Write a checkpoint: the state XML, then the progress record naming it.

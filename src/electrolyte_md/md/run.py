@@ -1126,7 +1126,9 @@ def run_md(
     MDBlowUpError
         If the simulation became unstable (and the retry, if any, did too).
     ElectrolyteMDError
-        If no platform can be used (``platform="auto"``).
+        If no platform can be used (``platform="auto"``), or if the restart folder holds
+        a damaged progress record or saved state (:meth:`RestartStore.load`: the run
+        stops naming the file rather than starting over and losing the saved work).
     """
     log = log or logging.getLogger("electrolyte_md.md")
     system_xml, topology_pdb, out_dir = Path(system_xml), Path(topology_pdb), Path(out_dir)
