@@ -747,3 +747,97 @@ def test_block_route_bins_pairs_on_a_bin_edge_as_the_frame_route(monkeypatch):
     block, frame = run(), _frame_route(monkeypatch, run)
     for a, b in zip(block, frame, strict=True):
         assert_same_results(a, b)
+
+
+def test_block_route_analyses_the_frames_of_the_frame_route(rock_salt_files, monkeypatch):
+    # the frames AnalysisBase.run would analyse, set up without its private methods:
+    # start/stop/step, integer frames (unordered, negative from the end), a boolean mask
+    import warnings
+
+    topology, trajectory = rock_salt_files
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DCD timestep copies
+        u = MDAnalysis.Universe(str(topology), str(trajectory))
+    n = u.trajectory.n_frames
+    mask = np.zeros(n, dtype=bool)
+    mask[1::3] = True
+    cases = [
+        {"start": 1, "stop": n - 1, "step": 2},
+        {"stop": 100 * n},
+        {"frames": [3, 0, -1, 2]},
+        {"frames": mask},
+        {"frames": list(mask)},
+    ]
+    center, ligand = u.select_atoms("name NA"), u.select_atoms("name CL")
+    for options in cases:
+
+        def run(options=options):
+            return RDFCoordination(center, ligand, cutoff_angstrom=3.5, n_blocks=2).run(**options)
+
+        block, frame = run(), _frame_route(monkeypatch, run)
+        assert_same_results(block, frame)
+        assert (block.n_frames, block.start, block.stop, block.step) == (
+            frame.n_frames,
+            frame.start,
+            frame.stop,
+            frame.step,
+        ), options
+    with pytest.raises(ValueError, match="cannot be combined"):
+        RDFCoordination(center, ligand, cutoff_angstrom=3.5).run(start=1, frames=[0, 1])
+    with pytest.raises(TypeError):
+        RDFCoordination(center, ligand, cutoff_angstrom=3.5).run(frames=[0.0, 1.0])
+
+
+def test_dcd_block_reader_falls_back_when_mdanalysis_reads_the_file_otherwise(
+    rock_salt_files, monkeypatch
+):
+    # a future MDAnalysis converting unit cells otherwise: the check on the first frame
+    # notices, warns, and the frames come through the reader, as the frame loop sees them
+    import warnings
+
+    from electrolyte_md.analysis import frames as frames_module
+
+    topology, trajectory = rock_salt_files
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = MDAnalysis.Universe(str(topology), str(trajectory))
+    reader = u.trajectory
+    atoms = np.arange(0, u.atoms.n_atoms, 3)
+    numbers = np.arange(reader.n_frames)
+    expected = [np.concatenate(x) for x in zip(*read_blocks(reader, atoms, numbers), strict=True)]
+    converted = frames_module.dcd_dimensions
+    monkeypatch.setattr(frames_module, "dcd_dimensions", lambda cells: converted(cells) * 1.5)
+    with pytest.warns(RuntimeWarning, match="frame by frame"):
+        blocks = list(read_blocks(reader, atoms, numbers, block_frames=4))
+    got = [np.concatenate(x) for x in zip(*blocks, strict=True)]
+    for a, b in zip(got, expected, strict=True):
+        assert np.array_equal(a, b)
+    assert reader.frame == 0
+
+
+def test_block_route_uses_no_private_mdanalysis_api():
+    # reader._file, AnalysisBase._compute, _prepare_sliced_trajectory and their kin may
+    # change in any MDAnalysis release without notice (issue 21, item 6); the documented
+    # subclass hooks (_prepare, _single_frame, _conclude, _ts, _frame_index) are public
+    import ast
+
+    private = {
+        "_file",
+        "_compute",
+        "_prepare_sliced_trajectory",
+        "_setup_frames",
+        "_define_run_frames",
+        "_setup_computation_groups",
+        "_sliced_trajectory",
+        "_trajectory",
+        "_verbose",
+        "_transformations",
+        "_frame_to_ts",
+        "_read_frame",
+        "_read_next_timestep",
+    }
+    package = Path(coordination.__file__).parent
+    for name in ("frames.py", "rdf.py", "kernel.py"):
+        tree = ast.parse((package / name).read_text())
+        used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} & private
+        assert not used, f"{name} uses {sorted(used)}"

@@ -6,16 +6,25 @@ the file, without a Timestep per frame, and exactly as MDAnalysis' frame-by-fram
 sees them (:func:`dcd_dimensions` converts the unit cells as the reader does).
 :func:`half_min_width_angstrom` is the minimum-image limit of a box.
 
+Only public MDAnalysis API is used: the trajectory reader (its ``filename``, ``dt``,
+``units``, ``convert_units``, ``transformations`` and frames) and the DCD file class of
+:mod:`MDAnalysis.lib.formats.libdcd` (``DCDFile``: ``header``, ``readframes``), which
+the reader is built on and whose documentation leaves the unit-cell conversion to the
+caller. A private attribute (the reader's own file object, ``reader._file``) would work
+too, but could vanish in an MDAnalysis release without a word.
+
 All lengths are in ångström.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from MDAnalysis.coordinates.DCD import DCDReader
+from MDAnalysis.lib.formats.libdcd import DCDFile
 from MDAnalysis.lib.mdamath import triclinic_box, triclinic_vectors
 from MDAnalysis.units import get_conversion_factor
 
@@ -57,8 +66,10 @@ def half_min_width_angstrom(dimensions: np.ndarray) -> float:
 def dcd_dimensions(unitcells: np.ndarray) -> np.ndarray:
     """Boxes ``[A, B, C, alpha, beta, gamma]`` (float32) of DCD unit-cell records.
 
-    The conversion of ``DCDReader._frame_to_ts`` (MDAnalysis 2.x), record by record, so
-    that a block read gives the boxes a frame-by-frame read gives.
+    The conversion of MDAnalysis 2.x's ``DCDReader`` (a record is ``[A, gamma, B, beta,
+    alpha, C]`` with the angles as cosines, as degrees, or a CHARMM box matrix), record
+    by record, so that a block read gives the boxes a frame-by-frame read gives.
+    :func:`read_blocks` checks it against the reader on the first frame it reads.
     """
     unitcells = np.asarray(unitcells)
     out = np.zeros((len(unitcells), 6), dtype=np.float32)
@@ -85,18 +96,20 @@ def is_plain_dcd(reader: Any) -> bool:
     (whose frames :func:`read_blocks` may read straight from the file)."""
     return (
         type(reader) is DCDReader
-        and not getattr(reader, "_transformations", None)
+        and not reader.transformations
         and (
             not reader.convert_units
             or get_conversion_factor("length", reader.units["length"], "A") == 1.0
         )
-        and hasattr(getattr(reader, "_file", None), "readframes")
     )
+
+
+_Block = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def read_blocks(
     reader: Any, atoms: np.ndarray, frames: np.ndarray, block_frames: int = BLOCK_FRAMES
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+) -> Iterator[_Block]:
     """The coordinates of ``atoms`` and the boxes of ``frames``, a block of frames at a time.
 
     Parameters
@@ -106,7 +119,7 @@ def read_blocks(
     atoms : numpy.ndarray
         Atom indices to read (sorted, unique).
     frames : numpy.ndarray
-        Frame numbers, in the order to analyse them.
+        Frame numbers (0 to ``n_frames - 1``), in the order to analyse them.
     block_frames : int
         Frames per block.
 
@@ -116,43 +129,98 @@ def read_blocks(
         Frame numbers, times (ps), float32 positions ``(n, len(atoms), 3)`` (Å) and float32
         boxes ``(n, 6)`` (zeros where a frame has none) of the next block.
 
+    Warns
+    -----
+    RuntimeWarning
+        If the reader sees the first frame of a plain DCD otherwise than the file read
+        (a future MDAnalysis converting unit cells or times differently); the frames are
+        then read through the reader, frame by frame.
+
     Notes
     -----
     A plain DCD (:func:`is_plain_dcd`) read at evenly spaced frames is read a block at a
-    time by its file object, ``readframes`` with the atom indices (what
-    ``DCDReader.timeseries`` calls); the unit cells are converted as the reader converts
-    them (:func:`dcd_dimensions`) and no Timestep is built per frame. Any other reader is
-    iterated frame by frame. All give what the frame-by-frame loop sees
-    (tests/test_analysis.py); the reader is rewound afterwards, as MDAnalysis' loop
-    leaves it.
+    time by its own ``DCDFile`` (``readframes`` with the atom indices, what
+    ``DCDReader.timeseries`` calls; one read of the file gives coordinates and unit cells,
+    where ``timeseries`` gives coordinates only and the boxes would need a second pass
+    through the reader, which decodes every atom of every frame). The unit cells are
+    converted as the reader converts them (:func:`dcd_dimensions`), the times computed as
+    it computes them, and no Timestep is built per frame. That these copies of the
+    reader's conventions still hold is checked on the first frame against the reader
+    itself (one extra frame read); where they do not, the warning above, and the slower
+    route. Any other reader is iterated frame by frame (``reader[frames]``). All give
+    what the frame-by-frame loop sees (tests/test_analysis.py); the reader is rewound
+    afterwards, as MDAnalysis' loop leaves it.
     """
     frames = np.asarray(frames, dtype=np.intp)
     steps = np.diff(frames)
     evenly = len(frames) < 2 or (steps[0] > 0 and bool(np.all(steps == steps[0])))
     try:
-        if is_plain_dcd(reader) and evenly:
-            step = int(steps[0]) if len(frames) > 1 else 1
-            header = reader._file.header
-            first_time = header["istart"] / header["nsavc"]
-            dt = reader.ts.dt
-            for start in range(0, len(frames), block_frames):
-                chunk = frames[start : start + block_frames]
-                record = reader._file.readframes(
-                    int(chunk[0]), int(chunk[-1]) + 1, step, order="fac", indices=atoms
-                )
-                times = (chunk + first_time) * dt
-                yield chunk, times, record.xyz, dcd_dimensions(record.unitcell)
-        else:
-            for start in range(0, len(frames), block_frames):
-                chunk = frames[start : start + block_frames]
-                positions = np.empty((len(chunk), len(atoms), 3), dtype=np.float32)
-                dimensions = np.zeros((len(chunk), 6), dtype=np.float32)
-                times = np.empty(len(chunk))
-                for k, ts in enumerate(reader[chunk]):
-                    positions[k] = ts.positions[atoms]
-                    if ts.dimensions is not None:
-                        dimensions[k] = ts.dimensions
-                    times[k] = ts.time
-                yield chunk, times, positions, dimensions
+        if len(frames) and is_plain_dcd(reader) and evenly:
+            blocks = _dcd_blocks(reader, atoms, frames, block_frames)
+            try:
+                first = next(blocks)
+                if _as_the_reader_sees_it(reader, atoms, first):
+                    yield first
+                    yield from blocks
+                    return
+            finally:
+                blocks.close()  # its DCDFile, also when the caller stops early
+            warnings.warn(
+                f"{reader.filename}: MDAnalysis reads frame {int(frames[0])} otherwise than "
+                "the DCD block reader (electrolyte_md.analysis.frames.dcd_dimensions and the "
+                "times follow MDAnalysis 2.x); reading it frame by frame instead (slower, "
+                "the same results as MDAnalysis' own loop)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        yield from _reader_blocks(reader, atoms, frames, block_frames)
     finally:
         reader.rewind()
+
+
+def _dcd_blocks(
+    reader: Any, atoms: np.ndarray, frames: np.ndarray, block_frames: int
+) -> Iterator[_Block]:
+    """Blocks of evenly spaced ``frames`` of a plain DCD, read by a ``DCDFile`` of its own."""
+    step = int(frames[1] - frames[0]) if len(frames) > 1 else 1
+    with DCDFile(reader.filename) as dcd:
+        header = dcd.header
+        first_time = header["istart"] / header["nsavc"]  # DCDReader: (frame + this) * dt
+        dt = reader.dt
+        for start in range(0, len(frames), block_frames):
+            chunk = frames[start : start + block_frames]
+            record = dcd.readframes(
+                int(chunk[0]), int(chunk[-1]) + 1, step, order="fac", indices=atoms
+            )
+            times = (chunk + first_time) * dt
+            yield chunk, times, record.xyz, dcd_dimensions(record.unitcell)
+
+
+def _reader_blocks(
+    reader: Any, atoms: np.ndarray, frames: np.ndarray, block_frames: int
+) -> Iterator[_Block]:
+    """Blocks of ``frames`` through the reader, a Timestep per frame (any format)."""
+    for start in range(0, len(frames), block_frames):
+        chunk = frames[start : start + block_frames]
+        positions = np.empty((len(chunk), len(atoms), 3), dtype=np.float32)
+        dimensions = np.zeros((len(chunk), 6), dtype=np.float32)
+        times = np.empty(len(chunk))
+        for k, ts in enumerate(reader[chunk]):
+            positions[k] = ts.positions[atoms]
+            if ts.dimensions is not None:
+                dimensions[k] = ts.dimensions
+            times[k] = ts.time
+        yield chunk, times, positions, dimensions
+
+
+def _as_the_reader_sees_it(reader: Any, atoms: np.ndarray, block: _Block) -> bool:
+    """Whether the first frame of ``block`` is what the reader gives for it: the same
+    coordinates, box and time (the checks are exact: equal floats, or both NaN)."""
+    frames, times, positions, dimensions = block
+    ts = reader[int(frames[0])]
+    box = np.zeros(6, dtype=np.float32) if ts.dimensions is None else ts.dimensions
+    return (
+        np.array_equal(positions[0], ts.positions[atoms], equal_nan=True)
+        and np.array_equal(dimensions[0], box, equal_nan=True)
+        and times[0] == ts.time
+    )

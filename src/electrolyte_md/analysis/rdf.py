@@ -107,8 +107,38 @@ def _check_boxes(
         analysis._n_bins_of(dimensions[row], int(frames[row]))  # raises the r_max error
 
 
+def _analysed_frames(
+    trajectory: Any,
+    start: int | None,
+    stop: int | None,
+    step: int | None,
+    frames: Iterable | None,
+) -> np.ndarray:
+    """The frame numbers a serial ``AnalysisBase.run(start, stop, step, frames)`` analyses,
+    in its order, from the reader's public API.
+
+    ``start``, ``stop`` and ``step`` go through ``trajectory.check_slice_indices``, as in
+    AnalysisBase. ``frames`` (not with them) index the frame numbers as numpy indexes an
+    array: a boolean mask, or integers, negative ones counted from the end (as
+    ``trajectory[frames]`` counts them). AnalysisBase's own set-up
+    (``_setup_frames``, ``_prepare_sliced_trajectory``) is private: an MDAnalysis
+    release may change it without notice, so it is not called.
+    """
+    if frames is None:
+        first, last, stride = trajectory.check_slice_indices(start, stop, step)
+        return np.arange(first, last, stride, dtype=np.intp)
+    if not all(option is None for option in (start, stop, step)):
+        raise ValueError("start/stop/step cannot be combined with frames")
+    index = np.asarray(frames)
+    if index.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    if index.dtype != bool:
+        index = index.astype(np.intp, casting="safe")  # refuses floats, as MDAnalysis does
+    return np.arange(trajectory.n_frames, dtype=np.intp)[index]
+
+
 def _run_blocks(
-    owner: AnalysisBase,
+    owner: _BlockRouted,
     analyses: list[RDFCoordination],
     start: int | None,
     stop: int | None,
@@ -120,30 +150,33 @@ def _run_blocks(
     """``owner.run`` for ``analyses`` on the block route: frames, ``_prepare``, the block
     loop, ``_conclude``.
 
-    The frames to analyse come from AnalysisBase's own frame set-up, as in its
-    ``run``. The loop reads the atoms of every analysis once per frame, a block of frames
-    at a time (:func:`~electrolyte_md.analysis.frames.read_blocks`), checks the boxes in
-    the frame loop's order (:func:`_check_boxes`) and hands each block to every analysis
-    (:meth:`RDFCoordination._accumulate_block`). Fills ``owner.frames`` and
-    ``owner.times`` as MDAnalysis' loop does.
+    The frames to analyse are those of AnalysisBase's ``run`` (:func:`_analysed_frames`);
+    ``owner`` gets their number, ``frames``, ``times``, ``start``, ``stop`` and ``step``
+    as AnalysisBase sets them. The loop reads the atoms of every analysis once per frame,
+    a block of frames at a time (:func:`~electrolyte_md.analysis.frames.read_blocks`),
+    checks the boxes in the frame loop's order (:func:`_check_boxes`) and hands each block
+    to every analysis (:meth:`RDFCoordination._accumulate_block`).
     """
-    owner._setup_frames(owner._trajectory, start=start, stop=stop, step=step, frames=frames)
-    (indexed_frames,) = owner._setup_computation_groups(
-        1, start=start, stop=stop, step=step, frames=frames
-    )
-    frame_numbers = np.asarray(indexed_frames)[:, 1]
-    owner._prepare_sliced_trajectory(slicer=frame_numbers)  # as AnalysisBase's loop does
+    trajectory = owner._block_trajectory
+    frame_numbers = _analysed_frames(trajectory, start, stop, step, frames)
+    if frames is None:
+        owner.start, owner.stop, owner.step = trajectory.check_slice_indices(start, stop, step)
+    else:
+        owner.start = owner.stop = owner.step = None
+    owner.n_frames = len(frame_numbers)
+    owner.frames = np.zeros(owner.n_frames, dtype=int)
+    owner.times = np.zeros(owner.n_frames)
     owner._prepare()
     if len(frame_numbers):
         atoms = np.unique(np.concatenate([np.r_[a._center_ix, a._ligand_ix] for a in analyses]))
         for analysis in analyses:
             analysis._center_rows = np.searchsorted(atoms, analysis._center_ix)
             analysis._ligand_rows = np.searchsorted(atoms, analysis._ligand_ix)
-        verbose = getattr(owner, "_verbose", False) if verbose is None else verbose
+        verbose = owner._block_verbose if verbose is None else verbose
         done = 0
         bar = ProgressBar(total=len(frame_numbers), verbose=verbose, **(progressbar_kwargs or {}))
         with bar:
-            blocks = read_blocks(owner._trajectory, atoms, frame_numbers)
+            blocks = read_blocks(trajectory, atoms, frame_numbers)
             for numbers, times, positions, dimensions in blocks:
                 index = np.arange(done, done + len(numbers))
                 owner.frames[index] = numbers
@@ -160,7 +193,16 @@ def _run_blocks(
 class _BlockRouted(AnalysisBase):
     """What :class:`RDFCoordination` and :class:`RDFCoordinationSet` share: :meth:`run`
     reads a serial pass a block of frames at a time (:func:`_run_blocks`) for the
-    analyses of :meth:`_block_analyses`."""
+    analyses of :meth:`_block_analyses`.
+
+    It keeps its own references to the trajectory and the ``verbose`` default:
+    AnalysisBase holds them too, but in private attributes.
+    """
+
+    def __init__(self, trajectory: Any, verbose: bool = False, **kwargs: Any) -> None:
+        super().__init__(trajectory, verbose=verbose, **kwargs)
+        self._block_trajectory = trajectory
+        self._block_verbose = verbose
 
     def _block_analyses(self) -> list[RDFCoordination]:
         raise NotImplementedError
@@ -183,10 +225,10 @@ class _BlockRouted(AnalysisBase):
         <MDAnalysis.analysis.base.AnalysisBase.run>`, with the same parameters.
 
         A serial run (the default ``backend``, ``n_workers`` and ``n_parts``) takes the
-        block route while :attr:`block_route` is true: the frames are set up as
-        AnalysisBase sets them up, then ``_prepare``, the frames a block at a time,
-        ``_conclude``. Anything else is AnalysisBase's own ``run``, frame by frame (which
-        refuses a parallel backend: the class is not parallelizable).
+        block route while :attr:`block_route` is true: the frames AnalysisBase would
+        analyse (:func:`_analysed_frames`), then ``_prepare``, the frames a block at a
+        time, ``_conclude``. Anything else is AnalysisBase's own ``run``, frame by frame
+        (which refuses a parallel backend: the class is not parallelizable).
         """
         if not (self.block_route and _serial(backend, n_workers, n_parts)):
             return super().run(
