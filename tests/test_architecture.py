@@ -118,11 +118,12 @@ def test_init_files_hold_a_docstring_and_light_re_exports_only():
 #: The stages in workflow order; a module may import its own stage and those below it.
 #: The base modules (errors, io, units, ...) sit under every stage; dft sits beside the MD
 #: stages (it reads QM outputs and runs GFN2-xTB on the cluster); config and the progress
-#: store read the whole workflow's settings and files, so they sit on top with it.
+#: store read the whole workflow's settings and files, so they sit on top with it (and the
+#: configuration reference beside them); the console command calls every stage's tool.
 STAGE_RANK = {
     "errors": 0, "io": 0, "logs": 0, "plots": 0, "units": 0, "mol2": 0, "timeseries": 0,
     "structures": 1, "cluster": 2, "forcefield": 3, "dft": 3, "md": 4,
-    "analysis": 5, "study": 6, "config": 7, "progress": 7,
+    "analysis": 5, "study": 6, "config": 7, "progress": 7, "configdoc": 7, "cli": 8,
 }  # fmt: skip
 
 

@@ -15,6 +15,12 @@ from scipy import constants
 
 from electrolyte_md.config import additive_pairs, default_pairs, system_pairs
 from electrolyte_md.errors import AnalysisError
+from electrolyte_md.study.overview import (
+    overview_table,
+    plot_rdf_overlay,
+    plot_shell_fractions,
+    read_rdf_curves,
+)
 from electrolyte_md.study.paper import PAPER
 from electrolyte_md.study.summary import (
     SUMMARY_COLUMNS,
@@ -22,6 +28,7 @@ from electrolyte_md.study.summary import (
     aggregate_equilibrated,
     arrhenius_table,
     comparison_table,
+    density_rows,
     rdf_run_records,
     system_summary,
     write_system_summary,
@@ -211,6 +218,87 @@ def test_comparison_table_side_by_side_with_paper():
     assert agg["with_mean"] == pytest.approx(0.1) and agg["without_n"] == 0
     assert math.isnan(agg["change"]) and math.isnan(agg["paper_with"])
     assert "e202508224" in PAPER["source"]
+
+
+def test_only_the_papers_systems_are_set_beside_the_paper():
+    """A DME electrolyte (not the paper's LiPF6 in NMP) never gets the paper's values;
+    the systems marked in validation.paper_systems do."""
+    summary = pd.DataFrame(
+        [
+            _summary_row("LiPF6_NMP", "CN Li-P", 1.3, 0.03),
+            _summary_row("LiPF6_DME", "CN Li-P", 0.9, 0.05),
+        ]
+    )
+    table = comparison_table(summary, [], paper_systems=["LiPF6_NMP"]).set_index("system_without")
+    assert table.loc["LiPF6_NMP", "paper_without"] == 1.323
+    assert math.isnan(table.loc["LiPF6_DME", "paper_without"])
+    assert "paper:" not in table.loc["LiPF6_DME", "note"]
+    none = comparison_table(summary, [], paper_systems=[])
+    assert none["paper_without"].isna().all()
+
+
+def test_density_rows_from_md_records():
+    def md(replica, density, ensemble="NVT", series=None):
+        return {"temperature_kelvin": 298.15, "replica": replica,
+                "protocol": {"production_ensemble": ensemble},
+                "production": {"density_g_per_cm3": {"mean": density}},
+                "production_equilibrated": {"density_g_per_cm3": series}}  # fmt: skip
+
+    (one,) = density_rows("S", [md(1, 1.05)])
+    assert one["mean"] == 1.05 and math.isnan(one["sem"])
+    assert one["error_from"] == "none: 1 NVT replica at its NPT mean"
+    (two,) = density_rows("S", [md(1, 1.05), md(2, 1.07)])
+    assert two["mean"] == pytest.approx(1.06) and two["sem"] == pytest.approx(0.01)
+    series = {"mean": 1.04, "standard_error": 0.002, "discarded_time": 5.0, "n_effective": 40.0,
+              "drift_p": 0.5, "n_used": 90, "n_samples": 100}  # fmt: skip
+    (npt,) = density_rows("S", [md(1, 1.04, "NPT", series)])
+    assert npt["sem"] == 0.002 and npt["error_from"] == "statistical inefficiency of 1 replica"
+    assert npt["discarded_ps"] == 5.0 and not npt["flagged"]
+
+
+def test_overview_table_and_figures(tmp_path):
+    """The report's first table: a row per system and temperature, mean ± SE per quantity
+    with how the errors were obtained and what is flagged; both figures, PNG and SVG."""
+    rows = [
+        _summary_row("A", "density", 1.0612, 0.0034),
+        {
+            **_summary_row("A", "CN Li-P", 0.55, 0.28, n=1),
+            "error_from": "statistical inefficiency of 1 replica",
+        },
+        _summary_row("A", "cutoff Li-P", 4.5, 0.0),
+        _summary_row("A", "D_pbc Li", 0.1, 0.01),
+        {**_summary_row("A", "t+", 0.41, math.nan), "flagged": True},
+        *(_summary_row("A", f"fraction {c}", f, 0.01) for c, f in
+          (("SSIP", 0.6), ("CIP", 0.2), ("MCIP", 0.1), ("AGG", 0.1))),
+        _summary_row("B", "density", 1.02, 0.01),
+    ]  # fmt: skip
+    summary = pd.DataFrame(rows)
+    table = overview_table(summary).set_index("system")
+    assert list(table.columns[:3]) == ["temperature_kelvin", "density", "CN Li-P"]
+    assert "cutoff Li-P" not in table.columns and "D_pbc Li" not in table.columns
+    assert table.loc["A", "density"] == "1.0612 ± 0.0034"
+    assert table.loc["A", "CN Li-P"] == "0.55 ± 0.28"
+    assert table.loc["A", "t+"] == "0.41"  # no error to state
+    assert table.loc["A", "flagged"] == "t+"
+    assert "statistical inefficiency of 1 replica" in table.loc["A", "errors from"]
+    assert table.loc["B", "CN Li-P"] == ""  # B lacks it
+    rdf_dir = tmp_path / "analysis" / "A" / "298.15K"
+    csvs = []
+    for replica, height in ((1, 2.0), (2, 3.0)):
+        path = rdf_dir / f"rep{replica}" / "rdf" / "rdf_Li-P.csv"
+        path.parent.mkdir(parents=True)
+        r = np.arange(0.05, 8.0, 0.1)
+        pd.DataFrame({"r_angstrom": r, "g_r": height * np.exp(-((r - 3.5) ** 2)),
+                      "cn_r": 0.1 * r}).to_csv(path, index=False)  # fmt: skip
+        csvs.append(path)
+    curves = read_rdf_curves(csvs)
+    assert list(curves) == [("A", 298.15)] and len(curves[("A", 298.15)]) == 2
+    figures = [tmp_path / "rdf.png", tmp_path / "rdf.svg"]
+    plot_rdf_overlay(curves, "Li-P", figures)
+    plot_shell_fractions(summary, [tmp_path / "shells.svg"])
+    assert figures[0].read_bytes().startswith(b"\x89PNG")
+    assert b"<svg" in figures[1].read_bytes()[:500]
+    assert b"<svg" in (tmp_path / "shells.svg").read_bytes()[:500]
 
 
 def test_comparison_table_lists_a_lone_system():

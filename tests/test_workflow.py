@@ -308,9 +308,23 @@ def test_report_holds_figures_tables_and_config(finished_run):
         "comparison.csv",
         "cannot reproduce the measured t+",
         "Not computed: the configuration has one temperature",
+        # it opens on what was found: the overview table and figures, the study named
+        "At a glance",
+        "overview.csv",
+        "overview_rdf.png",
+        "overview_shells.png",
+        "1.0 M LiPF6 in NMP",
     ):
         # captions are stored as JSON strings: line breaks appear as a literal \n
         assert expected in " ".join(text.replace("\\n", " ").split()), expected
+    overview = pd.read_csv(workdir / "results/report/overview.csv", keep_default_na=False)
+    row = overview.set_index("system").loc["LiPF6_NMP"]
+    summary = pd.read_csv(workdir / "results/analysis/LiPF6_NMP/summary.csv")
+    cn = summary.set_index("quantity").loc["CN Li-P"]
+    assert row["CN Li-P (ligand atoms per centre)"].startswith(f"{cn['mean']:.2f}"[:3])
+    assert row["density (g/cm3)"] and "statistical inefficiency" in row["errors from"]
+    for name in ("overview_rdf.svg", "overview_shells.svg"):
+        assert b"<svg" in (workdir / "results/report" / name).read_bytes()[:500]
     used = yaml.safe_load((workdir / "results/report/config_used.yaml").read_text())
     assert used["config"]["systems"]["LiPF6_NMP"]["n_solvent_molecules"] == 30
     assert used["software"]["openmm"] == "8.6.1"

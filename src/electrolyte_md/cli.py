@@ -47,6 +47,7 @@ def config_docs(argv: Sequence[str]) -> int:
     """``config-docs [PATH]``: write the configuration reference (default config/README.md)."""
     from pathlib import Path
 
+    # imported when asked for, like every subcommand: the command itself loads nothing
     from electrolyte_md.configdoc import README, write_config_readme
 
     if any(a in ("-h", "--help") for a in argv):

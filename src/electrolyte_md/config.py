@@ -461,6 +461,13 @@ def _check_validation(config: Mapping[str, Any], problems: list[str]) -> None:
     for system in validation.get("measured_densities", {}):
         if system not in config["systems"]:
             problems.append(f"validation.measured_densities: '{system}' is not a system")
+    for system in validation.get("paper_systems", []):
+        if system not in config["systems"]:
+            problems.append(
+                f"validation.paper_systems: '{system}' is not a system (systems: "
+                + ", ".join(config["systems"])
+                + ")"
+            )
     if validation.get("paper") and not additive_pairs(config):
         problems.append(
             "validation.paper: needs a system with an additive and the same system "

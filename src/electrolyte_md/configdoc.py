@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from electrolyte_md.io import atomic_write_text
+
 __all__ = ["README", "SCHEMA", "config_readme", "schema_rows"]
 
 _ROOT = Path(__file__).resolve().parents[2]
@@ -142,7 +144,5 @@ def config_readme(schema_path: Path = SCHEMA) -> str:
 
 def write_config_readme(path: Path = README, schema_path: Path = SCHEMA) -> Path:
     """Rewrite ``config/README.md`` from the schema; return its path."""
-    from electrolyte_md.io import atomic_write_text
-
     atomic_write_text(path, config_readme(schema_path))
     return path

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from electrolyte_md.io import atomic_write
 
-__all__ = ["new_figure", "save_png"]
+__all__ = ["new_figure", "save_figure", "save_png"]
 
 
 def new_figure(size: tuple[float, float], layout: str | None = "constrained") -> Figure:
@@ -30,4 +30,15 @@ def save_png(figure: Figure, path: Path | str, dpi: int = 150) -> None:
     """Write ``figure`` as PNG so that ``path`` appears whole or not at all."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
+    atomic_write(path, buffer.getvalue())
+
+
+def save_figure(figure: Figure, path: Path | str, dpi: int = 150) -> None:
+    """Write ``figure`` in the format of ``path``'s suffix (png, svg, pdf), whole or not
+    at all: SVG and PDF are for papers (vector, editable)."""
+    fmt = Path(path).suffix.lstrip(".").lower()
+    if fmt not in ("png", "svg", "pdf"):
+        raise ValueError(f"{path}: a figure is written as .png, .svg or .pdf")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt, dpi=dpi)
     atomic_write(path, buffer.getvalue())

@@ -166,6 +166,7 @@ def final_outputs():
         outputs.append(f"{RESULTS}/species/{species}/cluster_charges.csv")
         outputs.append(f"{RESULTS}/species/{species}/cluster_geometry.csv")
     outputs.append(f"{RESULTS}/report/comparison.csv")
+    outputs.append(f"{RESULTS}/report/overview.csv")
     if config["validation"]["paper"]:
         outputs.append(f"{RESULTS}/report/paper_validation.csv")
     for system in config["systems"]:

@@ -111,6 +111,7 @@ rule comparison_table:
     params:
         pairs=additive_pairs(config),
         options=config["analysis"]["comparison"],
+        paper_systems=config["validation"]["paper_systems"],
         n_temperatures=len(config["md"]["temperatures_kelvin"]),
         paper=PAPER,
     script:
@@ -119,7 +120,8 @@ rule comparison_table:
 
 rule provenance:
     input:
-        # every other output of the study, so that the runtime table covers all jobs
+        # an output of every job that no other job reads (hence every job of the study:
+        # final_outputs), so that the runtime table covers all jobs
         done=lambda wc: final_outputs(),
         forcefields=expand(
             f"{RESULTS}/systems/{{system}}/forcefield.json",
@@ -202,3 +204,58 @@ rule paper_validation:
         cn_pair=config["analysis"]["comparison"]["cn_pair"],
     script:
         "../scripts/report_paper_validation.py"
+
+
+def headline_rdfs():
+    """The RDF directories of every run of the systems that have the headline pair
+    (analysis.comparison.cn_pair: Li-P by default); the job reads its rdf_<pair>.csv."""
+    pair = config["analysis"]["comparison"].get("cn_pair", "Li-P")
+    return [
+        directory
+        for system in config["systems"]
+        if pair in system_pairs(config, system)
+        for directory in rdf_outputs(system)
+    ]
+
+
+rule overview:
+    input:
+        summaries=expand(
+            f"{RESULTS}/analysis/{{system}}/summary.csv",
+            system=list(config["systems"]),
+        ),
+        rdfs=headline_rdfs(),
+    output:
+        table=report(
+            f"{RESULTS}/report/overview.csv",
+            caption="../report/overview.rst",
+            category="At a glance",
+            labels={"item": "1 every system and temperature"},
+        ),
+        rdf_png=report(
+            f"{RESULTS}/report/overview_rdf.png",
+            caption="../report/overview_rdf.rst",
+            category="At a glance",
+            labels={"item": "2 g(r) and n(r) of every system"},
+        ),
+        rdf_svg=f"{RESULTS}/report/overview_rdf.svg",
+        fractions_png=report(
+            f"{RESULTS}/report/overview_shells.png",
+            caption="../report/overview_shells.rst",
+            category="At a glance",
+            labels={"item": "3 ion pairing of every system"},
+        ),
+        fractions_svg=f"{RESULTS}/report/overview_shells.svg",
+    log:
+        f"{LOGS}/overview/overview.log",
+    benchmark:
+        f"{BENCH}/overview/overview.tsv"
+    conda:
+        ENVS["report"]
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        pair=config["analysis"]["comparison"].get("cn_pair", "Li-P"),
+    script:
+        "../scripts/report_overview.py"

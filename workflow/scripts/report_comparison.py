@@ -8,5 +8,6 @@ write_comparison(
     snakemake.input.summaries,
     [tuple(pair) for pair in snakemake.params.pairs],
     snakemake.output.table,
+    paper_systems=snakemake.params.paper_systems,
     **snakemake.params.options,
 )

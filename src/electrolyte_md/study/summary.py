@@ -496,6 +496,7 @@ def comparison_table(
     cation: str = "Li",
     anion: str = "PF6",
     paper: Mapping[str, Any] = PAPER,
+    paper_systems: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Each system without and with the additive side by side, beside the paper.
 
@@ -511,6 +512,10 @@ def comparison_table(
         The pair whose coordination number the paper reports and the salt's ions.
     paper
         :data:`PAPER`.
+    paper_systems
+        The systems that model the paper's electrolytes (``validation.paper_systems``):
+        only rows whose systems are all among them carry the paper's values (None: every
+        row, as before the key existed; empty: none).
 
     Returns
     -------
@@ -575,7 +580,10 @@ def comparison_table(
                     )
                 else:
                     row["change"] = row["change_sem"] = row["change_percent"] = math.nan
-                entry = paper.get(paper_key) if paper_key else None
+                papers_own = paper_systems is None or all(
+                    system in paper_systems for system in (without, with_) if system
+                )
+                entry = paper.get(paper_key) if paper_key and papers_own else None
                 row["paper_without"] = entry["without"] if entry else math.nan
                 row["paper_with"] = entry["with"] if entry else math.nan
                 row["paper_change"] = entry["with"] - entry["without"] if entry else math.nan
@@ -771,6 +779,54 @@ def flag_unmet_targets(table: pd.DataFrame, md_records: Sequence[Mapping[str, An
         ]
 
 
+def _equilibrated_record(stats: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A ``SeriesStatistics.as_dict()`` of ``md_summary.json`` in the keys of the
+    analysis records (:func:`aggregate_equilibrated`)."""
+    if not stats:
+        return None
+    n_samples = stats.get("n_samples") or 0
+    return {
+        "mean": stats.get("mean"),
+        "standard_error": stats.get("standard_error"),
+        "discarded_ps": stats.get("discarded_time"),
+        "n_effective": stats.get("n_effective"),
+        "drift_p": stats.get("drift_p"),
+        "equilibrated_fraction": stats["n_used"] / n_samples if n_samples else None,
+    }
+
+
+def density_rows(system: str, md_records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``density`` (g/cm3) of each temperature from the runs' ``md_summary.json``.
+
+    NPT production: the equilibrated production series of each run
+    (``production_equilibrated``), aggregated as the other series.  NVT production runs at
+    the mean volume of its NPT windows, so each run's density is that constant: with two
+    or more replicas their spread is the error; a single NVT run has none (said in
+    ``error_from``), since a constant has no fluctuation to estimate one from.
+    """
+    rows = []
+    for temperature, group in _by_temperature(md_records).items():
+        nvt = [r.get("protocol", {}).get("production_ensemble") == "NVT" for r in group]
+        series = [
+            _equilibrated_record((r.get("production_equilibrated") or {}).get("density_g_per_cm3"))
+            for r in group
+        ]
+        values = [float(r["production"]["density_g_per_cm3"]["mean"]) for r in group]
+        if all(nvt) or any(s is None for s in series):
+            stats = aggregate(values) | {
+                "discarded_ps": math.nan,
+                "n_effective": math.nan,
+                "drift_p": math.nan,
+            }
+            if len(values) < 2:
+                stats.update(sem=math.nan, error_from="none: 1 NVT replica at its NPT mean")
+            flagged, note = False, ""
+        else:
+            stats, flagged, note = _series_stats(series, values, [None] * len(values), [])
+        rows.append(_row(system, temperature, "density", "g/cm3", stats, flagged, note))
+    return rows
+
+
 def write_system_summary(
     system: str,
     rdf_dirs: Sequence[str],
@@ -792,12 +848,17 @@ def write_system_summary(
         _run_records(solvation_paths),
         _run_records(transport_paths),
     )
-    flag_unmet_targets(table, _run_records(md_summary_paths))
+    md_records = _run_records(md_summary_paths)
+    if md_records:
+        density = pd.DataFrame(density_rows(system, md_records), columns=table.columns)
+        table = pd.concat([density, table], ignore_index=True)
+    flag_unmet_targets(table, md_records)
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     return table
 
 
-def _read_summaries(paths: Sequence[str]) -> pd.DataFrame:
+def read_summaries(paths: Sequence[str]) -> pd.DataFrame:
+    """The system summaries (``summary.csv``) of several systems, concatenated and checked."""
     frames = []
     for path in paths:
         frame = pd.read_csv(path)
@@ -817,7 +878,7 @@ def write_comparison(
     **options: Any,
 ) -> pd.DataFrame:
     """:func:`comparison_table` of the system summaries, written as CSV."""
-    table = comparison_table(_read_summaries(summary_paths), pairs, **options)
+    table = comparison_table(read_summaries(summary_paths), pairs, **options)
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     return table
 
@@ -827,7 +888,7 @@ def write_arrhenius(summary_path: str, out_csv: str, out_png: str, title: str) -
 
     Species whose D is flagged (non-diffusive MSD) are labelled so in the figure.
     """
-    summary = _read_summaries([summary_path])
+    summary = read_summaries([summary_path])
     table = arrhenius_table(summary)
     fits = {
         species + (" (FLAGGED: non-diffusive MSD)" if flagged else ""): fit
