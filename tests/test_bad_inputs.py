@@ -10,13 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 import electrolyte_md.progress as progress
-from electrolyte_md.errors import ProgressError
+from electrolyte_md.dft.binding import binding_energy, write_binding_table
+from electrolyte_md.dft.readers import read_output
+from electrolyte_md.errors import DFTOutputError, ProgressError
 from electrolyte_md.progress import MANIFEST, restore_progress, save_progress
 
 
@@ -342,3 +346,164 @@ def test_a_trajectory_that_differs_from_its_md_record_is_refused(tmp_path, case)
         check_trajectory(run / "prod.dcd")
     assert f"delete {run}" in str(caught.value) and "--forcerun run_md" in str(caught.value)
     assert _tree(tmp_path) == before  # checked before any analysis wrote anything
+
+
+# --- DFT binding (item 2) --------------------------------------------------------------
+
+FIXTURES = (REPO / ".." / "shared" / "fixtures" / "dft").resolve()
+NWCHEM_SP = FIXTURES / "nwchem7.0" / "dvb_sp_ks.out"  # C10H10, B3LYP/STO-3G
+needs_fixtures = pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason=f"shared DFT fixtures not found at {FIXTURES}"
+)
+_ROW = re.compile(r"^(\s+\d+ )([A-Z][a-z]?)(\s+)(\d+\.\d+)(\s+\S+\s+\S+\s+\S+)$")
+
+
+def _nwchem_variant(path: Path, ghost=(), drop=(), shift=None) -> Path:
+    """The NWChem fixture with the centres of elements ``ghost`` made ``bq`` ghosts, those
+    of ``drop`` left out, and ``shift`` = (row number, dx) moving one centre along x."""
+    lines = []
+    for line in NWCHEM_SP.read_text().splitlines():
+        row = _ROW.match(line)
+        if row:
+            number, element, space, charge, xyz = row.groups()
+            if element in drop:
+                continue
+            if shift and int(number) == shift[0]:
+                x, y, z = xyz.split()
+                xyz = f"{float(x) + shift[1]:15.8f} {y:>14s} {z:>14s}"
+            if element in ghost:
+                element, space, charge = f"bq{element}", space[2:], "0.0000"
+            line = f"{number}{element}{space}{charge}{xyz}"
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def dvb_parts(tmp_path):
+    """The C10H10 complex, its 'fragments' C10 and H10 alone and in the complex basis."""
+    return {
+        "complex": NWCHEM_SP,
+        "C": _nwchem_variant(tmp_path / "C.out", drop="H"),
+        "H": _nwchem_variant(tmp_path / "H.out", drop="C"),
+        "C_ghost": _nwchem_variant(tmp_path / "C_ghost.out", ghost="H"),
+        "H_ghost": _nwchem_variant(tmp_path / "H_ghost.out", ghost="C"),
+    }
+
+
+def _entry(parts, fragments, ghosts=None):
+    entry = {"complex": parts["complex"], "fragments": {n: parts[p] for n, p in fragments}}
+    if ghosts:
+        entry["ghost_fragments"] = {n: parts[p] for n, p in ghosts}
+    return entry
+
+
+@needs_fixtures
+def test_fragments_that_make_up_the_complex_pass(dvb_parts):
+    row = binding_energy(
+        "dvb", _entry(dvb_parts, [("C", "C"), ("H", "H")], [("C", "C_ghost"), ("H", "H_ghost")])
+    )
+    assert row["binding_energy_eV"] == pytest.approx(-read_output(NWCHEM_SP).energy_ev)
+    ghost = read_output(dvb_parts["C_ghost"])
+    assert ghost.n_ghosts == 10 and ghost.symbols == ("C",) * 10
+    assert ghost.ghost_symbols == ("H",) * 10
+
+
+BINDING_CASES = {
+    "the complex given as both fragments": (
+        lambda p, tmp: _entry(p, [("A", "complex"), ("B", "complex")]),
+        r"dvb_sp_ks\.out: the atoms of the fragments of dvb \(A C10H10 .*C20H20 in all\) "
+        r"do not make up the complex \(C10H10\); check which outputs the manifest entry",
+    ),
+    "a fragment missing atoms": (
+        lambda p, tmp: _entry(p, [("C", "C"), ("H", "C")]),
+        r"C20 in all\) do not make up the complex \(C10H10\)",
+    ),
+    "ghost-atom outputs as plain fragments": (
+        lambda p, tmp: _entry(p, [("C", "C_ghost"), ("H", "H_ghost")]),
+        r"C_ghost\.out: has 10 ghost centres .* given as plain fragment C of dvb; list it "
+        r"under ghost_fragments",
+    ),
+    "a plain output as the ghost-atom fragment": (
+        lambda p, tmp: _entry(p, [("C", "C"), ("H", "H")], [("C", "C"), ("H", "H_ghost")]),
+        r"C\.out: given as fragment C in the complex basis but has no ghost atoms .*list it "
+        r"under fragments",
+    ),
+    "ghost outputs swapped": (
+        lambda p, tmp: _entry(p, [("C", "C"), ("H", "H")], [("C", "H_ghost"), ("H", "C_ghost")]),
+        r"H_ghost\.out: the real atoms \(H10\) of the fragment C of dvb in the complex basis "
+        r"are not those of fragment C \(C10",
+    ),
+    "ghost centres moved off the complex's geometry": (
+        lambda p, tmp: dict(
+            _entry(p, [("C", "C"), ("H", "H")], [("C", "C_ghost"), ("H", "H_ghost")]),
+            ghost_fragments={
+                "C": _nwchem_variant(tmp / "moved.out", ghost="H", shift=(7, 0.5)),
+                "H": p["H_ghost"],
+            },
+        ),
+        r"moved\.out: the geometry of the fragment C of dvb in the complex basis \(real and "
+        r"ghost centres\) is not the complex's .*differ by up to 0\.\d+ A",
+    ),
+    "plain fragment not at the complex's geometry": (
+        lambda p, tmp: dict(
+            _entry(p, [("C", "C"), ("H", "H")], [("C", "C_ghost"), ("H", "H_ghost")]),
+            fragments={
+                "C": _nwchem_variant(tmp / "relaxed.out", drop="H", shift=(1, 0.2)),
+                "H": p["H"],
+            },
+        ),
+        r"relaxed\.out: fragment C of dvb is not at the geometry of the fragment C of dvb in "
+        r"the complex basis .*compute the fragment there, or leave out ghost_fragments",
+    ),
+}
+
+
+@needs_fixtures
+@pytest.mark.parametrize("case", sorted(BINDING_CASES))
+def test_a_manifest_whose_outputs_do_not_fit_their_roles_is_refused(tmp_path, dvb_parts, case):
+    make, message = BINDING_CASES[case]
+    manifest = {"dvb": make(dvb_parts, tmp_path)}
+    table = tmp_path / "results" / "dft" / "binding_energies.csv"
+    table.parent.mkdir(parents=True)
+    table.write_text("complex,binding_energy_eV\ndvb,25801.0\n")  # an earlier run's
+    with pytest.raises(DFTOutputError, match=message):
+        write_binding_table(manifest, table)
+    assert not table.exists()  # no earlier table left looking current
+    assert list(table.parent.iterdir()) == []  # and no temporary file
+
+
+@needs_fixtures
+def test_relaxed_fragments_without_counterpoise_are_accepted(tmp_path, dvb_parts):
+    """Fragments relaxed on their own are not compared by position (deformation energy)."""
+    relaxed = _nwchem_variant(tmp_path / "relaxed.out", drop="H", shift=(1, 0.2))
+    entry = {"complex": NWCHEM_SP, "fragments": {"C": relaxed, "H": dvb_parts["H"]}}
+    assert binding_energy("dvb", entry)["cp_binding_energy_eV"] is None
+
+
+def _nwchem_scf_failed(path: Path) -> Path:
+    """As NWChem 7.0.2 stops on an unconverged SCF: the message, no energy, no times."""
+    text = NWCHEM_SP.read_text()
+    cut = text.index("         Total DFT energy =")
+    path.write_text(text[:cut] + "      Calculation failed to converge\n")
+    return path
+
+
+def _gaussian_scf_failed(path: Path) -> Path:
+    text = (FIXTURES / "gaussian16" / "dvb_sp.out").read_text()
+    cut = text.index(" SCF Done:")
+    path.write_text(
+        text[:cut] + " >>>>>>>>>> Convergence criterion not met.\n"
+        " Error termination via Lnk1e in l502.exe\n"
+    )
+    return path
+
+
+@needs_fixtures
+@pytest.mark.parametrize("make", [_nwchem_scf_failed, _gaussian_scf_failed])
+def test_an_unconverged_scf_is_reported_as_such_not_as_truncated(tmp_path, make):
+    bad = make(tmp_path / "scf.out")
+    with pytest.raises(DFTOutputError, match=r"scf\.out: SCF did not converge") as caught:
+        read_output(bad)
+    assert "truncated" not in str(caught.value)
+    assert "iteration limit" in str(caught.value)

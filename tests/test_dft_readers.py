@@ -202,7 +202,8 @@ def test_psi4_snippet():
 
 
 def test_psi4_snippet_unconverged_is_refused(tmp_path):
-    """Psi4 raises SCFConvergenceError and never prints the exit line when the SCF fails."""
+    """Psi4 raises SCFConvergenceError and never prints the exit line when the SCF fails:
+    reported as the SCF failure it is, not as a truncated output (issue 24)."""
     text = (DATA / "psi4_1.7_bp86_d3zero_sp.out").read_text()
     bad = tmp_path / "psi4.out"
     bad.write_text(
@@ -210,7 +211,7 @@ def test_psi4_snippet_unconverged_is_refused(tmp_path):
         .replace("*** Psi4 exiting successfully. Buy a developer a beer!", "")
         .replace("  @RKS Final Energy:", "PsiException: Could not converge SCF iterations")
     )
-    with pytest.raises(DFTOutputError, match="psi4.out: psi4 run did not terminate"):
+    with pytest.raises(DFTOutputError, match="psi4.out: SCF did not converge"):
         read_output(bad)
 
 

@@ -8,23 +8,43 @@ fragment computed in the complex's basis (the partner's atoms as ghosts). It giv
   ``E(AB) - sum E(X in AB basis)`` and the basis-set superposition error
   ``BSSE = sum [E(X) - E(X in AB basis)]``.
 
-Fragments keep the complex's geometry (no deformation energy). Every output is read with
-:func:`~electrolyte_md.dft.readers.read_output`, so unfinished or unconverged runs are
-refused before anything is subtracted.
+Every output is read with :func:`~electrolyte_md.dft.readers.read_output`, so unfinished or
+unconverged runs are refused before anything is subtracted. Then the outputs must fit their
+roles (:func:`check_fragments_make_up_complex`):
+
+- the fragments' real atoms (ghosts excluded) make up the complex's, element by element;
+- a plain fragment has no ghost centres, a ghost-atom fragment has them (a counterpoise
+  output in the plain role would give the counterpoise value labelled "each in its own
+  basis"); its real atoms are the fragment's and its ghosts the rest of the complex;
+- where geometries are read, positions are compared for the counterpoise outputs only:
+  their real and ghost centres together must be the complex's geometry, and the plain
+  fragment must be at the geometry of its real atoms (the BSSE subtracts the two). Plain
+  fragments without ghost outputs may have been relaxed on their own (the uncorrected
+  value then includes the deformation energy), so their positions are not compared.
+
+Positions are compared through the sorted interatomic distances of each pair of
+elements, so a program that moves or turns the molecule (NWChem without ``nocenter``) does
+not matter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from electrolyte_md.dft.readers import QMResult, read_output
 from electrolyte_md.errors import DFTOutputError
 from electrolyte_md.io import atomic_write_text
 from electrolyte_md.units import EV_TO_KJ_PER_MOL
+
+logger = logging.getLogger(__name__)
 
 #: How each column of the binding table is obtained (repeated in the table and the report).
 METHOD_UNCORRECTED = "supermolecular: E(complex) - sum E(fragment), each in its own basis"
@@ -83,6 +103,137 @@ def check_charges_add_up(complex_: QMResult, fragments: Mapping[str, QMResult]) 
         )
 
 
+#: Largest difference of interatomic distances (angstrom) between geometries taken as one.
+GEOMETRY_TOLERANCE_ANGSTROM = 0.01
+
+
+def _formula(symbols: Iterable[str]) -> str:
+    counts = Counter(symbols)
+    return "".join(f"{el}{counts[el] if counts[el] > 1 else ''}" for el in sorted(counts))
+
+
+def _distance_mismatch(
+    a: Sequence[tuple[str, Sequence[float]]], b: Sequence[tuple[str, Sequence[float]]]
+) -> float:
+    """Largest difference (angstrom) between the sorted distances of each element pair of
+    two geometries with the same atoms; independent of atom order, translation, rotation."""
+
+    def distances(atoms):
+        by_pair: dict[tuple[str, str], list[float]] = {}
+        xyz = np.asarray([p for _, p in atoms], dtype=float).reshape(-1, 3)
+        for i in range(len(atoms)):
+            for j in range(i + 1, len(atoms)):
+                key = tuple(sorted((atoms[i][0], atoms[j][0])))
+                by_pair.setdefault(key, []).append(float(np.linalg.norm(xyz[i] - xyz[j])))
+        return {k: np.sort(v) for k, v in by_pair.items()}
+
+    da, db = distances(a), distances(b)
+    if set(da) != set(db) or any(len(da[k]) != len(db[k]) for k in da):
+        return math.inf
+    return max((float(np.max(np.abs(da[k] - db[k]))) for k in da), default=0.0)
+
+
+def check_fragments_make_up_complex(
+    name: str,
+    complex_: QMResult,
+    fragments: Mapping[str, QMResult],
+    ghosts: Mapping[str, QMResult],
+) -> None:
+    """Each output fits its role, and the fragments make up the complex (module docstring).
+
+    Raises
+    ------
+    DFTOutputError
+        Naming the output, its role in manifest entry ``name``, and what to change.
+    """
+    for n, fragment in fragments.items():
+        if fragment.n_ghosts or fragment.ghost_symbols:
+            raise DFTOutputError(
+                f"{fragment.path}: has {fragment.n_ghosts or len(fragment.ghost_symbols)} "
+                f"ghost centres (a fragment in the complex's basis, for the counterpoise "
+                f"correction) but is given as plain fragment {n} of {name}; list it under "
+                f"ghost_fragments and give the fragment computed alone under fragments"
+            )
+    if complex_.n_ghosts or complex_.ghost_symbols:
+        raise DFTOutputError(
+            f"{complex_.path}: the complex of {name} has ghost centres; give the output of "
+            "the whole complex"
+        )
+    unread = [r.path for r in (complex_, *fragments.values()) if not r.symbols]
+    if unread:
+        logger.warning(
+            "%s: no geometry read from %s; the fragments' atoms cannot be checked against "
+            "the complex's",
+            name,
+            ", ".join(map(str, unread)),
+        )
+    else:
+        union = Counter()
+        for fragment in fragments.values():
+            union.update(fragment.symbols)
+        if union != Counter(complex_.symbols):
+            detail = ", ".join(
+                f"{n} {_formula(f.symbols)} ({f.path})" for n, f in fragments.items()
+            )
+            raise DFTOutputError(
+                f"{complex_.path}: the atoms of the fragments of {name} ({detail}: "
+                f"{_formula(union.elements())} in all) do not make up the complex "
+                f"({_formula(complex_.symbols)}); check which outputs the manifest entry "
+                f"{name} names"
+            )
+    for n, ghost in ghosts.items():
+        _check_ghost_atoms(name, n, fragments[n], ghost, complex_)
+
+
+def _check_ghost_atoms(
+    name: str, n: str, fragment: QMResult, ghost: QMResult, complex_: QMResult
+) -> None:
+    """The real atoms of a ghost-atom output are the fragment's, its ghosts the rest of the
+    complex, and (positions read) together the complex's geometry."""
+    if not ghost.symbols or not complex_.symbols:
+        return
+    role = f"fragment {n} of {name} in the complex basis"
+    if Counter(ghost.symbols) != Counter(fragment.symbols):
+        raise DFTOutputError(
+            f"{ghost.path}: the real atoms ({_formula(ghost.symbols)}) of the {role} are not "
+            f"those of fragment {n} ({_formula(fragment.symbols)}, {fragment.path})"
+        )
+    if not ghost.ghost_symbols:
+        return
+    rest = Counter(complex_.symbols) - Counter(fragment.symbols)
+    if Counter(ghost.ghost_symbols) != rest:
+        raise DFTOutputError(
+            f"{ghost.path}: the ghost centres ({_formula(ghost.ghost_symbols)}) of the {role} "
+            f"are not the complex's atoms outside fragment {n} ({_formula(rest.elements())}, "
+            f"{complex_.path})"
+        )
+    if not (ghost.positions and ghost.ghost_positions and complex_.positions):
+        return
+    whole = list(zip(ghost.symbols + ghost.ghost_symbols,
+                     ghost.positions + ghost.ghost_positions, strict=True))  # fmt: skip
+    off = _distance_mismatch(whole, list(zip(complex_.symbols, complex_.positions, strict=True)))
+    if off > GEOMETRY_TOLERANCE_ANGSTROM:
+        raise DFTOutputError(
+            f"{ghost.path}: the geometry of the {role} (real and ghost centres) is not the "
+            f"complex's ({complex_.path}): interatomic distances differ by up to {off:.3g} A "
+            f"(tolerance {GEOMETRY_TOLERANCE_ANGSTROM} A); compute it at the complex's "
+            "geometry"
+        )
+    if fragment.positions:
+        off = _distance_mismatch(
+            list(zip(ghost.symbols, ghost.positions, strict=True)),
+            list(zip(fragment.symbols, fragment.positions, strict=True)),
+        )
+        if off > GEOMETRY_TOLERANCE_ANGSTROM:
+            raise DFTOutputError(
+                f"{fragment.path}: fragment {n} of {name} is not at the geometry of the "
+                f"{role} ({ghost.path}): distances differ by up to {off:.3g} A; the "
+                "counterpoise correction (BSSE = E(fragment) - E(fragment, ghosts)) needs "
+                "both at the complex's geometry: compute the fragment there, or leave out "
+                "ghost_fragments"
+            )
+
+
 def _check_ghost(name: str, fragment: QMResult, ghost: QMResult, complex_: QMResult) -> None:
     if (ghost.charge, ghost.multiplicity) != (fragment.charge, fragment.multiplicity):
         raise DFTOutputError(
@@ -92,7 +243,9 @@ def _check_ghost(name: str, fragment: QMResult, ghost: QMResult, complex_: QMRes
         )
     if ghost.program in ("nwchem", "orca") and ghost.n_ghosts == 0:
         raise DFTOutputError(
-            f"{ghost.path}: given as fragment {name} in the complex basis but has no ghost atoms"
+            f"{ghost.path}: given as fragment {name} in the complex basis but has no ghost "
+            "atoms (a fragment computed alone?); list it under fragments, and under "
+            "ghost_fragments the fragment computed with the partner's atoms as ghosts"
         )
     if complex_.symbols and fragment.symbols and ghost.n_ghosts:
         expected = len(complex_.symbols) - len(fragment.symbols)
@@ -146,8 +299,10 @@ def binding_energy(
     roles.update({f"fragment {n} in the complex basis": r for n, r in ghosts.items()})
     check_same_level(roles, allow_mismatch=allow_mismatch)
     check_charges_add_up(complex_, fragments)
+    check_fragments_make_up_complex(name, complex_, fragments, {})
     for n, ghost in ghosts.items():
         _check_ghost(n, fragments[n], ghost, complex_)
+        _check_ghost_atoms(name, n, fragments[n], ghost, complex_)
 
     delta = complex_.energy_ev - sum(f.energy_ev for f in fragments.values())
     row: dict[str, Any] = {
@@ -234,7 +389,11 @@ def write_binding_table(
     *,
     allow_mismatch: bool = False,
 ) -> pd.DataFrame:
-    """Write :func:`binding_table` as CSV (atomically); paths relative to the working dir."""
+    """Write :func:`binding_table` as CSV (atomically); paths relative to the working dir.
+
+    An earlier table at ``path`` is removed first, so that a failed run leaves none that
+    looks current."""
+    Path(path).unlink(missing_ok=True)
     table = binding_table(manifest, allow_mismatch=allow_mismatch)
     atomic_write_text(path, table.to_csv(index=False, float_format="%.6f"))
     return table
@@ -243,7 +402,9 @@ def write_binding_table(
 def write_charges_table(
     manifest: Mapping[str, Mapping[str, Any]], path: Path | str
 ) -> pd.DataFrame:
-    """Write the :func:`charges_table` of every output named in ``manifest`` as CSV."""
+    """Write the :func:`charges_table` of every output named in ``manifest`` as CSV
+    (atomically, an earlier table removed first)."""
+    Path(path).unlink(missing_ok=True)
     table = charges_table(manifest_files(manifest))
     atomic_write_text(path, table.to_csv(index=False, float_format="%.5f"))
     return table

@@ -41,8 +41,11 @@ class QMResult:
         Whether the run was a (converged) geometry optimisation.
     n_ghosts
         Number of ghost centres (basis functions without nuclei), where the program says.
-    symbols
-        Element symbols of the real atoms, where read.
+    symbols, positions
+        Element symbols and Cartesian coordinates (angstrom) of the real atoms of the
+        final geometry, where read.
+    ghost_symbols, ghost_positions
+        The same of the ghost centres, where the program prints them (NWChem, ORCA).
     atomic_charges
         Scheme (``"mulliken"``, ``"loewdin"``, ``"hirshfeld"``, ``"cm5"``) -> charges (e)
         per centre, in output order, for the schemes the program printed.
@@ -60,6 +63,9 @@ class QMResult:
     optimization: bool
     n_ghosts: int = 0
     symbols: tuple[str, ...] = ()
+    positions: tuple[tuple[float, float, float], ...] = ()
+    ghost_symbols: tuple[str, ...] = ()
+    ghost_positions: tuple[tuple[float, float, float], ...] = ()
     atomic_charges: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
@@ -241,6 +247,18 @@ def _no_ghosts(text: str) -> int:
     return 0
 
 
+def _never(text: str) -> bool:
+    return False
+
+
+#: One centre of a geometry: element, position (angstrom), whether it is a ghost.
+Centre = tuple[str, tuple[float, float, float], bool]
+
+
+def _no_geometry(text: str) -> list[Centre]:
+    return []
+
+
 @dataclass(frozen=True)
 class Reader:
     """The pure functions of one program's module, as :func:`read_output` calls them."""
@@ -257,3 +275,7 @@ class Reader:
     optimization: Callable[[str], tuple[bool, bool]]
     charges: Callable[[str], dict[str, tuple[float, ...]]]
     n_ghosts: Callable[[str], int] = _no_ghosts
+    #: The run printed that its SCF failed (reported as such even if it then stopped).
+    scf_failed: Callable[[str], bool] = _never
+    #: Final geometry from the text, ghosts included (empty: read it with ASE or cclib).
+    geometry: Callable[[str], list[Centre]] = _no_geometry

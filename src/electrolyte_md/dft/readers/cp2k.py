@@ -149,6 +149,11 @@ def charges(text: str) -> dict[str, tuple[float, ...]]:
     return out
 
 
+def scf_failed(text: str) -> bool:
+    """The run printed that an SCF did not converge."""
+    return found(_SCF_FAILED, text)
+
+
 READER = Reader(
     signature=SIGNATURE,
     version=version,
@@ -161,4 +166,5 @@ READER = Reader(
     charge_multiplicity=charge_multiplicity,
     optimization=optimization,
     charges=charges,
+    scf_failed=scf_failed,
 )

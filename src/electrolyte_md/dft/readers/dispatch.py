@@ -54,29 +54,47 @@ def detect_program(text: str) -> str | None:
     return None
 
 
-def read_symbols(path: Path, program: str) -> tuple[str, ...]:
-    """Element symbols of the final geometry, through ASE (``index=':'``, last image) or
-    cclib (Q-Chem); empty if neither reads the file (e.g. NWChem ``bq`` ghost centres)."""
+def read_geometry(
+    path: Path, program: str
+) -> tuple[tuple[str, ...], tuple[tuple[float, float, float], ...]]:
+    """Element symbols and positions (angstrom) of the final geometry, through ASE
+    (``index=':'``, last image) or cclib (Q-Chem); empty if neither reads the file (e.g.
+    NWChem ``bq`` ghost centres: the program's text reader gives those)."""
     # ASE's readers and cclib are imported here: only this optional step needs them
     try:
         if program in ASE_FORMATS:
             import ase.io
 
             images = ase.io.read(path, index=":", format=ASE_FORMATS[program])
-            return tuple(images[-1].get_chemical_symbols()) if images else ()
+            if not images:
+                return (), ()
+            last = images[-1]
+            xyz = tuple(tuple(float(c) for c in row) for row in last.get_positions())
+            return tuple(last.get_chemical_symbols()), xyz
         if program == "qchem":
             import cclib
             from ase.data import chemical_symbols
 
             data = cclib.io.ccread(str(path))
-            return tuple(chemical_symbols[z] for z in data.atomnos) if data else ()
+            if not data:
+                return (), ()
+            xyz = tuple(tuple(float(c) for c in row) for row in data.atomcoords[-1])
+            return tuple(chemical_symbols[z] for z in data.atomnos), xyz
     except Exception as exc:  # noqa: BLE001 - geometry is optional; the reason is logged
         logger.info("no geometry from %s (%s: %s)", path, type(exc).__name__, exc)
-    return ()
+    return (), ()
+
+
+def read_symbols(path: Path, program: str) -> tuple[str, ...]:
+    """Element symbols of the final geometry (:func:`read_geometry`)."""
+    return read_geometry(path, program)[0]
 
 
 def read_output(path: Path | str, *, program: str | None = None) -> QMResult:
     """Read a finished quantum-chemistry run strictly.
+
+    An SCF failure the program printed is reported as such, before the termination is
+    checked (NWChem stops on it, so the run also looks unfinished).
 
     Parameters
     ----------
@@ -108,12 +126,20 @@ def read_output(path: Path | str, *, program: str | None = None) -> QMResult:
             "(no program banner in the first 20,000 characters)"
         )
     reader = READERS[program]
+    if reader.scf_failed(text):
+        # before the termination check: NWChem stops on an unconverged SCF, so a complete
+        # output of such a run would otherwise read as truncated
+        raise DFTOutputError(
+            f"{path}: SCF did not converge ({program} says so in the output); raise the "
+            "SCF iteration limit or change the convergence settings or starting guess, "
+            "and run it again"
+        )
     if not reader.terminated(text):
         raise DFTOutputError(f"{path}: {program} run did not terminate normally (truncated?)")
     if program == "qchem" and qchem.n_jobs(text) > 1:
         raise DFTOutputError(f"{path}: holds {qchem.n_jobs(text)} Q-Chem jobs; use one per file")
     if not reader.scf_converged(text):
-        raise DFTOutputError(f"{path}: SCF did not converge")
+        raise DFTOutputError(f"{path}: SCF did not converge (no converged SCF printed)")
     is_opt, opt_done = reader.optimization(text)
     if is_opt and not opt_done:
         raise DFTOutputError(f"{path}: geometry optimisation did not converge")
@@ -128,6 +154,15 @@ def read_output(path: Path | str, *, program: str | None = None) -> QMResult:
     ):
         if value is None:
             raise DFTOutputError(f"{path}: {what} not found in the {program} output")
+    centres = reader.geometry(text)
+    if centres:
+        real = [(e, xyz) for e, xyz, ghost in centres if not ghost]
+        ghosts = [(e, xyz) for e, xyz, ghost in centres if ghost]
+        symbols = tuple(e for e, _ in real)
+        positions = tuple(xyz for _, xyz in real)
+    else:
+        ghosts = []
+        symbols, positions = read_geometry(path, program)
     return QMResult(
         path=path,
         program=program,
@@ -140,6 +175,9 @@ def read_output(path: Path | str, *, program: str | None = None) -> QMResult:
         multiplicity=charge_mult[1],
         optimization=is_opt,
         n_ghosts=reader.n_ghosts(text),
-        symbols=read_symbols(path, program),
+        symbols=symbols,
+        positions=positions,
+        ghost_symbols=tuple(e for e, _ in ghosts),
+        ghost_positions=tuple(xyz for _, xyz in ghosts),
         atomic_charges=reader.charges(text),
     )

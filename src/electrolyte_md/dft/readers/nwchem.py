@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from electrolyte_md.dft.readers.base import (
     FLOAT,
+    Centre,
     Reader,
     banners,
     block_after,
     define_pattern,
     first_group,
+    found,
     last_float,
     last_ints,
     last_mapped,
@@ -153,7 +155,7 @@ def optimization(text: str) -> tuple[bool, bool]:
 
 
 def n_ghosts(text: str) -> int:
-    rows = block_after(_COORDINATES, text, skip=4)
+    rows = block_after(_COORDINATES, text, skip=3)
     return sum(
         1 for line in rows if len(line.split()) > 1 and line.split()[1].lower().startswith("bq")
     )
@@ -176,6 +178,33 @@ def charges(text: str) -> dict[str, tuple[float, ...]]:
     return {"mulliken": tuple(values)} if values else {}
 
 
+def geometry(text: str) -> list[Centre]:
+    """The last ``Output coordinates`` table: element (from the nuclear charge, or the tag
+    after ``bq`` for a ghost centre), position (angstrom), whether it is a ghost."""
+    from ase.data import chemical_symbols
+
+    centres: list[Centre] = []
+    for line in block_after(_COORDINATES, text, skip=3):
+        fields = line.split()
+        if len(fields) < 6:
+            break
+        tag, z = fields[1], round(to_float(fields[2]))
+        xyz = (to_float(fields[3]), to_float(fields[4]), to_float(fields[5]))
+        ghost = tag.lower().startswith("bq")
+        if ghost:
+            letters = "".join(c for c in tag[2:] if c.isalpha())
+            element = letters[:1].upper() + letters[1:].lower() if letters else "X"
+        else:
+            element = chemical_symbols[z] if 0 < z < len(chemical_symbols) else tag
+        centres.append((element, xyz, ghost))
+    return centres
+
+
+def scf_failed(text: str) -> bool:
+    """The run printed that an SCF did not converge."""
+    return found(_SCF_FAILED, text)
+
+
 READER = Reader(
     signature=SIGNATURE,
     version=version,
@@ -188,5 +217,7 @@ READER = Reader(
     charge_multiplicity=charge_multiplicity,
     optimization=optimization,
     charges=charges,
+    scf_failed=scf_failed,
     n_ghosts=n_ghosts,
+    geometry=geometry,
 )

@@ -11,6 +11,7 @@ import re
 
 from electrolyte_md.dft.readers.base import (
     FLOAT,
+    Centre,
     ChargeTable,
     Reader,
     banners,
@@ -23,6 +24,7 @@ from electrolyte_md.dft.readers.base import (
     last_ints,
     last_match,
     succeeded,
+    to_float,
 )
 
 #: Method keywords of ORCA's simple input that name the electronic-structure method.
@@ -226,6 +228,32 @@ def charges(text: str) -> dict[str, tuple[float, ...]]:
     return charge_tables(text, _CHARGE_TABLES)
 
 
+def geometry(text: str) -> list[Centre]:
+    """Ghost-atom runs only: the echoed ``* xyz`` input block (ORCA keeps the input's
+    orientation), ``Li:`` lines as ghosts. Empty otherwise: ASE reads the final geometry
+    of other runs (an optimisation's last step is not in the echo)."""
+    m = last_match(_XYZ_BLOCK, text)
+    if m is None or not _GHOST_ATOM.search(m.group(1)):
+        return []
+    centres: list[Centre] = []
+    for line in m.group(1).splitlines():
+        fields = line.split(">", 1)[1].split()
+        if len(fields) < 4 or fields[0] == "*":
+            continue
+        label = fields[0]
+        try:
+            xyz = (to_float(fields[1]), to_float(fields[2]), to_float(fields[3]))
+        except ValueError:
+            continue
+        centres.append((label.rstrip(":"), xyz, label.endswith(":")))
+    return centres
+
+
+def scf_failed(text: str) -> bool:
+    """The run printed that an SCF did not converge."""
+    return found(_SCF_FAILED, text)
+
+
 READER = Reader(
     signature=SIGNATURE,
     version=version,
@@ -238,5 +266,7 @@ READER = Reader(
     charge_multiplicity=charge_multiplicity,
     optimization=optimization,
     charges=charges,
+    scf_failed=scf_failed,
     n_ghosts=n_ghosts,
+    geometry=geometry,
 )

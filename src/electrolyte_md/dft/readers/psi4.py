@@ -147,6 +147,11 @@ def charges(text: str) -> dict[str, tuple[float, ...]]:
     return charge_tables(text, _CHARGE_TABLES)
 
 
+def scf_failed(text: str) -> bool:
+    """The run printed that an SCF did not converge."""
+    return found(_SCF_FAILED, text)
+
+
 READER = Reader(
     signature=SIGNATURE,
     version=version,
@@ -159,4 +164,5 @@ READER = Reader(
     charge_multiplicity=charge_multiplicity,
     optimization=optimization,
     charges=charges,
+    scf_failed=scf_failed,
 )
