@@ -31,6 +31,8 @@ rule analyze_run:
     input:
         prmtop=f"{RESULTS}/systems/{{system}}/system.prmtop",
         dcd=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.dcd",
+        decorrelation_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/decorrelation.csv",
+        heat_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/heat.csv",
         equil_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil.csv",
         prod_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.csv",
     output:
@@ -41,6 +43,8 @@ rule analyze_run:
             subcategory="{system}",
             labels=RUN_LABELS,
         ),
+        # the same figure for papers (vector)
+        energies_svg=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/energies.svg",
         # rdf_<pair>.csv, cn_<pair>.json, rdf_<pair>.png of every pair of the system
         rdf=report(
             directory(
@@ -90,6 +94,8 @@ rule analyze_run_no_salt:
     input:
         prmtop=f"{RESULTS}/systems/{{system}}/system.prmtop",
         dcd=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.dcd",
+        decorrelation_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/decorrelation.csv",
+        heat_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/heat.csv",
         equil_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/equil.csv",
         prod_csv=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/prod.csv",
     output:
@@ -100,6 +106,8 @@ rule analyze_run_no_salt:
             subcategory="{system}",
             labels=RUN_LABELS,
         ),
+        # the same figure for papers (vector)
+        energies_svg=f"{RESULTS}/md/{{system}}/{{temperature}}K/rep{{replica}}/energies.svg",
         # rdf_<pair>.csv, cn_<pair>.json, rdf_<pair>.png of every pair of the system
         rdf=report(
             directory(

@@ -87,10 +87,15 @@ def transport():
 
 
 def energy_plot():
+    inputs = snakemake.input
     plot_md_timeseries(
-        snakemake.input.equil_csv,
-        snakemake.input.prod_csv,
-        snakemake.output.energies,
+        [
+            ("decorrelation", inputs.decorrelation_csv),
+            ("heating", inputs.heat_csv),
+            ("equilibration", inputs.equil_csv),
+            ("production", inputs.prod_csv),
+        ],
+        [snakemake.output.energies, snakemake.output.energies_svg],
         label,
     )
 
