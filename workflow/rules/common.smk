@@ -108,6 +108,18 @@ def pair_names(wildcards):
     return sorted(system_pairs(config, wildcards.system))
 
 
+def headline_rdfs():
+    """The RDF directories of every run of the systems that have the headline pair
+    (analysis.comparison.cn_pair: Li-P by default); the job reads its rdf_<pair>.csv."""
+    pair = config["analysis"]["comparison"].get("cn_pair", "Li-P")
+    return [
+        directory
+        for system in config["systems"]
+        if pair in system_pairs(config, system)
+        for directory in rdf_outputs(system)
+    ]
+
+
 def run_files(system, name):
     """One analysis file of every run (temperature, replica) of a system."""
     return [

@@ -206,18 +206,6 @@ rule paper_validation:
         "../scripts/report_paper_validation.py"
 
 
-def headline_rdfs():
-    """The RDF directories of every run of the systems that have the headline pair
-    (analysis.comparison.cn_pair: Li-P by default); the job reads its rdf_<pair>.csv."""
-    pair = config["analysis"]["comparison"].get("cn_pair", "Li-P")
-    return [
-        directory
-        for system in config["systems"]
-        if pair in system_pairs(config, system)
-        for directory in rdf_outputs(system)
-    ]
-
-
 rule overview:
     input:
         summaries=expand(
