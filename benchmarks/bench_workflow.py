@@ -1,4 +1,4 @@
-"""Benchmark of the workflow's scheduling overhead (issue 8, item 4).
+"""Benchmark of the workflow's scheduling overhead (issue 8, item 4; issue 21, item 5).
 
 Writes a study of ``n_systems`` electrolytes x ``n_temperatures`` x ``n_replicas`` into a
 fresh working directory and times, each in its own ``snakemake`` process:
@@ -15,6 +15,17 @@ fresh working directory and times, each in its own ``snakemake`` process:
     ``--dry-run --quiet rules results/report/md_summary.csv``: the DAG of the MD runs
     and their preparation alone, without any analysis job: what any workflow with one
     job per MD run would plan at the least.
+
+``floor`` (default on)
+    Right after the dry run, the same flags on :data:`FLOOR_SNAKEFILE` with as many jobs:
+    Snakemake's own floor, trivial one-in-one-out jobs with log and benchmark. The
+    target of issue 21 (item 5) is the study's cost per job within 1.5 x the floor's
+    measured in the same run (``ratio_to_floor``, ``cpu_ratio_to_floor``); on a shared
+    machine read the CPU ratio. ``matched_floor`` times the floor with as many files per
+    job as the study's jobs have.
+``slurm`` (optional)
+    ``--profile profiles/slurm --dry-run``: the SLURM jobs the study would submit, a
+    group job counted once (:func:`measure_slurm`).
 
 ``dag_build_s`` is the difference of the first two, the DAG build alone. Every run uses
 the repository's Snakefile (or another checkout's, ``snakefile=``, to compare two
@@ -104,9 +115,80 @@ def study_config(
             spec["additives"] = {cluster_species[0]: 1}
         systems[f"S{i:05d}_LiPF6_NMP"] = spec
     config["systems"] = systems
+    # names of the default configuration's systems, which the generated study has not
+    if "paper_systems" in config.get("validation", {}):
+        config["validation"]["paper_systems"] = []
     config["md"]["temperatures_kelvin"] = list(TEMPERATURES_KELVIN[:n_temperatures])
     config["md"]["replicas"] = n_replicas
     return config
+
+
+#: Snakemake's own floor: two rules of trivial jobs with ``log:``, ``benchmark:``,
+#: ``resources:`` and a shell command; ``first`` reads ``n_sources`` files that exist and
+#: writes ``n_outputs``, ``second`` reads those and writes ``n_outputs``; ``all`` asks for
+#: every output of ``second``. With one source and one output (the floor of the issue):
+#: one-in-one-out jobs. With more, a floor with as many files per job as the study's.
+FLOOR_SNAKEFILE = """\
+N = int(config["n"])
+SOURCES = [f"source_{k}.txt" for k in range(int(config["n_sources"]))]
+OUTPUTS = range(int(config["n_outputs"]))
+
+
+rule all:
+    input:
+        expand("b/{i}.{k}.txt", i=range(N), k=OUTPUTS),
+
+
+rule first:
+    input:
+        SOURCES,
+    output:
+        [f"a/{{i}}.{k}.txt" for k in OUTPUTS],
+    log:
+        "logs/first/{i}.log",
+    benchmark:
+        "benchmarks/first/{i}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "touch {output} 2> {log}"
+
+
+rule second:
+    input:
+        [f"a/{{i}}.{k}.txt" for k in OUTPUTS],
+    output:
+        [f"b/{{i}}.{k}.txt" for k in OUTPUTS],
+    log:
+        "logs/second/{i}.log",
+    benchmark:
+        "benchmarks/second/{i}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "touch {output} 2> {log}"
+"""
+#: Files per job of the study's jobs, for the matched floor: about 5.2 inputs and 5.9
+#: outputs per job (dry run of 5 systems x 2 x 3); the matched floor has 5 and 6.
+MATCHED_FLOOR_FILES = {"n_sources": 4, "n_outputs": 6}
+
+
+def floor_workflow(directory: Path, n_jobs: int, n_sources: int = 1, n_outputs: int = 1) -> Path:
+    """Write the floor workflow with about ``n_jobs`` jobs (2 per pair and ``all``).
+
+    Returns the Snakefile; its working directory is ``directory``, its configuration
+    ``floor.yaml`` there.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for k in range(n_sources):
+        (directory / f"source_{k}.txt").write_text("x\n")
+    config = {"n": max((n_jobs - 1) // 2, 1), "n_sources": n_sources, "n_outputs": n_outputs}
+    (directory / "floor.yaml").write_text(yaml.safe_dump(config))
+    snakefile = directory / "Snakefile"
+    snakefile.write_text(FLOOR_SNAKEFILE)
+    return snakefile
 
 
 def _cpu_seconds_of_children() -> float:
@@ -115,7 +197,11 @@ def _cpu_seconds_of_children() -> float:
 
 
 def _snakemake(
-    workdir: Path, configfile: Path, *args: str, snakefile: Path = SNAKEFILE
+    workdir: Path,
+    configfile: Path,
+    *args: str,
+    snakefile: Path = SNAKEFILE,
+    replace_config: bool = True,
 ) -> tuple[float, float, str]:
     """Run snakemake on the generated study; wall and CPU seconds, combined output."""
     command = [
@@ -126,7 +212,7 @@ def _snakemake(
         str(workdir),
         "--configfile",
         str(configfile),
-        "--replace-workflow-config",
+        *(["--replace-workflow-config"] if replace_config else []),
         "--cores",
         "1",
         *args,
@@ -142,6 +228,97 @@ def _snakemake(
             f"{' '.join(command)} failed with exit status {done.returncode}:\n{output[-4000:]}"
         )
     return seconds, cpu_seconds, output
+
+
+def measure_floor(
+    directory: Path, n_jobs: int, prefix: str = "floor", **files: int
+) -> dict[str, Any]:
+    """Dry run of :data:`FLOOR_SNAKEFILE` with about ``n_jobs`` jobs (same flags).
+
+    ``files`` (``n_sources``, ``n_outputs``) go to :func:`floor_workflow`. Returns
+    ``<prefix>_n_jobs``, ``_dry_run_s``, ``_dry_run_cpu_s``, ``_dry_run_ms_per_job`` and
+    ``_dry_run_cpu_ms_per_job``.
+    """
+    directory = Path(directory).resolve()
+    snakefile = floor_workflow(directory, n_jobs, **files)
+    seconds, cpu_seconds, output = _snakemake(
+        directory,
+        directory / "floor.yaml",
+        "--dry-run",
+        "--quiet",
+        "rules",
+        snakefile=snakefile,
+        replace_config=False,
+    )
+    jobs = parse_job_counts(output)["total"]
+    return {
+        f"{prefix}_n_jobs": jobs,
+        f"{prefix}_dry_run_s": round(seconds, 3),
+        f"{prefix}_dry_run_cpu_s": round(cpu_seconds, 3),
+        f"{prefix}_dry_run_ms_per_job": round(1000.0 * seconds / jobs, 4),
+        f"{prefix}_dry_run_cpu_ms_per_job": round(1000.0 * cpu_seconds / jobs, 4),
+    }
+
+
+def parse_slurm_submissions(output: str, local_rules: tuple[str, ...] = ("all",)) -> dict[str, Any]:
+    """What a dry run under the SLURM profile would submit, from its job listing.
+
+    Every ``Group job <name>`` block is one SLURM job whatever it holds; every other
+    ``rule <name>:`` line at the start of a line is one job of its own, except
+    ``local_rules`` (``all``: no action, Snakemake finishes it itself). Returns ``n_submissions``,
+    ``by_kind`` (group name or rule -> SLURM jobs) and ``group_sizes`` (group name ->
+    Snakemake jobs in its largest SLURM job).
+    """
+    by_kind: dict[str, int] = {}
+    group_sizes: dict[str, int] = {}
+    group = None
+    members = 0
+
+    def close() -> None:
+        if group is not None:
+            group_sizes[group] = max(group_sizes.get(group, 0), members)
+
+    for line in output.splitlines():
+        started = re.search(r"Group job (\S+) \(jobs", line)
+        if started:
+            close()
+            group, members = started.group(1), 0
+            by_kind[f"group {group}"] = by_kind.get(f"group {group}", 0) + 1
+            continue
+        rule = re.fullmatch(r"(\s*)(?:localrule|rule) (\S+):", line)
+        if rule is None:
+            continue
+        if rule.group(1) and group is not None:
+            members += 1
+            continue
+        close()
+        group = None
+        if line.startswith("rule ") and rule.group(2) not in local_rules:
+            by_kind[rule.group(2)] = by_kind.get(rule.group(2), 0) + 1
+    close()
+    return {
+        "n_submissions": sum(by_kind.values()),
+        "by_kind": by_kind,
+        "group_sizes": group_sizes,
+    }
+
+
+def measure_slurm(workdir: Path, configfile: Path, snakefile: Path = SNAKEFILE) -> dict:
+    """Dry run of the study with ``profiles/slurm`` (its groups): SLURM jobs it submits."""
+    seconds, _, output = _snakemake(
+        workdir,
+        configfile,
+        "--workflow-profile",
+        "none",
+        "--profile",
+        str(Path(snakefile).resolve().parent / "profiles" / "slurm"),
+        "--dry-run",
+        snakefile=snakefile,
+    )
+    result = parse_slurm_submissions(output)
+    result["n_jobs"] = parse_job_counts(output)["total"]
+    result["dry_run_s"] = round(seconds, 3)
+    return result
 
 
 def parse_job_counts(output: str) -> dict[str, int]:
@@ -170,6 +347,9 @@ def measure(
     n_replicas: int = 3,
     snakefile: Path = SNAKEFILE,
     md_only: bool = False,
+    floor: bool = True,
+    slurm: bool = False,
+    matched_floor: bool = False,
 ) -> dict[str, Any]:
     """Time parsing, DAG build and dry run of a large generated study.
 
@@ -185,6 +365,16 @@ def measure(
         generated from this repository's ``config/config.yaml``.
     md_only
         Also time the dry run of the MD runs alone (``md_only_*`` keys).
+    floor
+        Right after the study's dry run, time Snakemake's own floor with as many jobs
+        (:func:`measure_floor`, ``floor_*`` keys, in ``workdir/floor``) and give the
+        ratio of the two per-job costs (``ratio_to_floor``, wall; ``cpu_ratio_to_floor``).
+    matched_floor
+        Also time the floor with as many files per job as the study's jobs
+        (:data:`MATCHED_FLOOR_FILES`; ``matched_floor_*`` keys, ``ratio_to_matched_floor``).
+    slurm
+        Also dry-run the study under the Snakefile's ``profiles/slurm`` and count the
+        SLURM jobs it would submit (``slurm`` key, :func:`measure_slurm`).
 
     Returns
     -------
@@ -196,7 +386,8 @@ def measure(
         ``meets_target`` (``dry_run_s < target_s``), ``dry_run_ms_per_job``, the
         Snakefile, the commands' description and notes; with ``md_only``,
         ``md_only_dry_run_s``, ``md_only_dry_run_cpu_s``, ``md_only_n_jobs`` and
-        ``md_only_jobs_by_rule``.
+        ``md_only_jobs_by_rule``; with ``floor``, ``floor_*``, ``ratio_to_floor`` and
+        ``cpu_ratio_to_floor``; with ``slurm``, ``slurm``.
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -213,7 +404,26 @@ def measure(
     )
     counts = parse_job_counts(output)
     n_jobs = counts.pop("total")
-    floor: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if floor:
+        extra.update(measure_floor(workdir / "floor", n_jobs))
+        extra["ratio_to_floor"] = round(
+            (dry_run_s / n_jobs) / (extra["floor_dry_run_s"] / extra["floor_n_jobs"]), 3
+        )
+        extra["cpu_ratio_to_floor"] = round(
+            (dry_run_cpu_s / n_jobs) / (extra["floor_dry_run_cpu_s"] / extra["floor_n_jobs"]),
+            3,
+        )
+    if matched_floor:
+        extra.update(
+            measure_floor(workdir / "matched_floor", n_jobs, "matched_floor", **MATCHED_FLOOR_FILES)
+        )
+        extra["ratio_to_matched_floor"] = round(dry_run_s / extra["matched_floor_dry_run_s"], 3)
+        extra["cpu_ratio_to_matched_floor"] = round(
+            dry_run_cpu_s / extra["matched_floor_dry_run_cpu_s"], 3
+        )
+    if slurm:
+        extra["slurm"] = measure_slurm(workdir, configfile, snakefile)
     if md_only:
         md_s, md_cpu_s, md_output = _snakemake(
             workdir,
@@ -225,7 +435,7 @@ def measure(
             snakefile=snakefile,
         )
         md_counts = parse_job_counts(md_output)
-        floor = {
+        extra |= {
             "md_only_dry_run_s": round(md_s, 3),
             "md_only_dry_run_cpu_s": round(md_cpu_s, 3),
             "md_only_n_jobs": md_counts.pop("total"),
@@ -249,12 +459,20 @@ def measure(
         "dry_run_ms_per_job": round(1000.0 * dry_run_s / max(n_jobs, 1), 4),
         "target_s": TARGET_S,
         "meets_target": dry_run_s < TARGET_S,
-        **floor,
+        **extra,
         "snakefile": str(snakefile),
         "commands": {
             "parse_s": "snakemake --list-target-rules (start-up, parse, config checks)",
             "dry_run_s": "snakemake --dry-run --quiet rules (parse + DAG + job table)",
             "dag_build_s": "dry_run_s - parse_s",
+            "floor_dry_run_s": (
+                "snakemake --dry-run --quiet rules of FLOOR_SNAKEFILE with as many jobs, "
+                "right after dry_run_s; ratio_to_floor = ms per job of the two"
+            ),
+            "slurm": (
+                "snakemake --workflow-profile none --profile profiles/slurm --dry-run: "
+                "group jobs and ungrouped jobs listed, each one SLURM job"
+            ),
             "md_only_dry_run_s": (
                 "snakemake --dry-run --quiet rules results/report/md_summary.csv (the MD "
                 "runs and their preparation, no analysis)"
@@ -279,14 +497,38 @@ if __name__ == "__main__":  # pragma: no cover - manual use
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--snakefile", type=Path, default=SNAKEFILE)
     parser.add_argument("--md-only", action="store_true", help="also time the MD runs alone")
+    parser.add_argument("--no-floor", action="store_true", help="skip Snakemake's floor")
+    parser.add_argument("--slurm", action="store_true", help="count SLURM jobs (profile)")
+    parser.add_argument("--matched-floor", action="store_true", help="also the matched floor")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="another checkout's Snakefile, measured first, then --snakefile, in turn",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of before and after")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-workflow-"))
-    result = measure(
-        workdir,
-        n_systems=args.systems,
-        n_temperatures=args.temperatures,
-        n_replicas=args.replicas,
-        snakefile=args.snakefile,
-        md_only=args.md_only,
+    order = (
+        [("before", args.before), ("after", args.snakefile)]
+        if args.before
+        else [("after", args.snakefile)]
     )
-    print(json.dumps(result, indent=2))
+    results = []
+    for round_ in range(args.rounds):
+        for label, snakefile in order:
+            result = measure(
+                workdir / label,
+                n_systems=args.systems,
+                n_temperatures=args.temperatures,
+                n_replicas=args.replicas,
+                snakefile=snakefile,
+                md_only=args.md_only,
+                floor=not args.no_floor,
+                slurm=args.slurm and label == "after",
+                matched_floor=args.matched_floor and label == "after",
+            )
+            result |= {"label": label, "round": round_ + 1}
+            print(json.dumps(result), file=sys.stderr, flush=True)
+            results.append(result)
+    print(json.dumps(results if len(results) > 1 else results[0], indent=2))

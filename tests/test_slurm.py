@@ -14,9 +14,11 @@ Skipped where slurm-wlm/munge are missing or not root, except under CI (then it 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -43,6 +45,45 @@ def test_profile_covers_every_rule_and_scales_runtime_by_attempt():
     # account and partition are the user's (their own profile), never this one's
     assert "slurm_account" not in PROFILE.read_text().split("executor:", 1)[1]
     assert "default-resources" not in profile
+
+
+def test_profile_groups_small_jobs_but_never_the_md():
+    profile = yaml.safe_load(PROFILE.read_text())
+    groups = profile["groups"]
+    components = dict(entry.split("=") for entry in profile["group-components"])
+    assert set(components) == set(groups.values())
+    # one SLURM job (one GPU) per MD run: replicas on separate GPUs
+    assert "run_md" not in groups
+    for rule in ("analyze_run", "analyze_run_no_salt", "cluster_stability", "system_summary"):
+        assert rule in groups, rule
+    # the steps of each species feed every system: in the group of the systems'
+    # preparation they would join all of it into one SLURM job
+    assert groups["compose_system"] == groups["pack_box"] == groups["build_system"]
+    assert groups["build_species"] != groups["compose_system"]
+
+
+def test_profile_dry_run_submits_md_runs_and_few_group_jobs(tmp_path):
+    """The dry run under profiles/slurm: what a study of 25 systems would submit."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_workflow
+
+    config = bench_workflow.study_config(25, 1, 2)
+    configfile = tmp_path / "study.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = bench_workflow.measure_slurm(tmp_path, configfile, REPO / "Snakefile")
+
+    n_runs = 25 * 2
+    n_cluster_runs = 2 * sum(1 for spec in config["systems"].values() if spec["additives"])
+    kinds = result["by_kind"]
+    assert kinds["run_md"] == n_runs
+    # every other per-run and per-system job is in a group job
+    assert set(kinds) - {"run_md", "xtb_binding"} == {
+        f"group {g}" for g in ("species", "prep", "analysis", "tables", "report")
+    }
+    assert kinds["group analysis"] == math.ceil((n_runs + n_cluster_runs) / 8)
+    assert kinds["group prep"] == math.ceil(25 / 20)
+    assert result["group_sizes"]["prep"] == 3 * 20
+    assert result["n_submissions"] < result["n_jobs"] / 2
 
 
 def _unavailable(reason: str) -> None:
