@@ -19,6 +19,7 @@ from electrolyte_md.analysis.coordination import (
     summarize_solvation,
 )
 from electrolyte_md.analysis.solvation import ION_PAIR_CLASSES, SolvationShells, shell_label
+from electrolyte_md.analysis.views import render_atoms, typical_shell
 from electrolyte_md.errors import AnalysisError
 
 BOX = 40.0
@@ -303,3 +304,46 @@ def test_shell_partners_are_the_nearest_atoms_even_without_a_first_peak():
     li = u.select_atoms("resname LI").positions
     nearest = distance_array(li, o, box=u.dimensions).min(axis=1).mean()
     assert partners["NMP"]["nearest_angstrom"] == pytest.approx(nearest)
+
+
+def _shell_universe() -> MDAnalysis.Universe:
+    """Three Li+ and five two-atom solvent molecules (O, C) in a 30 A box, one frame:
+    Li 0 and Li 2 each hold two solvents by their O, Li 1 one; the C atoms point away."""
+    li = [[5.0, 5.0, 5.0], [15.0, 15.0, 15.0], [25.0, 5.0, 25.0]]
+    o_sites = [(0, [2.0, 0, 0]), (0, [-2.0, 0, 0]), (1, [0, 2.0, 0]), (2, [0, 0, 2.0]),
+               (2, [0, 0, -2.0])]  # fmt: skip
+    positions = list(li)
+    for centre, offset in o_sites:
+        o = np.add(li[centre], offset)
+        positions += [o, o + 1.3 * np.sign(offset)]
+    n = len(positions)
+    resindex = [0, 1, 2] + [3 + k // 2 for k in range(n - 3)]
+    u = MDAnalysis.Universe.empty(n, n_residues=3 + len(o_sites), atom_resindex=resindex,
+                                  trajectory=True)  # fmt: skip
+    u.add_TopologyAttr("names", ["LI"] * 3 + ["O", "C"] * len(o_sites))
+    u.add_TopologyAttr("elements", ["Li"] * 3 + ["O", "C"] * len(o_sites))
+    u.add_TopologyAttr("resnames", ["LI"] * 3 + ["SOL"] * len(o_sites))
+    u.add_TopologyAttr("bonds", [(3 + 2 * k, 4 + 2 * k) for k in range(len(o_sites))])
+    u.load_new(np.asarray([positions], dtype=np.float32), format=MemoryReader,
+               dimensions=[[30.0, 30.0, 30.0, 90.0, 90.0, 90.0]])  # fmt: skip
+    return u
+
+
+def test_typical_shell_is_a_li_with_the_most_common_composition(tmp_path):
+    u = _shell_universe()
+    record = {
+        "cation_residue": "LI",
+        "partner_details": {"SOL": {"selection": "resname SOL and name O", "cutoff_angstrom": 2.6}},
+        # over the run, "2 SOL" was the most common shell
+        "shell_type_fractions": {"2 SOL": 0.7, "1 SOL": 0.3},
+    }
+    atoms, label, index = typical_shell(u, record)
+    assert label == "2 SOL" and index == 0
+    # the Li+ and both molecules whole (O and C), nothing else
+    assert sorted(atoms.ix.tolist()) == [0, 3, 4, 5, 6]
+    record["shell_type_fractions"] = {"3 SOL": 1.0}  # in no Li+ of the last frame
+    _, label, _ = typical_shell(u, record)
+    assert label == "2 SOL"  # the commonest there instead (2 of 3 Li+)
+    paths = [tmp_path / "shell.png", tmp_path / "shell.svg"]
+    render_atoms(atoms, u.atoms[index].position, "test", paths, highlight=index)
+    assert paths[0].read_bytes().startswith(b"\x89PNG") and b"<svg" in paths[1].read_bytes()[:500]

@@ -216,6 +216,9 @@ def test_solvation_shells(finished_run):
     assert record["mean_shell_counts"]["NMP"] == pytest.approx(li_o, abs=0.35)
     table = pd.read_csv(run / "solvation.csv")
     assert list(table.columns) == ["shell", "n_PF6", "n_NMP", "fraction"]
+    # the 3D view shows a Li+ of a shell composition the run has, named in its log
+    assert b"<svg" in (run / "shell_view.svg").read_bytes()[:500]
+    assert (run / "shell_view.png").stat().st_size > 10_000
     # the CSV keeps 6 significant digits: its fractions sum to 1 within a few 1e-6
     assert table["fraction"].sum() == pytest.approx(1.0, abs=1e-5)
 

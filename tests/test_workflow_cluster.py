@@ -111,6 +111,9 @@ def test_cluster_stays_intact_in_md(cluster_run):
     for bond_class, md in summary["ti_o_by_class_angstrom"].items():
         assert md["mean"] == pytest.approx(xtb[bond_class]["mean"], abs=0.1), bond_class
     assert (run / "cluster_Ti6HPAB.png").stat().st_size > 0
+    # the cluster with its three nearest PF6- in the last frame, for the report and papers
+    assert (run / "cluster_Ti6HPAB_view.png").stat().st_size > 10_000
+    assert b"<svg" in (run / "cluster_Ti6HPAB_view.svg").read_bytes()[:500]
     ti_p = json.loads((run / "rdf/cn_Ti-P.json").read_text())
     assert ti_p["cutoff_angstrom"] == 7.0
     report = (cluster_run / "results/report.html").read_text(errors="replace")

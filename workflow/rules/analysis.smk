@@ -64,6 +64,14 @@ rule analyze_run:
             subcategory="{system}",
             labels=RUN_LABELS,
         ),
+        shell_view=report(
+            f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/shell_view.png",
+            caption="../report/shell_view.rst",
+            category="Solvation shells",
+            subcategory="{system}",
+            labels={"figure": "typical Li+ shell (3D)", **RUN_LABELS},
+        ),
+        shell_view_svg=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/shell_view.svg",
         transport=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/transport.json",
         msd_table=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/msd.csv",
         msd=report(
@@ -232,8 +240,24 @@ rule cluster_stability:
                 "system": "{system}",
                 "temperature (K)": "{temperature}",
                 "replica": "{replica}",
+                "figure": "stability",
             },
         ),
+        # the cluster and its nearest anions in the last frame (3D), and for papers
+        view=report(
+            f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/cluster_{{species}}_view.png",
+            caption="../report/cluster_view.rst",
+            category="Ti6 cluster",
+            subcategory="{system}",
+            labels={
+                "species": "{species}",
+                "system": "{system}",
+                "temperature (K)": "{temperature}",
+                "replica": "{replica}",
+                "figure": "nearest anions (3D)",
+            },
+        ),
+        view_svg=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/cluster_{{species}}_view.svg",
     log:
         f"{LOGS}/cluster_stability/{{system}}/{{temperature}}K/rep{{replica}}/{{species}}.log",
     benchmark:
@@ -245,5 +269,7 @@ rule cluster_stability:
         runtime=30,
     params:
         skip_ps=config["analysis"]["skip_ps"],
+        # the salt anions of the system, for the view of the cluster's neighbourhood
+        system=lambda wildcards: system_run_params(wildcards.system),
     script:
         "../scripts/analysis_cluster_stability.py"

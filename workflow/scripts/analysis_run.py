@@ -21,6 +21,7 @@ from electrolyte_md.analysis.coordination import (
 from electrolyte_md.analysis.energies import plot_md_timeseries
 from electrolyte_md.analysis.records import read_pair_records
 from electrolyte_md.analysis.transport import analyze_transport
+from electrolyte_md.analysis.views import write_shell_view
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.logs import log_to_file, run_steps
 
@@ -100,11 +101,30 @@ def energy_plot():
     )
 
 
+def shell_view():
+    write_shell_view(
+        snakemake.input.prmtop,
+        snakemake.input.dcd,
+        snakemake.output.solvation,
+        [snakemake.output.shell_view, snakemake.output.shell_view_svg],
+        label,
+    )
+
+
 steps = {"rdf": rdf}
 # output is a Namedlist: `in` on it would test the file names, not the output names
 if "solvation" in snakemake.output.keys():  # noqa: SIM118
     steps["solvation"] = solvation
+    steps["shell view"] = shell_view
 steps["transport"] = transport
 steps["energy plot"] = energy_plot
 
-run_steps(steps, label, "analysis", needs={"solvation": ("rdf", "the RDF records")})
+run_steps(
+    steps,
+    label,
+    "analysis",
+    needs={
+        "solvation": ("rdf", "the RDF records"),
+        "shell view": ("solvation", "the solvation record"),
+    },
+)
