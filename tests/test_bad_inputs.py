@@ -507,3 +507,74 @@ def test_an_unconverged_scf_is_reported_as_such_not_as_truncated(tmp_path, make)
         read_output(bad)
     assert "truncated" not in str(caught.value)
     assert "iteration limit" in str(caught.value)
+
+
+# --- configuration values the schema accepts but no study means (issue 24, "Also") ------
+
+import copy  # noqa: E402
+import math  # noqa: E402
+
+import yaml  # noqa: E402
+from snakemake.exceptions import WorkflowError  # noqa: E402
+from snakemake.utils import validate  # noqa: E402
+
+from electrolyte_md.config import check_config  # noqa: E402
+from electrolyte_md.errors import ConfigError  # noqa: E402
+
+_SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+_DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def _set(path: str, value):
+    def edit(config):
+        *parents, last = path.split(".")
+        node = config
+        for key in parents:
+            node = node[key]
+        node[last] = value
+
+    return edit
+
+
+def _rename_system(new: str):
+    def edit(config):
+        config["systems"][new] = config["systems"].pop("LiPF6_NMP")
+        config["validation"]["paper_systems"] = []
+
+    return edit
+
+
+CONFIG_CASES = [
+    (_set("systems.LiPF6_NMP.salts.LiPF6", math.nan),
+     r"systems\.LiPF6_NMP\.salts\.LiPF6: not a finite"),
+    (_set("systems.LiPF6_NMP.salts.LiPF6", 0.0), r"salts\.LiPF6: 0 mol/L .* remove the salt"),
+    (_set("systems.LiPF6_NMP.salts", {"LiTFSI": 1.0}), r"salt 'LiTFSI' is not defined under salts"),
+    (_set("md.temperatures_kelvin", [1.0e6]), r"1e\+06 K is above 1000 K"),
+    (_set("md.temperatures_kelvin", [298.15, 298.150001]), r"share the run folder 298\.15K"),
+    (_set("systems.LiPF6_NMP.solvents", {"NMP": 0.9}), r"volume fractions sum to 0\.9"),
+    (_set("systems.LiPF6_NMP.n_solvent_molecules", 10**9),
+     r"n_solvent_molecules: 1000000000 is more"),
+    (_set("packing.tolerance_angstrom", 8.0), r"tolerance_angstrom: 8 A .* never finishes"),
+    (_set("md.protocol.timestep_fs", 10.0), r"timestep_fs: 10 fs is more than 5 fs"),
+    (_set("md.protocol.heating_start_kelvin", 5000.0), r"heating_start_kelvin: 5000 K is above"),
+    (_set("analysis.comparison", {"cn_pair": "Li-Q"}), r"cn_pair: 'Li-Q' is not an RDF pair"),
+    (_set("validation.paper_systems", ["LiPF6_DME"]),
+     r"paper_systems: 'LiPF6_DME' is not a system"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("edit", "message"), CONFIG_CASES)
+def test_implausible_configuration_is_refused_before_any_job(edit, message):
+    config = copy.deepcopy(_DEFAULT)
+    edit(config)
+    validate(config, _SCHEMA)
+    with pytest.raises(ConfigError, match=message) as error:
+        check_config(config, source="my.yaml")
+    assert "invalid configuration in my.yaml" in str(error.value)
+
+
+def test_a_300_character_name_is_refused_by_the_schema():
+    config = copy.deepcopy(_DEFAULT)
+    _rename_system("S" * 300)(config)
+    with pytest.raises(WorkflowError, match="is too long"):
+        validate(config, _SCHEMA)

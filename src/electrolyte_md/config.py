@@ -10,6 +10,7 @@ with the configuration file it came from; all problems are reported at once.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ def system_species(config: Mapping[str, Any], system: str) -> list[str]:
     spec = config["systems"][system]
     names: list[str] = list(spec["solvents"])
     for salt in spec.get("salts", {}):
+        if salt not in config.get("salts", {}):
+            continue  # an undefined salt: check_config names it (no KeyError on the way)
         for ion in (config["salts"][salt]["cation"], config["salts"][salt]["anion"]):
             if ion not in names:
                 names.append(ion)
@@ -445,6 +448,105 @@ def _check_md(config: Mapping[str, Any], problems: list[str]) -> None:
             return  # the pairs' own problem, reported by _check_pairs
 
 
+#: Plausible ranges the schema cannot state (or states too loosely); beyond them a run
+#: is a typo, not a study.
+MAX_TEMPERATURE_KELVIN = 1000.0
+MAX_SOLVENT_MOLECULES = 1_000_000
+MAX_PACKING_TOLERANCE_ANGSTROM = 4.0
+MAX_TIMESTEP_FS = 5.0
+
+
+def _non_finite(node: Any, path: str) -> list[str]:
+    """Key paths of NaN or infinite numbers anywhere under ``node``."""
+    if isinstance(node, float):
+        return [] if math.isfinite(node) else [path]
+    if isinstance(node, Mapping):
+        return [p for k, v in node.items() for p in _non_finite(v, f"{path}.{k}" if path else k)]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _non_finite(v, f"{path}[{i}]")]
+    return []
+
+
+def _check_limits(config: Mapping[str, Any], problems: list[str]) -> None:
+    """Values the schema accepts but no study means: NaN, 10^6 K, two temperatures that
+    share a run folder, a salt at 0 M, solvent fractions that do not sum to 1, boxes
+    Packmol cannot pack, a step no integrator survives, a comparison pair nobody has."""
+    for path in _non_finite(config, ""):
+        problems.append(f"{path}: not a finite number (NaN or infinity); give a number")
+    temperatures = config["md"]["temperatures_kelvin"]
+    for t in temperatures:
+        if math.isfinite(t) and t > MAX_TEMPERATURE_KELVIN:
+            problems.append(
+                f"md.temperatures_kelvin: {t:g} K is above {MAX_TEMPERATURE_KELVIN:g} K; "
+                "a liquid electrolyte model means nothing there (a typo?)"
+            )
+    folders: dict[str, list[float]] = {}
+    for t in temperatures:
+        folders.setdefault(f"{t:g}", []).append(t)
+    for folder, values in folders.items():
+        if len(values) > 1:
+            problems.append(
+                f"md.temperatures_kelvin: {', '.join(map(repr, values))} share the run folder "
+                f"{folder}K (temperatures are named to 6 significant digits); give each once"
+            )
+    protocol = config["md"]["protocol"]
+    timestep = protocol.get("timestep_fs")
+    if timestep is not None and math.isfinite(timestep) and timestep > MAX_TIMESTEP_FS:
+        problems.append(
+            f"md.protocol.timestep_fs: {timestep:g} fs is more than {MAX_TIMESTEP_FS:g} fs, "
+            "where even hydrogen mass repartitioning is unstable; use 4 fs with "
+            "hydrogen_mass_amu, or 2 fs without"
+        )
+    start = protocol.get("heating_start_kelvin")
+    finite_t = [t for t in temperatures if math.isfinite(t)]
+    if start is not None and math.isfinite(start) and finite_t and start > max(finite_t):
+        problems.append(
+            f"md.protocol.heating_start_kelvin: {start:g} K is above every temperature of "
+            f"the study (at most {max(finite_t):g} K); heating ramps up to the target"
+        )
+    tolerance = config["packing"].get("tolerance_angstrom", 2.0)
+    if math.isfinite(tolerance) and tolerance > MAX_PACKING_TOLERANCE_ANGSTROM:
+        problems.append(
+            f"packing.tolerance_angstrom: {tolerance:g} A is more than "
+            f"{MAX_PACKING_TOLERANCE_ANGSTROM:g} A; Packmol cannot keep atoms of a liquid "
+            "that far apart and never finishes (2 A is usual)"
+        )
+    for system, spec in config["systems"].items():
+        n = spec["n_solvent_molecules"]
+        if n > MAX_SOLVENT_MOLECULES:
+            problems.append(
+                f"systems.{system}.n_solvent_molecules: {n} is more than "
+                f"{MAX_SOLVENT_MOLECULES:,}, beyond what Packmol packs and one GPU runs"
+            )
+        fractions = [v for v in spec["solvents"].values() if math.isfinite(v)]
+        total = sum(fractions)
+        if fractions and abs(total - 1.0) > 1e-6:
+            problems.append(
+                f"systems.{system}.solvents: the volume fractions sum to {total:g}; give "
+                "fractions that sum to 1 (they are not renormalised for you)"
+            )
+        for salt, molar in spec.get("salts", {}).items():
+            if molar == 0:
+                problems.append(
+                    f"systems.{system}.salts.{salt}: 0 mol/L would build a box without its "
+                    "ions while their pairs stay configured; remove the salt from the system"
+                )
+    pair = config["analysis"].get("comparison", {}).get("cn_pair")
+    # the default pair (Li-P) is only expected where there is a salt
+    has_salt = any(spec.get("salts") for spec in config["systems"].values())
+    if pair and (has_salt or pair != "Li-P"):
+        names: set[str] = set()
+        for system in config["systems"]:
+            with contextlib.suppress(AnalysisError):  # reported by _check_pairs
+                names |= set(system_pairs(config, system))
+        if names and pair not in names:
+            problems.append(
+                f"analysis.comparison.cn_pair: {pair!r} is not an RDF pair of any system "
+                f"({', '.join(sorted(names))}); name one of them or add it under "
+                "analysis.rdf.pairs"
+            )
+
+
 def _check_binding_xtb(config: Mapping[str, Any], problems: list[str]) -> None:
     for pair, spec in (config.get("binding_xtb") or {}).get("pairs", {}).items():
         for role in ("host", "guest"):
@@ -497,6 +599,7 @@ def check_config(config: Mapping[str, Any], source: str = "the configuration") -
     _check_md(config, problems)
     _check_binding_xtb(config, problems)
     _check_validation(config, problems)
+    _check_limits(config, problems)
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(f"invalid configuration in {source}:\n{listing}")
