@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 from pathlib import Path
 
 import MDAnalysis
@@ -38,9 +39,15 @@ def water(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_loose_target_stops_at_the_first_check(water: tuple[Path, Path], tmp_path: Path) -> None:
-    # NPT: the density of 10 reports is known to far better than 0.05 g/cm3
+    # NPT: the density of 10 reports is known to far better than 0.05 g/cm3. One thread:
+    # the CPU platform sums forces in a fixed order, so the run (and whether its ten
+    # values pass the drift test, p > 0.05) is the same every time; on two threads it is
+    # not, and one run in twenty or so failed here by chance.
     protocol = fast_protocol(
-        production_ps=2.0, production_ensemble="NPT", production_target=density_target(0.05)
+        production_ps=2.0,
+        production_ensemble="NPT",
+        production_target=density_target(0.05),
+        threads=1,
     )
     outputs = run_md(*water, protocol, tmp_path / "out")
     summary = json.loads(outputs.summary_json.read_text(encoding="utf-8"))
@@ -101,7 +108,12 @@ def test_impossible_target_stops_at_the_maximum_and_is_flagged(
     density = summary["production_equilibrated"]["density_g_per_cm3"]
     assert density["standard_error"] == pytest.approx(stats.standard_error)
     assert row["density_g_per_cm3_se"] == pytest.approx(stats.standard_error)
-    assert row["density_g_per_cm3_drift_p"] == pytest.approx(stats.drift_p)
+    # too few effective samples leave the drift test undefined: NaN here, null in the JSON
+    drift_p = row["density_g_per_cm3_drift_p"]
+    if math.isnan(stats.drift_p):
+        assert drift_p is None or pd.isna(drift_p)
+    else:
+        assert drift_p == pytest.approx(stats.drift_p)
     assert set(summary["production_equilibrated"]) == {
         "temperature_kelvin", "density_g_per_cm3", "potential_energy_kj_per_mol",
     }  # fmt: skip

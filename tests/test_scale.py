@@ -22,6 +22,7 @@ STUDY_RULES = {
     "compositions_table",
     "md_summary_table",
     "comparison_table",
+    "overview",
     "provenance",
 }
 
@@ -38,6 +39,7 @@ def _study(study: Workflow, n_systems: int, temperatures: list[float], replicas:
         for i in range(n_systems)
     }
     config["md"].update(temperatures_kelvin=temperatures, replicas=replicas)
+    config["validation"]["paper_systems"] = []  # none of these is the tiny config's system
     study.write_config(config)
     return config
 

@@ -186,8 +186,9 @@ def test_failed_rdf_step_names_itself_and_leaves_no_rdf_directory(finished_run, 
     assert run.returncode != 0
     output = run.stdout + run.stderr
     assert "matches no atom" in output
-    assert "failed in 2 of 4 steps: rdf: AnalysisError" in output
+    assert "failed in 3 of 5 steps: rdf: AnalysisError" in output
     assert "solvation: not run: it needs the RDF records" in output
+    assert "shell view: not run: it needs the solvation record" in output
     log = (clone / "results/logs/analyze_run/LiPF6_NMP/298.15K/rep1.log").read_text()
     assert "transport of LiPF6_NMP, 298.15 K, replica 1: done in" in log
     # Snakemake removes every output of the failed job, the steps that worked included

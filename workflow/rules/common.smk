@@ -171,11 +171,12 @@ def cluster_species(system=None):
 def final_outputs():
     """An output of every job that no other job reads: with what those read, every job.
 
-    The provenance table and the default target ask for these only. A job of a run or
-    a system whose outputs another job reads is reached through that job; naming each
-    of its files again cost Snakemake a producer lookup per file (44,000 more at 1,000
-    systems, benchmarks/measured/dry_run.md) for the same jobs. Every output of a job
-    is made, checked and reported whichever of its files is named.
+    The provenance table and the default target ask for these only, and one analysis
+    file per run. A job of a run or a system whose outputs another job reads is reached
+    through that job; naming each of its files again cost Snakemake a producer lookup per
+    file (44,000 more at 1,000 systems, benchmarks/measured/dry_run.md) for the same
+    jobs. Every output of a job is made, checked and reported whichever of its files is
+    named.
     """
     outputs = [
         f"{RESULTS}/report/config_used.yaml",
@@ -193,6 +194,10 @@ def final_outputs():
     if config["validation"]["paper"]:
         outputs.append(f"{RESULTS}/report/paper_validation.csv")
     for system in config["systems"]:
+        # one file per run as well: a run added to a study restored without Snakemake's
+        # records (python -m electrolyte_md.progress restore) changes no table's mtime,
+        # so only a missing file of its own makes it run
+        outputs += run_files(system, "transport.json")
         for species in cluster_species(system):
             outputs += run_files(system, f"cluster_{species}.png")
     outputs += [f"{RESULTS}/binding_xtb/{pair}/binding.csv" for pair in xtb_pairs()]
