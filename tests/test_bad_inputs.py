@@ -578,3 +578,21 @@ def test_a_300_character_name_is_refused_by_the_schema():
     _rename_system("S" * 300)(config)
     with pytest.raises(WorkflowError, match="is too long"):
         validate(config, _SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("md:\n  replicas: 1\nmd:\n  replicas: 3\n", "line 3: key 'md' given twice"),
+        ("md:\n  replicas: 1\n  threads: 2\n  replicas: 3\n", "line 4: key 'replicas' given twice"),
+    ],
+)
+def test_a_key_given_twice_in_a_configuration_file_is_refused(tmp_path, text, where):
+    """PyYAML (and so Snakemake) keeps the last of two equal keys without a word."""
+    from electrolyte_md.config import check_config_files
+
+    path = tmp_path / "my.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: {where}; keep one of them")):
+        check_config_files([path])
+    check_config_files([REPO / "config" / "config.yaml"])  # the shipped one has none

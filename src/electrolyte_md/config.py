@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rdkit import Chem
 
 from electrolyte_md.cluster.builder import cluster_charge
@@ -575,6 +576,56 @@ def _check_validation(config: Mapping[str, Any], problems: list[str]) -> None:
             "validation.paper: needs a system with an additive and the same system "
             "without it (the paper compares LiPF6-NMP with and without Ti6(HPAB))"
         )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that records keys given twice in one mapping (PyYAML keeps the last
+    silently, and so does Snakemake)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[str] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                self.duplicates.append(
+                    f"line {key_node.start_mark.line + 1}: key {key!r} given twice"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def check_config_files(paths: Sequence[str | Path]) -> None:
+    """Refuse configuration files that give a key twice in one mapping.
+
+    Snakemake reads them with PyYAML, which keeps the last value without a word: a
+    second ``md:`` block silently replaces the first.
+
+    Raises
+    ------
+    ConfigError
+        Naming each file, line and key.
+    """
+    problems = []
+    for path in map(Path, paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue  # Snakemake reports a missing file itself
+        loader = _UniqueKeyLoader(text)
+        try:
+            loader.get_single_data()
+        except yaml.YAMLError:
+            continue  # not YAML: Snakemake reports the parse error itself
+        finally:
+            loader.dispose()
+        problems += [f"{path}: {d}; keep one of them" for d in loader.duplicates]
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(f"invalid configuration file:\n{listing}")
 
 
 def check_config(config: Mapping[str, Any], source: str = "the configuration") -> None:

@@ -9,6 +9,7 @@ from electrolyte_md.config import (
     additive_pairs,
     charge_scales,
     check_config,
+    check_config_files,
     md_protocol_settings,
     species_charge,
     species_parameters,
@@ -21,6 +22,7 @@ from electrolyte_md.dft.binding import manifest_files
 min_version("9.0")
 
 
+check_config_files(workflow.configfiles)
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(
     config, source=", ".join(map(str, workflow.configfiles)) or "the configuration"
