@@ -51,9 +51,10 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 #: The issue's target for stage rate / raw read rate.
 TARGET_RATIO = 0.5
@@ -99,17 +100,11 @@ def _interleaved_best(
     return best
 
 
-@contextlib.contextmanager
-def frame_route() -> Iterator[None]:
+def frame_route() -> contextlib.AbstractContextManager:
     """The stage on MDAnalysis' frame-by-frame loop, the route before the block route."""
     from electrolyte_md.analysis.rdf import RDFCoordination
 
-    saved = RDFCoordination.block_route
-    RDFCoordination.block_route = False
-    try:
-        yield
-    finally:
-        RDFCoordination.block_route = saved
+    return mock.patch.object(RDFCoordination, "block_route", False)
 
 
 def numpy_histograms(
@@ -181,17 +176,11 @@ def _numpy_chunk(
     counts += found.reshape(n_frames, n_bins + 1)[:, :n_bins]
 
 
-@contextlib.contextmanager
-def numpy_kernel() -> Iterator[None]:
+def numpy_kernel() -> contextlib.AbstractContextManager:
     """The stage with :func:`numpy_histograms` in place of the compiled kernel."""
     from electrolyte_md.analysis import rdf
 
-    saved = rdf.ortho_histograms
-    rdf.ortho_histograms = numpy_histograms
-    try:
-        yield
-    finally:
-        rdf.ortho_histograms = saved
+    return mock.patch.object(rdf, "ortho_histograms", numpy_histograms)
 
 
 def same_results(first: Any, second: Any) -> bool:

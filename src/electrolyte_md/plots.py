@@ -28,9 +28,7 @@ def new_figure(size: tuple[float, float], layout: str | None = "constrained") ->
 
 def save_png(figure: Figure, path: Path | str, dpi: int = 150) -> None:
     """Write ``figure`` as PNG so that ``path`` appears whole or not at all."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    atomic_write(path, buffer.getvalue())
+    _write(figure, path, "png", dpi)
 
 
 def save_figure(figure: Figure, path: Path | str, dpi: int = 150) -> None:
@@ -39,6 +37,10 @@ def save_figure(figure: Figure, path: Path | str, dpi: int = 150) -> None:
     fmt = Path(path).suffix.lstrip(".").lower()
     if fmt not in ("png", "svg", "pdf"):
         raise ValueError(f"{path}: a figure is written as .png, .svg or .pdf")
+    _write(figure, path, fmt, dpi)
+
+
+def _write(figure: Figure, path: Path | str, fmt: str, dpi: int) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, dpi=dpi)
     atomic_write(path, buffer.getvalue())

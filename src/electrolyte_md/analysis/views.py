@@ -28,9 +28,11 @@ from typing import Any
 
 import MDAnalysis
 import numpy as np
+from ase.data import atomic_numbers, covalent_radii
+from ase.data.colors import jmol_colors
 from MDAnalysis.core.groups import AtomGroup
 from MDAnalysis.core.universe import Universe
-from MDAnalysis.lib.distances import capped_distance, distance_array
+from MDAnalysis.lib.distances import capped_distance, distance_array, minimize_vectors
 
 from electrolyte_md.analysis.solvation import shell_label
 from electrolyte_md.errors import AnalysisError
@@ -44,21 +46,8 @@ __all__ = [
     "write_shell_view",
 ]
 
-#: CPK-like colours and drawing radii (Å) by element; others grey.
-ELEMENT_STYLE = {
-    "H": ("#d9d9d9", 0.25),
-    "C": ("#505050", 0.40),
-    "N": ("#3050f8", 0.40),
-    "O": ("#ff2010", 0.40),
-    "F": ("#60d040", 0.35),
-    "P": ("#ff8000", 0.50),
-    "Li": ("#8020e0", 0.55),
-    "Na": ("#8020e0", 0.60),
-    "Ti": ("#bfc2c7", 0.60),
-    "S": ("#e0c020", 0.50),
-    "B": ("#ffb5b5", 0.45),
-    "Cl": ("#1ff01f", 0.45),
-}
+#: Drawn radius of an atom, as a share of its covalent radius (ASE's table).
+RADIUS_SCALE = 0.45
 
 
 def _residues_near(centre: AtomGroup, ligand: AtomGroup, cutoff: float) -> AtomGroup:
@@ -143,10 +132,8 @@ def cluster_neighbourhood(
 
 
 def _unwrapped(atoms: AtomGroup, centre: np.ndarray) -> np.ndarray:
-    """Positions of ``atoms`` as minimum images around ``centre`` (orthorhombic box)."""
-    box = atoms.dimensions[:3]
-    delta = atoms.positions - centre
-    return centre + delta - box * np.round(delta / box)
+    """Positions of ``atoms`` as minimum images around ``centre`` (any box shape)."""
+    return centre + minimize_vectors(atoms.positions - centre, atoms.dimensions)
 
 
 def render_atoms(
@@ -177,7 +164,9 @@ def render_atoms(
     seen = set()
     for element in dict.fromkeys(elements):
         mask = np.array([e == element for e in elements])
-        color, radius = ELEMENT_STYLE.get(element, ("#a0a0a0", 0.4))
+        number = atomic_numbers.get(element, 0)
+        color = jmol_colors[number] if number else (0.63, 0.63, 0.63)  # unknown: grey
+        radius = RADIUS_SCALE * covalent_radii[number]
         axis.scatter(*positions[mask].T, s=480 * radius, color=color,
                      edgecolors="black", linewidths=0.3, depthshade=True,
                      label=element if element not in seen else None)  # fmt: skip

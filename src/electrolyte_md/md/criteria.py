@@ -48,7 +48,6 @@ import numpy as np
 __all__ = [
     "ION_CONTACT_ANGSTROM",
     "centre_counts_of_frame",
-    "coordination_of_frame",
     "select_atoms",
     "density_convergence",
     "energy_convergence",
@@ -382,16 +381,3 @@ def centre_counts_of_frame(
     distances = minimum_image_distances(positions_nm, box_nm, centers, ligands)
     within = (distances < cutoff_angstrom / 10.0) & (distances > 0.0)
     return within.sum(axis=1)
-
-
-def coordination_of_frame(
-    positions_nm: np.ndarray,
-    box_nm: np.ndarray,
-    centers: Sequence[int],
-    ligands: Sequence[int],
-    cutoff_angstrom: float,
-) -> float:
-    """Mean number of ``ligands`` within ``cutoff_angstrom`` of a ``centers`` atom
-    (:func:`centre_counts_of_frame` averaged)."""
-    counts = centre_counts_of_frame(positions_nm, box_nm, centers, ligands, cutoff_angstrom)
-    return float(counts.mean())

@@ -192,6 +192,14 @@ def plot_shell_fractions(summary: pd.DataFrame, paths: Sequence[str | Path]) -> 
         save_figure(figure, path)
 
 
+def _notice(text: str, paths: Sequence[str | Path]) -> None:
+    """A figure that says why there is nothing to plot (the rule's outputs still exist)."""
+    figure = new_figure((4.0, 1.5))
+    figure.text(0.5, 0.5, text, ha="center")
+    for path in paths:
+        save_figure(figure, path)
+
+
 def write_overview(
     summary_paths: Sequence[str],
     rdf_csvs: Sequence[str],
@@ -209,15 +217,9 @@ def write_overview(
     if rdf_csvs:
         plot_rdf_overlay(read_rdf_curves(rdf_csvs), pair, rdf_figures, r_max_angstrom=10.0)
     else:
-        figure = new_figure((4.0, 1.5))
-        figure.text(0.5, 0.5, f"no system has the pair {pair}", ha="center")
-        for path in rdf_figures:
-            save_figure(figure, path)
+        _notice(f"no system has the pair {pair}", rdf_figures)
     if summary["quantity"].str.startswith("fraction ").any():
         plot_shell_fractions(summary, fraction_figures)
     else:
-        figure = new_figure((4.0, 1.5))
-        figure.text(0.5, 0.5, "no system with Li+ solvation shells", ha="center")
-        for path in fraction_figures:
-            save_figure(figure, path)
+        _notice("no system with Li+ solvation shells", fraction_figures)
     return table
