@@ -22,6 +22,7 @@ from electrolyte_md.analysis.coordination import (
     rdf_table,
     summarize,
 )
+from electrolyte_md.analysis.energies import plot_md_timeseries
 from electrolyte_md.analysis.frames import is_plain_dcd, read_blocks
 from electrolyte_md.analysis.kernel import ortho_histograms
 from electrolyte_md.analysis.peaks import find_first_minimum, find_first_peak, smooth
@@ -841,3 +842,27 @@ def test_block_route_uses_no_private_mdanalysis_api():
         tree = ast.parse((package / name).read_text())
         used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} & private
         assert not used, f"{name} uses {sorted(used)}"
+
+
+def test_energy_figure_follows_every_stage_that_ran(tmp_path):
+    """Decorrelation, heating, NPT and production on one time axis; a stage with no rows
+    (not run) is left out; PNG and SVG written."""
+    tables = {}
+    stages = (("decorrelation", 0), ("heating", 4), ("equilibration", 6), ("production", 8))
+    for stage, rows in stages:
+        path = tmp_path / f"{stage}.csv"
+        t = np.arange(1, rows + 1, dtype=float)
+        table = pd.DataFrame(
+            {
+                "time_ps": t,
+                "temperature_kelvin": 290 + t,
+                "density_g_per_cm3": 1.0 + 0 * t,
+                "potential_energy_kj_per_mol": -100 - t,
+            }
+        )
+        table.to_csv(path, index=False)
+        tables[stage] = path
+    paths = [tmp_path / "energies.png", tmp_path / "energies.svg"]
+    drawn = plot_md_timeseries(list(tables.items()), paths, "test")
+    assert drawn == ["heating", "equilibration", "production"]
+    assert paths[0].read_bytes().startswith(b"\x89PNG") and b"<svg" in paths[1].read_bytes()[:500]

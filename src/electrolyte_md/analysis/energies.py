@@ -24,7 +24,7 @@ def plot_md_timeseries(
     stage_csvs: Sequence[tuple[str, str | Path]],
     paths: Sequence[str | Path],
     title: str,
-) -> None:
+) -> list[str]:
     """Temperature, density and potential energy against time through every stage.
 
     Parameters
@@ -36,6 +36,11 @@ def plot_md_timeseries(
         Files to write (PNG for the report, SVG or PDF for papers), each atomically.
     title
         Figure title.
+
+    Returns
+    -------
+    list of str
+        The stages drawn, in order.
 
     The stages follow each other on one time axis (each table's clock starts at zero), so
     a start that is not on target (a heating that ended cold, a density still moving when
@@ -51,10 +56,12 @@ def plot_md_timeseries(
         ("potential_energy_kj_per_mol", "potential energy (kJ/mol)"),
     ]
     offset = 0.0
+    drawn = []
     for stage, csv in stage_csvs:
         table = pd.read_csv(csv)
         if table.empty:
             continue
+        drawn.append(stage)
         label, color = styles.get(stage, (stage, None))
         time = table["time_ps"] + offset
         for ax, (column, _) in zip(axes, series, strict=True):
@@ -67,3 +74,4 @@ def plot_md_timeseries(
     figure.suptitle(title)
     for path in paths:
         save_figure(figure, path)
+    return drawn
