@@ -321,7 +321,9 @@ def test_report_holds_figures_tables_and_config(finished_run):
     ):
         # captions are stored as JSON strings: line breaks appear as a literal \n
         assert expected in " ".join(text.replace("\\n", " ").split()), expected
-    overview = pd.read_csv(workdir / "results/report/overview.csv", keep_default_na=False)
+    overview = pd.read_csv(
+        workdir / "results/report/overview.csv", keep_default_na=False, dtype=str
+    )
     row = overview.set_index("system").loc["LiPF6_NMP"]
     summary = pd.read_csv(workdir / "results/analysis/LiPF6_NMP/summary.csv")
     cn = summary.set_index("quantity").loc["CN Li-P"]
