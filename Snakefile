@@ -22,6 +22,11 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 
 
+# before the first job (not in dry runs): checks that need MDAnalysis
+onstart:
+    refuse_bad_selections()
+
+
 #: one conda environment per stage (snakemake --sdm conda), named after its rule file;
 #: paths relative to workflow/rules/. The pins are pyproject's (tests/test_envs.py).
 ENVS = {

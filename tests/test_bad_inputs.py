@@ -518,7 +518,7 @@ import yaml  # noqa: E402
 from snakemake.exceptions import WorkflowError  # noqa: E402
 from snakemake.utils import validate  # noqa: E402
 
-from electrolyte_md.config import check_config  # noqa: E402
+from electrolyte_md.config import check_config, check_selections  # noqa: E402
 from electrolyte_md.errors import ConfigError  # noqa: E402
 
 _SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
@@ -560,6 +560,18 @@ CONFIG_CASES = [
     (_set("analysis.comparison", {"cn_pair": "Li-Q"}), r"cn_pair: 'Li-Q' is not an RDF pair"),
     (_set("validation.paper_systems", ["LiPF6_DME"]),
      r"paper_systems: 'LiPF6_DME' is not a system"),
+    # 1000 blocks of 200 frames: the first -> last trend had empty blocks, exit status 0
+    (_set("analysis.rdf.n_blocks", 1000), r"n_blocks: 1000 blocks, but the production gives "
+     r"200 frames .* use at most 200 blocks"),
+    (_set("analysis.skip_ps", 500.0), r"skip_ps: 500 ps drops the whole production"),
+    # RDF selections failed only after the MD
+    (_set("analysis.rdf.pairs.Li-P.ligand", "resname PF6 and"),
+     r"pairs\.Li-P\.ligand: 'resname PF6 and' is not an MDAnalysis selection"),
+    (_set("analysis.rdf.pairs.Li-P.ligand", "resname PF6 and element Q"),
+     r"pairs\.Li-P\.ligand: .* matches no atom of system 'LiPF6_NMP', whose residues are "
+     r"NMP \(C H N O\), LI \(Li\), PF6 \(F P\)"),
+    (_set("analysis.rdf.pairs.Li-O.center", "resname Li"),
+     r"pairs\.Li-O\.center: 'resname Li' matches no atom"),
 ]  # fmt: skip
 
 
@@ -570,6 +582,7 @@ def test_implausible_configuration_is_refused_before_any_job(edit, message):
     validate(config, _SCHEMA)
     with pytest.raises(ConfigError, match=message) as error:
         check_config(config, source="my.yaml")
+        check_selections(config, source="my.yaml")  # needs MDAnalysis: apart
     assert "invalid configuration in my.yaml" in str(error.value)
 
 
@@ -596,3 +609,113 @@ def test_a_key_given_twice_in_a_configuration_file_is_refused(tmp_path, text, wh
     with pytest.raises(ConfigError, match=re.escape(f"{path}: {where}; keep one of them")):
         check_config_files([path])
     check_config_files([REPO / "config" / "config.yaml"])  # the shipped one has none
+
+
+def test_an_unusable_parameter_cache_is_refused_before_any_job(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the cache's parent folder should be")
+    config = copy.deepcopy(_DEFAULT)
+    config["forcefield"]["cache_dir"] = str(blocker / "cache")
+    validate(config, _SCHEMA)
+    with pytest.raises(ConfigError, match=r"forcefield\.cache_dir: .* is not a folder; name a "
+                       r"writable folder, or null"):  # fmt: skip
+        check_config(config, source="my.yaml")
+    assert not (blocker / "cache").exists()
+
+
+# --- schema errors: the key, the file that sets it, what to do (issue 24, "Also") -------
+
+from electrolyte_md.config import check_schema, config_files_in_effect  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # jsonschema's own message printed the whole configuration: 1,287 lines
+        ("mdd:\n  replicas: 2\n", r"mdd \(in {mine}\): unknown key; did you mean 'md'\? the "
+         r"keys allowed at the top level are analysis, "),
+        ("md:\n  protocol:\n    prodution_ps: 10\n",
+         r"md\.protocol\.prodution_ps \(in {mine}\): unknown key; did you mean "
+         r"'production_ps'\?"),
+        ("md:\n  replicas: two\n", r"md\.replicas \(in {mine}\): 'two' must be of type "
+         r"integer \(Independent runs per system and temperature"),
+        ("systems:\n  LiPF6_NMP:\n    salts: {{LiPF6: -1.0}}\n",
+         r"systems\.LiPF6_NMP\.salts\.LiPF6 \(in {mine}\): -1\.0 breaks minimum 0"),
+    ],
+)  # fmt: skip
+def test_a_schema_error_names_key_file_and_remedy_in_a_few_lines(tmp_path, text, message):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(text.format())
+    config = copy.deepcopy(_DEFAULT)
+    for key, value in yaml.safe_load(mine.read_text()).items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            _merge(config[key], value)
+        else:
+            config[key] = value
+    files = [mine, REPO / "config" / "config.yaml"]
+    with pytest.raises(ConfigError, match=message.format(mine=re.escape(str(mine)))) as error:
+        check_schema(config, _SCHEMA, files, source="mine.yaml, config/config.yaml")
+    assert len(str(error.value).splitlines()) <= 3
+
+
+def _merge(base: dict, update: dict) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def test_replacing_the_workflow_configuration_drops_it_from_the_files_named():
+    own, mine, theirs = Path("config/config.yaml"), Path("mine.yaml"), Path("theirs.yaml")
+    # Snakemake lists the command line's files, then the workflow's own
+    listed = [mine, theirs, own]
+    assert config_files_in_effect(listed, [mine, theirs], replaced=False) == [theirs, mine, own]
+    assert config_files_in_effect(listed, [mine, theirs], replaced=True) == [theirs, mine]
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["extended", "replaced"])
+def test_a_dry_run_refuses_a_bad_configuration_without_a_traceback(tmp_path, replace):
+    from conftest import Workflow
+
+    study = Workflow(tmp_path / "study", _DEFAULT)
+    mine = tmp_path / "mine.yaml"
+    if replace:
+        config = copy.deepcopy(_DEFAULT)
+        config["md"]["temperatures_kelvin"] = [1.0e6]
+        mine.write_text(yaml.safe_dump(config))
+    else:
+        mine.write_text("md:\n  temperatures_kelvin: [1.0e+6]\n")
+    args = ["--configfile", str(mine), *(["--replace-workflow-config"] * replace)]
+    run = study.run("--dry-run", "--cores", "1", *args, timeout=300)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"md.temperatures_kelvin (in {mine}): 1e+06 K is above 1000 K" in output
+    assert "Traceback" not in output and 'File "' not in output
+    sources = f"{mine}" if replace else f"{mine}, config/config.yaml"
+    assert f"invalid configuration in {sources}:" in output
+    assert not (study.directory / "results").exists()
+
+
+def test_a_selection_matching_nothing_stops_the_run_before_its_first_job(tmp_path):
+    """RDF selections are checked when jobs are about to run (Snakemake's onstart), as
+    reading the rules does not load MDAnalysis; before this, they failed after the MD."""
+    from conftest import Workflow
+
+    study = Workflow(tmp_path / "study", _DEFAULT)
+    (study.directory / "structures").symlink_to(REPO / "structures")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "analysis:\n  rdf:\n    pairs:\n"
+        '      Li-P: {center: "resname LI", ligand: "resname PF6 and element Q"}\n'
+    )
+    run = study.run("--cores", "1", "--configfile", str(mine), timeout=300)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert (
+        f"analysis.rdf.pairs.Li-P.ligand (in {mine}): 'resname PF6 and element Q' matches "
+        "no atom of system 'LiPF6_NMP'"
+    ) in output
+    assert output.count("element Q") == 1  # once, not once per system
+    assert "Traceback" not in output and 'File "' not in output
+    assert not (study.directory / "results").exists()

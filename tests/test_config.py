@@ -13,6 +13,7 @@ from electrolyte_md.config import (
     analysis_pairs,
     charge_scales,
     check_config,
+    check_selections,
     species_parameters,
     system_species,
 )
@@ -45,6 +46,7 @@ def test_shipped_configs_are_valid(path, monkeypatch):
     monkeypatch.chdir(REPO)  # cluster structure paths are relative to the working directory
     config = _validated(yaml.safe_load(path.read_text()))
     check_config(config, source=str(path))
+    check_selections(config, source=str(path))
     # defaults are filled in by the schema
     assert config["forcefield"]["cutoff_nm"] > 0
     assert config["analysis"]["rdf"]["n_blocks"] >= 2

@@ -180,7 +180,9 @@ def test_failed_rdf_step_names_itself_and_leaves_no_rdf_directory(finished_run, 
     # a new pair reruns the run's analysis job, whose rdf step fails: no atom matches its
     # ligand; the other steps run, the error names the failed ones
     config = copy.deepcopy(config)
-    config["analysis"]["rdf"]["pairs"]["Li-X"] = {"center": "resname LI", "ligand": "resname XXX"}
+    # (an atom name only the real topology can refute: a residue or element that
+    # matches nothing is refused before any job, tests/test_bad_inputs.py)
+    config["analysis"]["rdf"]["pairs"]["Li-X"] = {"center": "resname LI", "ligand": "name XX"}
     (clone / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     run = Workflow(clone).run("--cores", "1", str(rdf_dir.relative_to(clone)))
     assert run.returncode != 0

@@ -10,7 +10,10 @@ with the configuration file it came from; all problems are reported at once.
 from __future__ import annotations
 
 import contextlib
+import copy
+import difflib
 import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from typing import Any
 import yaml
 from rdkit import Chem
 
-from electrolyte_md.cluster.builder import cluster_charge
+from electrolyte_md.cluster.builder import cluster_charge, resolve_ligand
 from electrolyte_md.errors import AnalysisError, ConfigError, StructureError
 from electrolyte_md.md.protocol import MDProtocol
 from electrolyte_md.structures.species import formal_charge, parse_smiles
@@ -628,7 +631,11 @@ def check_config_files(paths: Sequence[str | Path]) -> None:
         raise ConfigError(f"invalid configuration file:\n{listing}")
 
 
-def check_config(config: Mapping[str, Any], source: str = "the configuration") -> None:
+def check_config(
+    config: Mapping[str, Any],
+    source: str = "the configuration",
+    files: Sequence[str | Path] = (),
+) -> None:
     """Check a schema-valid configuration for chemical and physical consistency.
 
     Parameters
@@ -637,6 +644,9 @@ def check_config(config: Mapping[str, Any], source: str = "the configuration") -
         The configuration after schema validation (defaults filled in).
     source
         The configuration file(s), named in the error message.
+    files
+        The files read, highest precedence first (:func:`config_files_in_effect`): each
+        problem names the one that sets its key.
 
     Raises
     ------
@@ -651,6 +661,347 @@ def check_config(config: Mapping[str, Any], source: str = "the configuration") -
     _check_binding_xtb(config, problems)
     _check_validation(config, problems)
     _check_limits(config, problems)
+    _check_frames(config, problems)
+    _check_cache_dir(config, problems)
     if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise ConfigError(f"invalid configuration in {source}:\n{listing}")
+        raise _refusal(problems, [Path(f) for f in files], source)
+
+
+# --- where a problem comes from ---------------------------------------------------------
+
+
+def config_files_in_effect(
+    workflow_files: Sequence[str | Path],
+    command_line_files: Sequence[str | Path],
+    replaced: bool,
+) -> list[Path]:
+    """The configuration files a run reads, the one that wins a key first.
+
+    Snakemake lists the command line's ``--configfile`` files and the workflow's own
+    (``config/config.yaml``) in ``workflow.configfiles``; the command line's win, the
+    later of them over the earlier, and ``--replace-workflow-config`` drops the
+    workflow's file altogether, so a message naming it would send the user to a file
+    that played no part.
+    """
+    cli = [Path(f) for f in command_line_files]
+    own = [Path(f) for f in workflow_files if Path(f) not in cli]
+    return list(reversed(cli)) if replaced else [*reversed(cli), *own]
+
+
+def _key_parts(key_path: str) -> list[str]:
+    """``systems.S.salts.LiPF6`` -> its keys; list indices (``[0]``) end the path."""
+    return key_path.split("[", 1)[0].split(".")
+
+
+def _file_setting(key_path: str, files: Sequence[Path]) -> Path | None:
+    """The first of ``files`` (highest precedence first) that gives ``key_path``."""
+    for path in files:
+        try:
+            node: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        for key in _key_parts(key_path):
+            if not isinstance(node, Mapping) or key not in node:
+                break
+            node = node[key]
+        else:
+            return path
+    return None
+
+
+def _located(problem: str, files: Sequence[Path]) -> str:
+    """A problem ``key.path: text`` with the file that sets the key named after it."""
+    key, sep, text = problem.partition(": ")
+    if not sep or " " in key:
+        return problem
+    where = _file_setting(key, files)
+    return f"{key} (in {where}): {text}" if where else problem
+
+
+def _refusal(problems: Sequence[str], files: Sequence[Path], source: str) -> ConfigError:
+    listing = "\n".join(f"  - {_located(p, files)}" for p in problems)
+    return ConfigError(f"invalid configuration in {source}:\n{listing}")
+
+
+# --- the schema, with messages a user can act on ----------------------------------------
+
+#: A value quoted in a schema message is cut to this many characters (a misspelt
+#: top-level key made jsonschema print the whole configuration: 1,287 lines).
+_MAX_QUOTED = 80
+
+
+def _schema_validator(schema: Mapping[str, Any]):
+    """Draft 2020-12 validation that fills in defaults, as Snakemake's ``validate``."""
+    from jsonschema import Draft202012Validator, validators
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if isinstance(sub, Mapping) and "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from Draft202012Validator.VALIDATORS["properties"](
+            validator, properties, instance, schema
+        )
+
+    extended = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    return extended(dict(schema))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "..."
+
+
+def _schema_problem(error) -> list[str]:
+    """One line per problem of a jsonschema ``ValidationError``: key path, what is wrong,
+    what the key is for (its schema description) and, for an unknown key, the allowed
+    keys with the closest one first."""
+    path = ""
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = sorted(error.schema.get("properties", {}))
+        lines = []
+        for key in error.instance:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            lines.append(
+                f"{path + '.' if path else ''}{key}: unknown key; {hint}the keys allowed "
+                f"{'under ' + path if path else 'at the top level'} are " + ", ".join(allowed)
+            )
+        if lines or not allowed:
+            return lines or [f"{path}: {_short(error.message)}"]
+    description = " ".join(str(error.schema.get("description", "")).split())
+    what = f" ({_short(description.split('. ')[0].rstrip('.'))})" if description else ""
+    if error.validator in ("type", "minimum", "maximum", "exclusiveMinimum", "enum", "pattern"):
+        value = _short(repr(error.instance))
+        rule = (
+            f"must be of type {error.validator_value}"
+            if error.validator == "type"
+            else f"breaks {error.validator} {_short(repr(error.validator_value))}"
+        )
+        return [f"{path or 'the configuration'}: {value} {rule}{what}"]
+    return [f"{path or 'the configuration'}: {_short(error.message)}{what}"]
+
+
+def schema_problems(config: Mapping[str, Any], schema_path: str | Path) -> list[str]:
+    """Every place where ``config`` breaks the schema, one readable line each.
+
+    Snakemake's own message names neither file nor fix, and prints the offending value
+    whole; this one is for the user (the workflow still validates with Snakemake, which
+    fills in the defaults).
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    validator = _schema_validator(schema)
+    errors = sorted(
+        validator.iter_errors(copy.deepcopy(dict(config))),
+        key=lambda e: [str(p) for p in e.absolute_path],
+    )
+    problems: list[str] = []
+    for error in errors:
+        for line in _schema_problem(error):
+            if line not in problems:
+                problems.append(line)
+    return problems
+
+
+def check_schema(
+    config: Mapping[str, Any],
+    schema_path: str | Path,
+    files: Sequence[str | Path] = (),
+    source: str = "the configuration",
+) -> None:
+    """Refuse a configuration that breaks the schema, naming key, file and fix.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem, each with the file that sets the key.
+    """
+    problems = schema_problems(config, schema_path)
+    if problems:
+        raise _refusal(problems, [Path(f) for f in files], source)
+
+
+# --- numbers of frames, atom selections, writable paths ---------------------------------
+
+
+def _check_frames(config: Mapping[str, Any], problems: list[str]) -> None:
+    """Enough production frames for the analysis: ``skip_ps`` must leave some, and the
+    blocks of the first -> last trend need a frame each (1000 blocks of 18 frames gave
+    an empty error bar with exit status 0)."""
+    protocol = config["md"]["protocol"]
+    production = protocol.get("production_ps")
+    interval = protocol.get("report_interval_ps")
+    skip = config["analysis"].get("skip_ps", 0.0)
+    values = (production, interval, skip)
+    if None in values or not all(math.isfinite(v) for v in values) or interval <= 0:
+        return  # the schema or _check_limits reports these
+    if protocol.get("production_target") is None and skip >= production:
+        problems.append(
+            f"analysis.skip_ps: {skip:g} ps drops the whole production "
+            f"(md.protocol.production_ps: {production:g} ps); skip less or run longer"
+        )
+        return
+    frames = int((production - skip) / interval + 1e-9)
+    n_blocks = config["analysis"]["rdf"].get("n_blocks", 5)
+    if n_blocks > frames:
+        problems.append(
+            f"analysis.rdf.n_blocks: {n_blocks} blocks, but the production gives "
+            f"{frames} frames to analyse (md.protocol.production_ps {production:g} ps "
+            f"every report_interval_ps {interval:g} ps, less analysis.skip_ps {skip:g} ps); "
+            f"use at most {frames} blocks or a longer production"
+        )
+
+
+#: Selection words a universe built from the configuration reproduces faithfully
+#: (residue names and elements are the configuration's); with any other word (atom
+#: names, types, geometry) an empty match is left to the analysis job, which has the
+#: real topology.
+_MODELLED_WORDS = {"resname", "element", "and", "or", "not", "(", ")"}
+
+
+def _species_elements(config: Mapping[str, Any], name: str) -> set[str]:
+    spec = config["species"][name]
+    if "cluster" in spec:
+        # the cluster's atoms: Ti-oxo core, ligands and their hydrogens
+
+        smiles = [
+            resolve_ligand(spec["cluster"][kind], kind) for kind in ("carboxylate", "alkoxide")
+        ]
+        elements = {"Ti", "O", "H"}
+    else:
+        smiles, elements = [spec["smiles"]], set()
+    for text in smiles:
+        mol = Chem.MolFromSmiles(text)
+        if mol is None:
+            raise ValueError(text)
+        elements |= {a.GetSymbol() for a in Chem.AddHs(mol).GetAtoms()}
+    return elements
+
+
+def _configured_universe(
+    config: Mapping[str, Any], system: str, elements: dict[str, set[str]] | None = None
+):
+    """A universe of one residue per species of ``system``, one atom per element, with
+    the configured residue names: enough to parse a selection and, for one using only
+    ``resname``/``element``, to tell whether it can match anything."""
+    import MDAnalysis  # only when jobs are about to run (check_selections)
+
+    elements = {} if elements is None else elements  # species -> elements, reused
+    atoms: list[tuple[str, str]] = []
+    for name in system_species(config, system):
+        if name not in elements:
+            elements[name] = _species_elements(config, name)
+        residue = config["species"][name]["residue"]
+        atoms += [(residue, element) for element in sorted(elements[name])]
+    residues = list(dict.fromkeys(r for r, _ in atoms))
+    universe = MDAnalysis.Universe.empty(
+        len(atoms),
+        n_residues=len(residues),
+        atom_resindex=[residues.index(r) for r, _ in atoms],
+        trajectory=True,
+    )
+    universe.add_TopologyAttr("resnames", residues)
+    universe.add_TopologyAttr("resids", list(range(1, len(residues) + 1)))
+    universe.add_TopologyAttr("elements", [e for _, e in atoms])
+    universe.add_TopologyAttr("names", [e for _, e in atoms])
+    universe.add_TopologyAttr("types", [e for _, e in atoms])
+    universe.add_TopologyAttr("masses", [1.0] * len(atoms))
+    universe.add_TopologyAttr("charges", [0.0] * len(atoms))
+    return universe
+
+
+def _only_modelled_words(selection: str) -> bool:
+    """Whether a selection uses only ``resname`` and ``element`` (with and/or/not)."""
+    tokens = [t for t in selection.replace("(", " ( ").replace(")", " ) ").split()]
+    expecting_value = False
+    for token in tokens:
+        if token in _MODELLED_WORDS and token not in ("resname", "element"):
+            expecting_value = False
+        elif token in ("resname", "element"):
+            expecting_value = True
+        elif not expecting_value:
+            return False
+    return True
+
+
+def check_selections(
+    config: Mapping[str, Any],
+    source: str = "the configuration",
+    files: Sequence[str | Path] = (),
+) -> None:
+    """Refuse RDF selections that do not parse, or that name only residues and elements
+    and match no atom of a system they apply to: before the MD, not after it.
+
+    Apart from :func:`check_config` because it needs MDAnalysis (0.8 s to import), which
+    reading the rules must not load: the workflow calls it when jobs are about to run.
+
+    Raises
+    ------
+    ConfigError
+        Naming each pair and role, the selection, and the residues there are.
+    """
+    problems: list[str] = []
+    _check_selections(config, problems)
+    if problems:
+        raise _refusal(problems, [Path(f) for f in files], source)
+
+
+def _check_selections(config: Mapping[str, Any], problems: list[str]) -> None:
+    # the configuration's own residues and elements; analysis is a higher stage, but
+    # MDAnalysis' parser is the one the analysis uses
+    from MDAnalysis.exceptions import SelectionError
+
+    reported: set[str] = set()
+    elements: dict[str, set[str]] = {}
+    for system in config["systems"]:
+        try:
+            pairs = system_pairs(config, system)
+            universe = _configured_universe(config, system, elements)
+        except (AnalysisError, KeyError, ValueError):
+            continue  # a bad species or pair: reported by the checks above
+        for pair, spec in pairs.items():
+            for role in ("center", "ligand"):
+                key = f"analysis.rdf.pairs.{pair}.{role}"
+                selection = spec[role]
+                try:
+                    matched = universe.select_atoms(selection)
+                except (SelectionError, ValueError, TypeError, AttributeError) as error:
+                    if key not in reported:
+                        reported.add(key)
+                        problems.append(
+                            f"{key}: {selection!r} is not an MDAnalysis selection "
+                            f"({str(error).strip() or type(error).__name__}); see "
+                            "https://userguide.mdanalysis.org/stable/selections.html"
+                        )
+                    continue
+                if not matched.n_atoms and _only_modelled_words(selection) and key not in reported:
+                    reported.add(key)
+                    present = ", ".join(
+                        f"{r.resname} ({' '.join(sorted(set(r.atoms.elements)))})"
+                        for r in universe.residues
+                    )
+                    problems.append(
+                        f"{key}: {selection!r} matches no atom of system {system!r}, whose "
+                        f"residues are {present}; correct the residue or element name"
+                    )
+
+
+def _check_cache_dir(config: Mapping[str, Any], problems: list[str]) -> None:
+    """The parameter cache must be creatable: its nearest existing folder writable."""
+    cache = config["forcefield"].get("cache_dir")
+    if not cache:
+        return
+    path = Path(cache).expanduser().absolute()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return
+    why = "is not a folder" if not existing.is_dir() else "is not writable"
+    problems.append(
+        f"forcefield.cache_dir: {cache!r} cannot be used: {existing} {why}; name a "
+        "writable folder, or null to work without a cache"
+    )

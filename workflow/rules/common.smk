@@ -1,8 +1,10 @@
 # Helpers shared by every stage: validation, wildcard values, path builders.
 
 import functools
+import sys
 import re
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from electrolyte_md.config import (
@@ -10,6 +12,9 @@ from electrolyte_md.config import (
     charge_scales,
     check_config,
     check_config_files,
+    check_schema,
+    check_selections,
+    config_files_in_effect,
     md_protocol_settings,
     species_charge,
     species_parameters,
@@ -18,15 +23,46 @@ from electrolyte_md.config import (
 )
 from electrolyte_md.study.paper import PAPER
 from electrolyte_md.dft.binding import manifest_files
+from electrolyte_md.errors import ConfigError
 
 min_version("9.0")
 
 
-check_config_files(workflow.configfiles)
-validate(config, schema="../schemas/config.schema.yaml")
-check_config(
-    config, source=", ".join(map(str, workflow.configfiles)) or "the configuration"
+# The files this run reads, the one that wins a key first (--replace-workflow-config
+# drops config/config.yaml): every refusal names the file that sets the key.
+CONFIG_FILES = config_files_in_effect(
+    workflow.configfiles,
+    workflow.config_settings.configfiles,
+    workflow.config_settings.replace_workflow_config,
 )
+
+
+def refuse_bad_configuration():
+    """Check files, schema and chemistry before any job; a user's mistake is reported
+    as a WorkflowError, which Snakemake prints without a Python traceback."""
+    source = ", ".join(map(str, CONFIG_FILES)) or "the configuration"
+    try:
+        check_config_files(CONFIG_FILES)
+        check_schema(config, SCHEMA, CONFIG_FILES, source)
+        validate(config, schema="../schemas/config.schema.yaml")  # fills in defaults
+        check_config(config, source, CONFIG_FILES)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(1)
+
+
+def refuse_bad_selections():
+    """RDF selections need MDAnalysis, which reading the rules does not load: checked
+    when jobs are about to run (onstart), still before any."""
+    try:
+        check_selections(config, ", ".join(map(str, CONFIG_FILES)), CONFIG_FILES)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(1)
+
+
+SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
+refuse_bad_configuration()
 
 
 RESULTS = "results"
