@@ -587,10 +587,17 @@ def test_implausible_configuration_is_refused_before_any_job(edit, message):
 
 
 def test_a_300_character_name_is_refused_by_the_schema():
+    from electrolyte_md.config import check_schema
+
     config = copy.deepcopy(_DEFAULT)
     _rename_system("S" * 300)(config)
     with pytest.raises(WorkflowError, match="is too long"):
         validate(config, _SCHEMA)
+    with pytest.raises(
+        ConfigError, match=r"systems: the name 'SSS.*\.\.\. \(300 characters\) breaks maxLength 64"
+    ) as error:
+        check_schema(config, _SCHEMA)
+    assert len(str(error.value)) < 200
 
 
 @pytest.mark.parametrize(

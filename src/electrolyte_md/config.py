@@ -774,8 +774,13 @@ def _schema_problem(error) -> list[str]:
             return lines or [f"{path}: {_short(error.message)}"]
     description = " ".join(str(error.schema.get("description", "")).split())
     what = f" ({_short(description.split('. ')[0].rstrip('.'))})" if description else ""
-    if error.validator in ("type", "minimum", "maximum", "exclusiveMinimum", "enum", "pattern"):
-        value = _short(repr(error.instance))
+    simple = ("type", "minimum", "maximum", "exclusiveMinimum", "enum", "pattern", "maxLength")
+    if error.validator in simple:
+        value = repr(error.instance)
+        if len(value) > _MAX_QUOTED // 2:
+            value = f"{value[: _MAX_QUOTED // 2 - 3]}... ({len(str(error.instance))} characters)"
+        if "propertyNames" in error.schema_path:
+            value = f"the name {value}"
         rule = (
             f"must be of type {error.validator_value}"
             if error.validator == "type"
