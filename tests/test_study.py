@@ -16,6 +16,7 @@ from scipy import constants
 from electrolyte_md.config import additive_pairs, default_pairs, system_pairs
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.study.overview import (
+    overview_html,
     overview_table,
     plot_rdf_overlay,
     plot_shell_fractions,
@@ -282,6 +283,11 @@ def test_overview_table_and_figures(tmp_path):
     assert table.loc["A", "flagged"] == "t+"
     assert "statistical inefficiency of 1 replica" in table.loc["A", "errors from"]
     assert table.loc["B", "CN Li-P"] == ""  # B lacks it
+    # the report shows the HTML page in place: every cell, the flagged one highlighted
+    html = overview_html(table.reset_index())
+    assert '<table id="overview">' in html and "<th>CN Li-P</th>" in html
+    assert '<td class="flagged">0.41</td>' in html
+    assert '<td class="">0.55 ± 0.28</td>' in html and html.count("<tr>") == 3
     rdf_dir = tmp_path / "analysis" / "A" / "298.15K"
     csvs = []
     for replica, height in ((1, 2.0), (2, 3.0)):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import TINY_CONFIG, Workflow
+from conftest import REPO, TINY_CONFIG, Workflow
 
 from electrolyte_md.config import system_pairs
 from electrolyte_md.progress import restore_progress, save_progress
@@ -337,6 +337,56 @@ def test_report_holds_figures_tables_and_config(finished_run):
     used = yaml.safe_load((workdir / "results/report/config_used.yaml").read_text())
     assert used["config"]["systems"]["LiPF6_NMP"]["n_solvent_molecules"] == 30
     assert used["software"]["openmm"] == "8.6.1"
+
+
+@pytest.mark.slow
+def test_report_renders_in_a_real_browser(finished_run):
+    """The report as a reader sees it: headless Chromium (Debian's package, driven by
+    Playwright) opens it, renders it without console errors, shows the summary table in
+    place and the g(r) overlay as a loaded image; screenshots go to results/ci/ (the CI
+    artifacts)."""
+    workdir, _ = finished_run
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium not on PATH: .ci/run installs the Debian package chromium")
+        pytest.skip("no chromium on PATH (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    shots = REPO / "results" / "ci"
+    shots.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((workdir / "results/report.html").as_uri())
+            page.wait_for_load_state("networkidle")
+            # it opens on what was found, naming the configured study
+            assert "1.0 M LiPF6 in NMP (30 solvent molecules)" in page.inner_text("body")
+            page.locator("ul").get_by_role("link", name="At a glance").click()
+            page.locator("tr").filter(has_text="1 every system and temperature").locator(
+                "a[iconname=eye]"
+            ).click()
+            table = page.frame_locator("iframe").locator("table#overview")
+            table.wait_for(timeout=15_000)
+            header = table.locator("thead").inner_text()
+            assert "CN Li-P" in header and "density" in header and "t+" in header
+            assert "LiPF6_NMP" in table.locator("tbody").inner_text()
+            page.screenshot(path=str(shots / "report_summary_table.png"))
+            page.locator("tr").filter(has_text="2 g(r) and n(r) of every system").locator(
+                "a[iconname=eye]"
+            ).click()
+            figure = page.locator("img[src*='overview_rdf.png']")
+            figure.wait_for(timeout=15_000)
+            assert figure.evaluate("img => img.complete && img.naturalWidth") > 500
+            page.screenshot(path=str(shots / "report_rdf_overlay.png"))
+        finally:
+            browser.close()
+    assert errors == [], errors
+    assert (shots / "report_rdf_overlay.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow

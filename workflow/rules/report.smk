@@ -214,11 +214,18 @@ rule overview:
         ),
         rdfs=headline_rdfs(),
     output:
+        # HTML: the report shows it in place (a CSV only as a download)
+        table_html=report(
+            f"{RESULTS}/report/overview.html",
+            caption="../report/overview.rst",
+            category="At a glance",
+            labels={"item": "1 every system and temperature"},
+        ),
         table=report(
             f"{RESULTS}/report/overview.csv",
             caption="../report/overview.rst",
             category="At a glance",
-            labels={"item": "1 every system and temperature"},
+            labels={"item": "4 every system and temperature, as CSV"},
         ),
         rdf_png=report(
             f"{RESULTS}/report/overview_rdf.png",

@@ -12,4 +12,5 @@ write_overview(
     out.table,
     [out.rdf_png, out.rdf_svg],
     [out.fractions_png, out.fractions_svg],
+    out_html=out.table_html,
 )

@@ -29,6 +29,7 @@ from electrolyte_md.plots import new_figure, save_figure
 from electrolyte_md.study.summary import read_summaries
 
 __all__ = [
+    "overview_html",
     "overview_table",
     "plot_rdf_overlay",
     "plot_shell_fractions",
@@ -192,6 +193,62 @@ def plot_shell_fractions(summary: pd.DataFrame, paths: Sequence[str | Path]) -> 
         save_figure(figure, path)
 
 
+_TABLE_STYLE = """
+body { font-family: sans-serif; font-size: 14px; margin: 1em; color: #1e293b; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #cbd5e1; padding: 4px 8px; text-align: right; }
+th { background: #f1f5f9; vertical-align: bottom; }
+th small { font-weight: normal; color: #475569; }
+td { white-space: nowrap; }
+td.text { text-align: left; white-space: normal; min-width: 8em; max-width: 24em; }
+td.flagged { background: #fde68a; font-weight: bold; }
+caption { caption-side: bottom; text-align: left; padding-top: 0.6em; color: #475569; }
+"""
+
+
+def overview_html(table: pd.DataFrame) -> str:
+    """The overview table as a standalone HTML page, which the Snakemake report shows in
+    place (a CSV it only offers for download); flagged numbers are highlighted."""
+    from html import escape
+
+    columns = list(table.columns)
+
+    def header(column: str) -> str:
+        if column == "temperature_kelvin":
+            column = "temperature (K)"
+        quantity, _, unit = str(column).partition(" (")
+        unit = f"<br><small>({escape(unit)}</small>" if unit else ""
+        return f"<th>{escape(quantity)}{unit}</th>"
+
+    head = "".join(header(c) for c in columns)
+    body = []
+    for row in table.itertuples(index=False):
+        record = dict(zip(columns, row, strict=True))
+        flagged = {f.strip() for f in str(record.get("flagged", "")).split(",") if f.strip()}
+        cells = []
+        for column in columns:
+            value = record[column]
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+            quantity = str(column).split(" (")[0]
+            kind = "flagged" if quantity in flagged else ""
+            if column in ("system", "errors from", "flagged"):
+                kind = "text"
+            cells.append(f'<td class="{kind}">{escape(text)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    caption = (
+        "mean ± standard error; highlighted: a flagged number (its reason is in the "
+        "system's summary, Summary per system)"
+    )
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>At a glance</title>'
+        f"<style>{_TABLE_STYLE}</style></head><body>\n"
+        f'<table id="overview"><caption>{escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody></table>\n</body></html>\n"
+    )
+
+
 def _notice(text: str, paths: Sequence[str | Path]) -> None:
     """A figure that says why there is nothing to plot (the rule's outputs still exist)."""
     figure = new_figure((4.0, 1.5))
@@ -207,13 +264,16 @@ def write_overview(
     out_csv: str,
     rdf_figures: Sequence[str],
     fraction_figures: Sequence[str],
+    out_html: str | None = None,
 ) -> pd.DataFrame:
-    """The overview table and figures of a study, from its system summaries and the
-    runs' ``rdf_<pair>.csv``.  The fraction figures are drawn when a system has Li+ shells
-    (else they state that there are none)."""
+    """The overview table (CSV, and HTML for the report) and figures of a study, from its
+    system summaries and the runs' ``rdf_<pair>.csv``.  The fraction figures are drawn
+    when a system has Li+ shells (else they state that there are none)."""
     summary = read_summaries(summary_paths)
     table = overview_table(summary)
     atomic_write_text(out_csv, table.to_csv(index=False))
+    if out_html is not None:
+        atomic_write_text(out_html, overview_html(table))
     if rdf_csvs:
         plot_rdf_overlay(read_rdf_curves(rdf_csvs), pair, rdf_figures, r_max_angstrom=10.0)
     else:
