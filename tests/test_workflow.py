@@ -94,7 +94,9 @@ def test_rdf_and_coordination_numbers(finished_run):
         if pair == "Li-O" or contacts_per_li >= 0.1:
             assert 1.7 < peak < 2.6, pair
             cutoff = rows.loc[pair, "cutoff_angstrom"]
-            assert peak < cutoff < 4.0, pair
+            # (an empty gap after the first shell puts the minimum at the gap's centre:
+            # 3.65 A in one run, 4.15 A in another; the second shell starts near 5 A)
+            assert peak < cutoff < 4.5, pair
             if rows.loc[pair, "cutoff_source"] == "first minimum":
                 # where g(r) has fallen to a fifth of its peak or less (a short run may
                 # leave an empty gap there, and the minimum finder takes the gap's
@@ -245,7 +247,12 @@ def test_transport_flags_non_diffusive_fits(finished_run):
         )
     t_plus = record["transference_number"]
     d_li, d_pf6 = species["Li"]["d_1e9_m2_per_s"], species["PF6"]["d_1e9_m2_per_s"]
-    assert t_plus["value"] == pytest.approx(d_li / (d_li + d_pf6))
+    unresolved = [n for n in ("Li", "PF6") if species[n]["d_pbc_1e9_m2_per_s"] <= 0]
+    if unresolved:  # 10 ps of 3 ion pairs may not resolve diffusion: t+ says so
+        assert t_plus["value"] is None and t_plus["flagged"]
+        assert f"the fitted D of {unresolved} is not positive" in t_plus["note"]
+    else:
+        assert t_plus["value"] == pytest.approx(d_li / (d_li + d_pf6))
     assert t_plus["flagged"] is not (species["Li"]["diffusive"] and species["PF6"]["diffusive"])
     assert record["conductivity"]["sigma_ms_per_cm"] > 0
     msd = pd.read_csv(run / "msd.csv")

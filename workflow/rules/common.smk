@@ -43,8 +43,14 @@ def refuse_bad_configuration():
     source = ", ".join(map(str, CONFIG_FILES)) or "the configuration"
     try:
         check_config_files(CONFIG_FILES)
-        check_schema(config, SCHEMA, CONFIG_FILES, source)
-        validate(config, schema="../schemas/config.schema.yaml")  # fills in defaults
+        try:
+            # also fills in the defaults
+            validate(config, schema="../schemas/config.schema.yaml")
+        except WorkflowError:
+            # Snakemake's message names no file and prints the value whole: ours, if
+            # it finds the problem (validating twice costs only when there is one)
+            check_schema(config, SCHEMA, CONFIG_FILES, source)
+            raise
         check_config(config, source, CONFIG_FILES)
     except ConfigError as error:
         print(error, file=sys.stderr)
