@@ -83,9 +83,21 @@ OLD = {
 }
 
 
+#: The stage lengths the measured runs used (the default config's until make run was cut
+#: to a first run in minutes): the equilibration both protocols get before production.
+MEASURED_STAGES = {
+    "decorrelation_ps": 20.0,
+    "heating_max_ps": 40.0,
+    "equilibration_ps": 50.0,
+    "equilibration_max_ps": 100.0,
+}
+
+
 def protocol_settings(name: str, replica: int, production_ps: float) -> dict[str, Any]:
-    """The default config's protocol (new) or its pre-issue-20 form (old), for a replica."""
+    """The default config's protocol with the measured stage lengths (new), or its
+    pre-issue-20 form (old), for a replica."""
     settings = dict(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["md"]["protocol"])
+    settings.update(MEASURED_STAGES)
     if name == "old":
         settings.update(OLD)
     # as the workflow does: replica k runs with seed + k

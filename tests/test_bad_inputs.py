@@ -560,9 +560,9 @@ CONFIG_CASES = [
     (_set("analysis.comparison", {"cn_pair": "Li-Q"}), r"cn_pair: 'Li-Q' is not an RDF pair"),
     (_set("validation.paper_systems", ["LiPF6_DME"]),
      r"paper_systems: 'LiPF6_DME' is not a system"),
-    # 1000 blocks of 200 frames: the first -> last trend had empty blocks, exit status 0
+    # 1000 blocks of 50 frames: the first -> last trend had empty blocks, exit status 0
     (_set("analysis.rdf.n_blocks", 1000), r"n_blocks: 1000 blocks, but the production gives "
-     r"200 frames .* use at most 200 blocks"),
+     r"50 frames .* use at most 50 blocks"),
     (_set("analysis.skip_ps", 500.0), r"skip_ps: 500 ps drops the whole production"),
     # RDF selections failed only after the MD
     (_set("analysis.rdf.pairs.Li-P.ligand", "resname PF6 and"),

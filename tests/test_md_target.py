@@ -258,7 +258,7 @@ def test_a_pair_target_is_resolved_per_system(config: dict) -> None:
         ({"observable": "Li-O", "cutoff_angstrom": None}, r"pair 'Li-O' has no cutoff_angstrom"),
         ({"standard_error": 0.0}, r"standard_error must be a positive number"),
         ({"chunk_ps": 4000.0}, r"chunk_ps .* is longer than max_ps"),
-        ({"max_ps": 100.0}, r"shorter than the fixed production_ps"),
+        ({"max_ps": 40.0, "chunk_ps": 20.0}, r"shorter than the fixed production_ps"),
     ],
 )
 def test_bad_targets_in_the_configuration_name_key_and_file(
