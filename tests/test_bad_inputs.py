@@ -572,6 +572,9 @@ CONFIG_CASES = [
      r"NMP \(C H N O\), LI \(Li\), PF6 \(F P\)"),
     (_set("analysis.rdf.pairs.Li-O.center", "resname Li"),
      r"pairs\.Li-O\.center: 'resname Li' matches no atom"),
+    (_set("validation.experiments", [{"property": "density", "species": "NPM", "value": 1.0,
+                                      "temperature_kelvin": 298.15, "source": "x"}]),
+     r"validation\.experiments\[0\]\.species: 'NPM' is not a species"),
 ]  # fmt: skip
 
 

@@ -382,3 +382,70 @@ def test_aggregate_matches_numpy_on_random_replicas():
     values = rng.normal(1.0, 0.1, size=7)
     stats = aggregate(values.tolist())
     assert stats["sem"] == pytest.approx(values.std(ddof=1) / math.sqrt(7))
+
+
+def test_simulation_against_experiment_gives_a_verdict_per_measured_value(tmp_path):
+    from electrolyte_md.study.experiment import experiment_table, write_experiment_table
+    from electrolyte_md.study.summary import dielectric_rows
+
+    systems = {
+        "NMP_neat": {"solvents": {"NMP": 1.0}},
+        "NMP_hot": {"solvents": {"NMP": 1.0}},
+        "LiPF6_NMP": {"solvents": {"NMP": 1.0}, "salts": {"LiPF6": 1.0}},
+        "DMC_neat": {"solvents": {"DMC": 1.0}},
+    }
+    # a salt-free run's dielectric record becomes a summary row (one run: blocks' error)
+    eps = dielectric_rows(
+        "NMP_neat",
+        [{"temperature_kelvin": 298.0, "replica": 1, "dielectric_constant": 27.0,
+          "dielectric_constant_sem": 3.0, "n_blocks": 5, "analysed_ps": 500.0}],
+    )  # fmt: skip
+    assert eps[0]["quantity"] == "dielectric constant" and eps[0]["sem"] == 3.0
+    assert eps[0]["error_from"] == "blocks of 1 replica" and "500 ps" in eps[0]["note"]
+    summary = pd.DataFrame(
+        [
+            _summary_row("NMP_neat", "density", 1.017, 0.002),
+            _summary_row("NMP_hot", "density", 0.95, 0.002),
+            eps[0] | {"note": ""},
+            _summary_row("LiPF6_NMP", "sigma_NE", 14.0, 9.0, flagged=True),
+        ]
+    )
+    measured = [
+        {"property": "density", "species": "NMP", "value": 1.028, "temperature_kelvin": 298.0,
+         "tolerance": 0.02, "source": "CRC"},
+        {"property": "dielectric_constant", "species": "NMP", "value": 32.2,
+         "temperature_kelvin": 298.0, "tolerance": 0.1, "source": "Merck"},
+        {"property": "conductivity", "system": "LiPF6_NMP", "value": 10.0,
+         "temperature_kelvin": 298.0, "source": "a measurement"},
+        {"property": "viscosity", "species": "NMP", "value": 1.65, "temperature_kelvin": 298.0,
+         "source": "Merck"},
+        {"property": "density", "species": "EC", "value": 1.32, "temperature_kelvin": 298.0,
+         "source": "CRC"},
+    ]  # fmt: skip
+    table = experiment_table(measured, summary, systems)
+    rows = {(r.property, r.system): r for r in table.itertuples()}
+    density = rows[("density", "NMP_neat")]
+    assert density.deviation_percent == pytest.approx(100 * (1.017 - 1.028) / 1.028)
+    assert density.verdict == "agrees within the 2 % tolerance"
+    # both neat NMP systems are compared: one differs
+    assert rows[("density", "NMP_hot")].verdict.startswith("differs by -7.59 %, beyond the 2 %")
+    assert rows[("dielectric_constant", "NMP_neat")].verdict.startswith("differs by -16.1 %")
+    # the electrolyte is not a neat liquid; a dielectric constant it has not
+    assert ("density", "LiPF6_NMP") not in rows
+    assert rows[("dielectric_constant", "NMP_hot")].verdict.startswith("not simulated: NMP_hot")
+    sigma = rows[("conductivity", "LiPF6_NMP")]
+    assert sigma.verdict.startswith("not resolved: the simulated value's error (±90 %)")
+    assert sigma.flagged and sigma.tolerance_percent == 5.0  # the default tolerance
+    assert rows[("viscosity", "NMP_neat")].verdict == "not computed by this workflow (viscosity)"
+    assert rows[("density", "")].verdict.startswith("not simulated: the study has no neat EC")
+    # CSV and the page the report shows, non-agreements highlighted
+    summary_csv = tmp_path / "summary.csv"
+    summary.to_csv(summary_csv, index=False)
+    written = write_experiment_table(
+        measured, [str(summary_csv)], systems, tmp_path / "e.csv", tmp_path / "e.html"
+    )
+    assert len(written) == len(table) == 8
+    html = (tmp_path / "e.html").read_text()
+    assert '<table id="experiment">' in html
+    assert '<td class="text">agrees within the 2 % tolerance</td>' in html
+    assert html.count('<td class="flagged">') == 7

@@ -341,6 +341,15 @@ def test_report_holds_figures_tables_and_config(finished_run):
     assert row["density (g/cm3)"] and "statistical inefficiency" in row["errors from"]
     for name in ("overview_rdf.svg", "overview_shells.svg"):
         assert b"<svg" in (workdir / "results/report" / name).read_bytes()[:500]
+    # simulation against experiment: the neat liquid is not in this study, the
+    # electrolyte's conductivity is compared (its error decides the verdict's kind)
+    experiment = pd.read_csv(workdir / "results/report/experiment.csv").set_index("property")
+    assert experiment.loc["density", "verdict"].startswith("not simulated: the study has no neat")
+    sigma = experiment.loc["conductivity"]
+    assert sigma["system"] == "LiPF6_NMP"
+    assert sigma["verdict"].split()[0] in ("agrees", "differs", "not")
+    assert sigma["verdict"].startswith("not simulated") or sigma["simulated"] > 0
+    assert "experiment.html" in text and "5 simulation against experiment" in text
     used = yaml.safe_load((workdir / "results/report/config_used.yaml").read_text())
     assert used["config"]["systems"]["LiPF6_NMP"]["n_solvent_molecules"] == 30
     assert used["software"]["openmm"] == "8.6.1"

@@ -564,6 +564,14 @@ def _check_binding_xtb(config: Mapping[str, Any], problems: list[str]) -> None:
 
 def _check_validation(config: Mapping[str, Any], problems: list[str]) -> None:
     validation = config.get("validation") or {}
+    for k, entry in enumerate(validation.get("experiments", [])):
+        for kind, defined in (("species", config["species"]), ("system", config["systems"])):
+            name = entry.get(kind)
+            if name is not None and name not in defined:
+                problems.append(
+                    f"validation.experiments[{k}].{kind}: {name!r} is not a {kind} of the "
+                    f"configuration ({', '.join(defined)})"
+                )
     for system in validation.get("measured_densities", {}):
         if system not in config["systems"]:
             problems.append(f"validation.measured_densities: '{system}' is not a system")

@@ -136,6 +136,8 @@ rule analyze_run_no_salt:
             subcategory="{system}",
             labels={"figure": "MSD", **RUN_LABELS},
         ),
+        # neutral liquids only: the static dielectric constant from dipole fluctuations
+        dielectric=f"{RESULTS}/analysis/{{system}}/{{temperature}}K/rep{{replica}}/dielectric.json",
     log:
         f"{LOGS}/analyze_run/{{system}}/{{temperature}}K/rep{{replica}}.log",
     benchmark:
@@ -163,6 +165,9 @@ rule system_summary:
             run_files(wc.system, "solvation.json") if has_salt(wc.system) else []
         ),
         transport=lambda wc: run_files(wc.system, "transport.json"),
+        dielectric=lambda wc: (
+            [] if has_salt(wc.system) else run_files(wc.system, "dielectric.json")
+        ),
         # how each run's production ended (rows of a run that missed its target: flagged)
         md_summaries=lambda wc: [
             f"{run}/md_summary.json" for run in run_dirs(wc.system)

@@ -237,6 +237,8 @@ def final_outputs():
     outputs.append(f"{RESULTS}/report/overview.csv")
     if config["validation"]["paper"]:
         outputs.append(f"{RESULTS}/report/paper_validation.csv")
+    if config["validation"]["experiments"]:
+        outputs.append(f"{RESULTS}/report/experiment.csv")
     for system in config["systems"]:
         # one file per run as well: a run added to a study restored without Snakemake's
         # records (python -m electrolyte_md.progress restore) changes no table's mtime,

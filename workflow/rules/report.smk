@@ -162,6 +162,36 @@ rule provenance:
         "../scripts/report_provenance.py"
 
 
+rule experiment_checks:
+    input:
+        summaries=expand(
+            f"{RESULTS}/analysis/{{system}}/summary.csv",
+            system=list(config["systems"]),
+        ),
+    output:
+        table_html=report(
+            f"{RESULTS}/report/experiment.html",
+            caption="../report/experiment.rst",
+            category="At a glance",
+            labels={"item": "5 simulation against experiment"},
+        ),
+        table=f"{RESULTS}/report/experiment.csv",
+    log:
+        f"{LOGS}/experiment_checks/experiment_checks.log",
+    benchmark:
+        f"{BENCH}/experiment_checks/experiment_checks.tsv"
+    conda:
+        ENVS["report"]
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        experiments=config["validation"]["experiments"],
+        systems=config["systems"],
+    script:
+        "../scripts/report_experiment_checks.py"
+
+
 rule paper_validation:
     input:
         comparison=f"{RESULTS}/report/comparison.csv",

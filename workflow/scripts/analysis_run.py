@@ -6,7 +6,8 @@ First the trajectory is checked against the run's md_summary.json (frames, time 
 or of another run stops the job before any analysis. Steps, in this order: the RDF and
 coordination number of every pair (one trajectory pass, into the run's RDF directory),
 the solvation shells of the salt cation (with a salt; they take their cutoffs from the
-RDF records), the transport record and MSDs, and the energy plot of the MD run. A failed
+RDF records), the transport record and MSDs, the dielectric constant (salt-free systems
+only: :mod:`~electrolyte_md.analysis.dielectric`) and the energy plot of the MD run. A failed
 step does not stop the others (the solvation shells excepted, which need the RDF
 records); the log gives each step's time or traceback, and the job then fails with an
 error naming every failed step. Snakemake removes all outputs of a failed job, those of
@@ -18,6 +19,7 @@ from electrolyte_md.analysis.coordination import (
     analyze_solvation,
     check_trajectory,
 )
+from electrolyte_md.analysis.dielectric import write_dielectric
 from electrolyte_md.analysis.energies import plot_md_timeseries
 from electrolyte_md.analysis.records import read_pair_records
 from electrolyte_md.analysis.transport import analyze_transport
@@ -101,6 +103,17 @@ def energy_plot():
     )
 
 
+def dielectric():
+    write_dielectric(
+        snakemake.input.prmtop,
+        snakemake.input.dcd,
+        float(wc.temperature),
+        snakemake.output.dielectric,
+        skip_ps=params.skip_ps,
+        n_blocks=params.n_blocks,
+    )
+
+
 def shell_view():
     write_shell_view(
         snakemake.input.prmtop,
@@ -117,6 +130,8 @@ if "solvation" in snakemake.output.keys():  # noqa: SIM118
     steps["solvation"] = solvation
     steps["shell view"] = shell_view
 steps["transport"] = transport
+if "dielectric" in snakemake.output.keys():  # noqa: SIM118
+    steps["dielectric constant"] = dielectric
 steps["energy plot"] = energy_plot
 
 run_steps(

@@ -32,6 +32,7 @@ def summary():
         snakemake.output.table,
         pairs=pairs,
         md_summary_paths=snakemake.input.md_summaries,
+        dielectric_paths=snakemake.input.dielectric,
     )
 
 

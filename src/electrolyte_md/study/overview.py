@@ -26,6 +26,7 @@ import pandas as pd
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_write_text
 from electrolyte_md.plots import new_figure, save_figure
+from electrolyte_md.study.report import html_table
 from electrolyte_md.study.summary import read_summaries
 
 __all__ = [
@@ -193,59 +194,24 @@ def plot_shell_fractions(summary: pd.DataFrame, paths: Sequence[str | Path]) -> 
         save_figure(figure, path)
 
 
-_TABLE_STYLE = """
-body { font-family: sans-serif; font-size: 14px; margin: 1em; color: #1e293b; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #cbd5e1; padding: 4px 8px; text-align: right; }
-th { background: #f1f5f9; vertical-align: bottom; }
-th small { font-weight: normal; color: #475569; }
-td { white-space: nowrap; }
-td.text { text-align: left; white-space: normal; min-width: 8em; max-width: 24em; }
-td.flagged { background: #fde68a; font-weight: bold; }
-caption { caption-side: bottom; text-align: left; padding-top: 0.6em; color: #475569; }
-"""
-
-
 def overview_html(table: pd.DataFrame) -> str:
     """The overview table as a standalone HTML page, which the Snakemake report shows in
     place (a CSV it only offers for download); flagged numbers are highlighted."""
-    from html import escape
-
-    columns = list(table.columns)
-
-    def header(column: str) -> str:
-        if column == "temperature_kelvin":
-            column = "temperature (K)"
-        quantity, _, unit = str(column).partition(" (")
-        unit = f"<br><small>({escape(unit)}</small>" if unit else ""
-        return f"<th>{escape(quantity)}{unit}</th>"
-
-    head = "".join(header(c) for c in columns)
-    body = []
-    for row in table.itertuples(index=False):
-        record = dict(zip(columns, row, strict=True))
-        flagged = {f.strip() for f in str(record.get("flagged", "")).split(",") if f.strip()}
-        cells = []
-        for column in columns:
-            value = record[column]
-            text = f"{value:g}" if isinstance(value, float) else str(value)
-            quantity = str(column).split(" (")[0]
-            kind = "flagged" if quantity in flagged else ""
-            if column in ("system", "errors from", "flagged"):
-                kind = "text"
-            cells.append(f'<td class="{kind}">{escape(text)}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    caption = (
-        "mean ± standard error; highlighted: a flagged number (its reason is in the "
-        "system's summary, Summary per system)"
-    )
-    return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>At a glance</title>'
-        f"<style>{_TABLE_STYLE}</style></head><body>\n"
-        f'<table id="overview"><caption>{escape(caption)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>\n"
-        + "\n".join(body)
-        + "\n</tbody></table>\n</body></html>\n"
+    flagged = [
+        {f.strip() for f in str(value).split(",") if f.strip()} for value in table["flagged"]
+    ]
+    highlight = [
+        [str(column).split(" (")[0] in row_flags for column in table.columns]
+        for row_flags in flagged
+    ]
+    return html_table(
+        table,
+        title="At a glance",
+        table_id="overview",
+        caption="mean ± standard error; highlighted: a flagged number (its reason is in the "
+        "system's summary, Summary per system)",
+        text_columns=("system", "errors from", "flagged"),
+        highlight=highlight,
     )
 
 

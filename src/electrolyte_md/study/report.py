@@ -1,9 +1,11 @@
-"""Tables and records for the workflow report (provenance, compositions, MD runs)."""
+"""Tables and records for the workflow report (provenance, compositions, MD runs), and
+:func:`html_table`, the page a table is shown in."""
 
 from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,65 @@ TRACKED_PACKAGES = (
     "numpy",
     "pandas",
 )
+
+
+_TABLE_STYLE = """
+body { font-family: sans-serif; font-size: 14px; margin: 1em; color: #1e293b; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #cbd5e1; padding: 4px 8px; text-align: right; }
+th { background: #f1f5f9; vertical-align: bottom; }
+th small { font-weight: normal; color: #475569; }
+td { white-space: nowrap; }
+td.text { text-align: left; white-space: normal; min-width: 8em; max-width: 24em; }
+td.flagged { background: #fde68a; font-weight: bold; }
+caption { caption-side: bottom; text-align: left; padding-top: 0.6em; color: #475569; }
+"""
+
+
+def html_table(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    table_id: str,
+    caption: str,
+    text_columns: Sequence[str] = (),
+    highlight: Sequence[Sequence[bool]] | None = None,
+) -> str:
+    """A table as a standalone HTML page: the Snakemake report shows an HTML file in
+    place, a CSV only as a download.
+
+    Column names ``quantity (unit)`` get the unit in small type under the quantity;
+    ``text_columns`` are left-aligned and wrap; ``highlight[i][j]`` marks cell (i, j)
+    (a flagged number, a failed check).
+    """
+    from html import escape
+
+    def header(column: str) -> str:
+        if column == "temperature_kelvin":
+            column = "temperature (K)"
+        quantity, _, unit = str(column).partition(" (")
+        unit = f"<br><small>({escape(unit)}</small>" if unit else ""
+        return f"<th>{escape(quantity)}{unit}</th>"
+
+    columns = list(table.columns)
+    body = []
+    for i, row in enumerate(table.itertuples(index=False)):
+        cells = []
+        for j, value in enumerate(row):
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+            kind = "text" if columns[j] in text_columns else ""
+            if highlight is not None and highlight[i][j]:
+                kind = "flagged"
+            cells.append(f'<td class="{kind}">{escape(text)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_TABLE_STYLE}</style></head><body>\n"
+        f'<table id="{escape(table_id)}"><caption>{escape(caption)}</caption>'
+        f"<thead><tr>{''.join(header(c) for c in columns)}</tr></thead><tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody></table>\n</body></html>\n"
+    )
 
 
 def package_versions() -> dict[str, str]:

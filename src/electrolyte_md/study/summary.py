@@ -827,6 +827,30 @@ def density_rows(system: str, md_records: Sequence[Mapping[str, Any]]) -> list[d
     return rows
 
 
+def dielectric_rows(system: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``dielectric constant`` of each temperature from the runs' ``dielectric.json``
+    (salt-free systems; :mod:`electrolyte_md.analysis.dielectric`): the replica mean and
+    the error between replicas, or one run's error from its blocks. Temperatures whose
+    runs have no value (a system with ions) get no row."""
+    rows = []
+    for temperature, group in _by_temperature(records).items():
+        values = [r.get("dielectric_constant") for r in group]
+        if any(v is None for v in values):
+            continue
+        stats = aggregate(
+            values,
+            [r.get("dielectric_constant_sem") for r in group],
+            [r.get("n_blocks") for r in group],
+            within_label="blocks",
+        )
+        note = (
+            f"total-dipole fluctuation over {min(r['analysed_ps'] for r in group):g} ps per "
+            "run; converges over ns (the block error is a floor for a short run)"
+        )
+        rows.append(_row(system, temperature, "dielectric constant", "", stats, note=note))
+    return rows
+
+
 def write_system_summary(
     system: str,
     rdf_dirs: Sequence[str],
@@ -835,12 +859,14 @@ def write_system_summary(
     out_csv: str,
     pairs: Iterable[str] | None = None,
     md_summary_paths: Sequence[str] = (),
+    dielectric_paths: Sequence[str] = (),
 ) -> pd.DataFrame:
     """:func:`system_summary` of the per-run files of one system, written as CSV.
 
     ``rdf_dirs`` are the runs' RDF directories (:func:`rdf_run_records`, which ``pairs``
     is passed to); the other paths are the runs' ``solvation.json`` and ``transport.json``,
-    and their ``md_summary.json`` (:func:`flag_unmet_targets`).
+    their ``md_summary.json`` (density rows, :func:`flag_unmet_targets`) and, for a
+    salt-free system, their ``dielectric.json`` (:func:`dielectric_rows`).
     """
     table = system_summary(
         system,
@@ -852,6 +878,11 @@ def write_system_summary(
     if md_records:
         density = pd.DataFrame(density_rows(system, md_records), columns=table.columns)
         table = pd.concat([density, table], ignore_index=True)
+    dielectric = dielectric_rows(system, _run_records(dielectric_paths))
+    if dielectric:
+        table = pd.concat(
+            [table, pd.DataFrame(dielectric, columns=table.columns)], ignore_index=True
+        )
     flag_unmet_targets(table, md_records)
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     return table
@@ -861,7 +892,8 @@ def read_summaries(paths: Sequence[str]) -> pd.DataFrame:
     """The system summaries (``summary.csv``) of several systems, concatenated and checked."""
     frames = []
     for path in paths:
-        frame = pd.read_csv(path)
+        # notes are text even where every one is empty (read as NaN floats otherwise)
+        frame = pd.read_csv(path, dtype={"note": str})
         missing = set(SUMMARY_COLUMNS) - set(frame.columns)
         if missing:
             raise AnalysisError(f"{path}: not a system summary, lacks columns {sorted(missing)}")
