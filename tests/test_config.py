@@ -216,3 +216,74 @@ def test_paper_validation_needs_a_pair_and_known_systems(config, monkeypatch):
     message = str(error.value)
     assert "validation.measured_densities: 'NMP' is not a system" in message
     assert "validation.paper: needs a system with an additive" in message
+
+
+def test_a_charge_sweep_becomes_one_system_per_factor(config):
+    from electrolyte_md.config import (
+        charge_sweeps,
+        expand_charge_sweeps,
+        system_charge_scales,
+    )
+
+    config["systems"]["LiPF6_NMP"]["ion_charge_scales"] = [0.7, 0.8, 1.0]
+    config["validation"]["experiments"] = [
+        {"property": "density", "system": "LiPF6_NMP", "value": 1.1,
+         "temperature_kelvin": 298.15, "source": "x"},
+    ]  # fmt: skip
+    config = _validated(config)
+    check_config(config)
+    sweeps = charge_sweeps(config)
+    assert sweeps == {
+        "LiPF6_NMP": {"LiPF6_NMP_q070": 0.7, "LiPF6_NMP_q080": 0.8, "LiPF6_NMP_q100": 1.0}
+    }
+    expanded = expand_charge_sweeps(config)
+    assert "LiPF6_NMP" not in expanded["systems"]
+    one = expanded["systems"]["LiPF6_NMP_q070"]
+    assert one["ion_charge_scale"] == 0.7 and "ion_charge_scales" not in one
+    assert one["salts"] == {"LiPF6": 1.0}
+    # the paper's electrolyte and the measured value follow the swept system
+    assert expanded["validation"]["paper_systems"][:3] == list(sweeps["LiPF6_NMP"])
+    assert [e["system"] for e in expanded["validation"]["experiments"]] == list(sweeps["LiPF6_NMP"])
+    assert "ion_charge_scales" in config["systems"]["LiPF6_NMP"]  # the input is untouched
+    # the factor scales every ion of its system; the others keep the study's
+    scales = system_charge_scales(expanded, "LiPF6_NMP_q070")
+    assert (scales["Li"], scales["PF6"], scales["NMP"]) == (0.7, 0.7, 1.0)
+    assert system_charge_scales(expanded, "Ti6HPAB_LiPF6_NMP")["PF6"] == 0.8
+    check_config(expanded)
+
+
+def test_bad_charge_sweeps_are_refused(config):
+    electrolyte = config["systems"]["LiPF6_NMP"]
+    config["systems"]["LiPF6_NMP_q080"] = copy.deepcopy(electrolyte)
+    electrolyte["ion_charge_scales"] = [0.8, 0.9]
+    config["systems"]["twice"] = copy.deepcopy(electrolyte) | {"ion_charge_scales": [0.801, 0.804]}
+    config["systems"]["neat"] = {"solvents": {"NMP": 1.0}, "n_solvent_molecules": 10,
+                                 "ion_charge_scales": [0.7, 0.8]}  # fmt: skip
+    with pytest.raises(ConfigError) as error:
+        check_config(_validated(config), source="sweep.yaml")
+    message = str(error.value)
+    assert "twice.ion_charge_scales: [0.801, 0.804] name the same system twice" in message
+    assert "the sweep's system 'LiPF6_NMP_q080' clashes with a configured system" in message
+    assert "systems.neat.ion_charge_scales: the system has no ions to scale" in message
+    both = copy.deepcopy(config)
+    both["systems"]["neat"]["ion_charge_scale"] = 0.8
+    with pytest.raises(WorkflowError):
+        _validated(both)
+
+
+def test_a_sweep_plans_every_stage_per_factor_and_the_sweep_figure(config, tmp_path):
+    """A dry run of the default study with its electrolyte swept over three factors."""
+    from conftest import Workflow
+
+    config["systems"]["LiPF6_NMP"]["ion_charge_scales"] = [0.7, 0.8, 1.0]
+    study = Workflow(tmp_path / "study", config)
+    (study.directory / "structures").symlink_to(REPO / "structures")
+    run = study.run("--dry-run", "--cores", "1", timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for factor in ("070", "080", "100"):
+        system = f"LiPF6_NMP_q{factor}"
+        for path in (f"systems/{system}/system.xml", f"md/{system}/298.15K/rep1/prod.dcd",
+                     f"analysis/{system}/summary.csv"):  # fmt: skip
+            assert f"results/{path}" in run.stdout, path
+    assert "results/report/charge_sweep.png" in run.stdout
+    assert "results/systems/LiPF6_NMP/" not in run.stdout  # the swept system itself: gone

@@ -449,3 +449,42 @@ def test_simulation_against_experiment_gives_a_verdict_per_measured_value(tmp_pa
     assert '<table id="experiment">' in html
     assert '<td class="text">agrees within the 2 % tolerance</td>' in html
     assert html.count('<td class="flagged">') == 7
+
+
+def test_charge_sweep_table_closest_factor_and_figure(tmp_path):
+    from electrolyte_md.study.sweep import closest_factors, plot_sweep, sweep_table
+
+    sweeps = {"E": {"E_q070": 0.7, "E_q080": 0.8, "E_q100": 1.0}}
+    rows = []
+    for system, factor in sweeps["E"].items():
+        rows += [
+            _summary_row(system, "CN Li-P", 2.0 * factor, 0.1, t=298.15),
+            _summary_row(system, "density", 1.0 + 0.2 * factor, 0.005, t=298.15),
+            _summary_row(system, "sigma_NE", 20.0 - 10.0 * factor, 1.0, t=298.15),
+        ]
+    table = sweep_table(pd.DataFrame(rows), sweeps, "Li-P")
+    assert table["ion_charge_scale"].tolist() == [0.7, 0.8, 1.0]
+    assert table["CN Li-P"].tolist() == pytest.approx([1.4, 1.6, 2.0])
+    assert table["density_sem"].tolist() == [0.005] * 3
+    measured = [
+        {"property": "density", "system": "E", "value": 1.17, "temperature_kelvin": 298.15,
+         "source": "a"},
+        {"property": "conductivity", "system": "E", "value": 5.0, "temperature_kelvin": 298.15,
+         "source": "b"},
+        {"property": "viscosity", "system": "E", "value": 2.0, "temperature_kelvin": 298.15,
+         "source": "c"},
+    ]  # fmt: skip
+    closest = closest_factors(table, measured).set_index("property")
+    assert list(closest.index) == ["density", "conductivity"]  # viscosity: not simulated
+    density = closest.loc["density"]
+    # 1.14, 1.16, 1.20 against 1.17: nearest 0.8 (0.01 off), crossed at 0.85
+    assert density["closest_factor"] == 0.8
+    assert density["crossing_factor"] == pytest.approx(0.85)
+    assert "crossed near factor 0.85" in density["statement"]
+    sigma = closest.loc["conductivity"]  # 13, 12, 10 never reach 5
+    assert sigma["closest_factor"] == 1.0 and math.isnan(sigma["crossing_factor"])
+    assert "outside the swept range" in sigma["statement"]
+    figures = [tmp_path / "sweep.png", tmp_path / "sweep.svg"]
+    plot_sweep(table, "Li-P", measured, figures)
+    assert figures[0].read_bytes().startswith(b"\x89PNG")
+    assert b"<svg" in figures[1].read_bytes()[:500]

@@ -194,7 +194,11 @@ def additive_pairs(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     systems = config["systems"]
 
     def base(spec):
-        return (sorted(spec["solvents"].items()), sorted(spec.get("salts", {}).items()))
+        return (
+            sorted(spec["solvents"].items()),
+            sorted(spec.get("salts", {}).items()),
+            spec.get("ion_charge_scale"),  # a sweep pairs like with like
+        )
 
     pairs = []
     for name, spec in systems.items():
@@ -231,6 +235,106 @@ def charge_scales(config: Mapping[str, Any]) -> dict[str, float]:
     """
     charges = {name: species_charge(name, spec) for name, spec in config["species"].items()}
     return _scales(config, charges)
+
+
+# --- charge-scaling sweeps --------------------------------------------------------------
+
+
+def sweep_system_name(system: str, factor: float) -> str:
+    """The name of a sweep's system: ``LiPF6_NMP`` at 0.8 -> ``LiPF6_NMP_q080``."""
+    return f"{system}_q{round(100 * factor):03d}"
+
+
+def charge_sweeps(config: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Swept system -> {its systems: factor}, for every system with ``ion_charge_scales``
+    (in a configuration not yet expanded by :func:`expand_charge_sweeps`)."""
+    return {
+        system: {sweep_system_name(system, f): float(f) for f in spec["ion_charge_scales"]}
+        for system, spec in config["systems"].items()
+        if spec.get("ion_charge_scales")
+    }
+
+
+def expand_charge_sweeps(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration with each swept system replaced by one system per factor.
+
+    A system with ``ion_charge_scales: [0.7, 0.8, 1.0]`` becomes ``<system>_q070``,
+    ``_q080`` and ``_q100``, each a copy with its ``ion_charge_scale``: the factor is then
+    part of the system wildcard, and every stage (box, force field, MD, analysis) runs per
+    factor unchanged. References to the swept system in ``validation`` (paper systems,
+    measured densities, experiments of the system) point to each of its systems.
+    """
+    sweeps = charge_sweeps(config)
+    if not sweeps:
+        return dict(config)
+    expanded = copy.deepcopy(dict(config))
+    systems: dict[str, Any] = {}
+    for name, spec in config["systems"].items():
+        if name not in sweeps:
+            systems[name] = copy.deepcopy(spec)
+            continue
+        for derived, factor in sweeps[name].items():
+            one = {k: copy.deepcopy(v) for k, v in spec.items() if k != "ion_charge_scales"}
+            systems[derived] = one | {"ion_charge_scale": factor}
+    expanded["systems"] = systems
+    validation = expanded.get("validation") or {}
+    if "paper_systems" in validation:
+        validation["paper_systems"] = [
+            d for s in validation["paper_systems"] for d in sweeps.get(s, {s: None})
+        ]
+    if "measured_densities" in validation:
+        validation["measured_densities"] = {
+            d: value
+            for s, value in validation["measured_densities"].items()
+            for d in sweeps.get(s, {s: None})
+        }
+    if "experiments" in validation:
+        validation["experiments"] = [
+            entry | ({"system": d} if "system" in entry else {})
+            for entry in validation["experiments"]
+            for d in sweeps.get(entry.get("system"), {entry.get("system"): None})
+        ]
+    return expanded
+
+
+def system_charge_scales(
+    config: Mapping[str, Any], system: str, charges: Mapping[str, int] | None = None
+) -> dict[str, float]:
+    """:func:`charge_scales` in one system: its ``ion_charge_scale``, where it has one,
+    replaces the factor of every charged species. ``charges`` (species -> net charge)
+    spares parsing every SMILES again for each system."""
+    if charges is None:
+        charges = {name: species_charge(name, spec) for name, spec in config["species"].items()}
+    scales = _scales(config, charges)
+    factor = config["systems"][system].get("ion_charge_scale")
+    if factor is None:
+        return scales
+    return {name: float(factor) if charges.get(name) else scales[name] for name in scales}
+
+
+def _check_sweeps(config: Mapping[str, Any], problems: list[str]) -> None:
+    names = set(config["systems"])
+    for system, derived in charge_sweeps(config).items():
+        factors = config["systems"][system]["ion_charge_scales"]
+        if len(derived) < len(factors):
+            problems.append(
+                f"systems.{system}.ion_charge_scales: {factors} name the same system twice "
+                "(systems are named to 0.01 of the factor); give factors 0.01 apart"
+            )
+        for name in derived:
+            if name in names:
+                problems.append(
+                    f"systems.{system}.ion_charge_scales: the sweep's system {name!r} "
+                    "clashes with a configured system of that name; rename one"
+                )
+        spec = config["systems"][system]
+        charged_additives = []
+        for additive, count in spec.get("additives", {}).items():
+            with contextlib.suppress(KeyError, ValueError, StructureError):  # reported above
+                if count and species_charge(additive, config["species"][additive]):
+                    charged_additives.append(additive)
+        if not spec.get("salts") and not charged_additives:
+            problems.append(f"systems.{system}.ion_charge_scales: the system has no ions to scale")
 
 
 def _check_species(config: Mapping[str, Any], problems: list[str]) -> dict[str, int]:
@@ -668,6 +772,7 @@ def check_config(
     _check_md(config, problems)
     _check_binding_xtb(config, problems)
     _check_validation(config, problems)
+    _check_sweeps(config, problems)
     _check_limits(config, problems)
     _check_frames(config, problems)
     _check_cache_dir(config, problems)

@@ -9,15 +9,17 @@ from snakemake.utils import min_version, validate
 
 from electrolyte_md.config import (
     additive_pairs,
-    charge_scales,
+    charge_sweeps,
     check_config,
     check_config_files,
     check_schema,
     check_selections,
     config_files_in_effect,
+    expand_charge_sweeps,
     md_protocol_settings,
     species_charge,
     species_parameters,
+    system_charge_scales,
     system_pairs,
     system_species,
 )
@@ -69,6 +71,18 @@ def refuse_bad_selections():
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 refuse_bad_configuration()
+# a charge-scaling sweep becomes one system per factor (<system>_q080 ...): the factor is
+# part of the system wildcard from here on; SWEEPS keeps what was swept, for the report
+SWEEPS = charge_sweeps(config)
+SWEPT_EXPERIMENTS = [
+    entry
+    for entry in config["validation"]["experiments"]
+    if entry.get("system") in SWEEPS
+]
+config.update(expand_charge_sweeps(config))
+SPECIES_CHARGES = {
+    name: species_charge(name, spec) for name, spec in config["species"].items()
+}
 
 
 RESULTS = "results"
@@ -239,6 +253,8 @@ def final_outputs():
         outputs.append(f"{RESULTS}/report/paper_validation.csv")
     if config["validation"]["experiments"]:
         outputs.append(f"{RESULTS}/report/experiment.csv")
+    if SWEEPS:
+        outputs.append(f"{RESULTS}/report/charge_sweep.csv")
     for system in config["systems"]:
         # one file per run as well: a run added to a study restored without Snakemake's
         # records (python -m electrolyte_md.progress restore) changes no table's mtime,

@@ -50,7 +50,9 @@ rule build_system:
         runtime=30,
     params:
         species=species_of,
-        charge_scale=charge_scales(config),
+        charge_scale=lambda wildcards: system_charge_scales(
+            config, wildcards.system, SPECIES_CHARGES
+        ),
         cutoff_nm=config["forcefield"]["cutoff_nm"],
     script:
         "../scripts/forcefield_build_system.py"

@@ -192,6 +192,45 @@ rule experiment_checks:
         "../scripts/report_experiment_checks.py"
 
 
+rule charge_sweep:
+    input:
+        summaries=[
+            f"{RESULTS}/analysis/{system}/summary.csv"
+            for systems in SWEEPS.values()
+            for system in systems
+        ],
+    output:
+        figure=report(
+            f"{RESULTS}/report/charge_sweep.png",
+            caption="../report/charge_sweep.rst",
+            category="At a glance",
+            labels={"item": "6 against the ionic charge factor"},
+        ),
+        figure_svg=f"{RESULTS}/report/charge_sweep.svg",
+        table=f"{RESULTS}/report/charge_sweep.csv",
+        closest=report(
+            f"{RESULTS}/report/charge_sweep_closest.csv",
+            caption="../report/charge_sweep.rst",
+            category="At a glance",
+            labels={"item": "7 the factor closest to experiment"},
+        ),
+    log:
+        f"{LOGS}/charge_sweep/charge_sweep.log",
+    benchmark:
+        f"{BENCH}/charge_sweep/charge_sweep.tsv"
+    conda:
+        ENVS["report"]
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        sweeps=SWEEPS,
+        cn_pair=config["analysis"]["comparison"].get("cn_pair", "Li-P"),
+        experiments=SWEPT_EXPERIMENTS,
+    script:
+        "../scripts/report_charge_sweep.py"
+
+
 rule paper_validation:
     input:
         comparison=f"{RESULTS}/report/comparison.csv",

@@ -78,9 +78,7 @@ def neat_systems(systems: Mapping[str, Mapping[str, Any]], species: str) -> list
     ]
 
 
-def _verdict(
-    simulated: float, sem: float, measured: float, tolerance: float
-) -> tuple[float, str]:
+def _verdict(simulated: float, sem: float, measured: float, tolerance: float) -> tuple[float, str]:
     deviation = (simulated - measured) / measured
     resolved = not math.isfinite(sem) or sem / abs(measured) <= tolerance
     within = abs(deviation) <= tolerance
@@ -154,10 +152,7 @@ def experiment_table(
             if match.empty:
                 rows.append(
                     row
-                    | {
-                        "verdict": f"not simulated: {system} has no {quantity} at "
-                        f"{temperature:g} K"
-                    }
+                    | {"verdict": f"not simulated: {system} has no {quantity} at {temperature:g} K"}
                 )
                 continue
             found = match.iloc[0]
@@ -193,9 +188,7 @@ def write_experiment_table(
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     shown = table.copy()
     for column in ("measured", "simulated", "simulated_sem", "deviation_percent"):
-        shown[column] = [
-            "" if pd.isna(v) else f"{v:.4g}" for v in table[column].astype(float)
-        ]
+        shown[column] = ["" if pd.isna(v) else f"{v:.4g}" for v in table[column].astype(float)]
     shown["tolerance_percent"] = [f"{v:g}" for v in table["tolerance_percent"]]
     shown["flagged"] = ["yes" if f else "" for f in table["flagged"]]
     highlight = [
