@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from electrolyte_md.errors import ElectrolyteMDError
@@ -79,6 +82,26 @@ def atomic_copy(src: Path | str, dst: Path | str) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class TimeLimit:
+    """A wall-clock limit for :func:`run_program`, with what it was scaled from.
+
+    Attributes
+    ----------
+    seconds
+        The limit.
+    basis
+        The size it was scaled from and the rule, for the message
+        ("17 atoms: 300 s + 0.1 s x atoms^2").
+    remedy
+        What the user can do when it is reached.
+    """
+
+    seconds: float
+    basis: str
+    remedy: str
+
+
 def find_program(name: str) -> str:
     """Absolute path of an executable, looked up next to the running Python first.
 
@@ -108,6 +131,7 @@ def run_program(
     what: str,
     stdin_path: Path | None = None,
     log_path: Path | None = None,
+    time_limit: TimeLimit | None = None,
 ) -> str:
     """Run an external program, keep its output, raise ``error`` if it fails.
 
@@ -126,6 +150,12 @@ def run_program(
     log_path
         Where to copy the combined output; it always goes to this module's logger,
         which the workflow scripts send to the rule's log file.
+    time_limit
+        Wall-clock limit (:class:`TimeLimit`). On expiry the program and everything it
+        started (antechamber's sqm, the Packmol binary behind its Python wrapper) are
+        killed and ``error`` is raised naming the program, the limit, the size it was
+        scaled from and what to do (with the limit as its ``time_limit`` attribute).
+        ``None``: no limit.
 
     Returns
     -------
@@ -137,8 +167,9 @@ def run_program(
     env["PATH"] = f"{Path(program).parent}{os.pathsep}{env.get('PATH', '')}"
     logger.info("running %s in %s", " ".join([program, *args[1:]]), cwd)
     stdin = open(stdin_path) if stdin_path is not None else subprocess.DEVNULL  # noqa: SIM115
+    timed_out = False
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [program, *args[1:]],
             cwd=cwd,
             stdin=stdin,
@@ -146,15 +177,62 @@ def run_program(
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
-            check=False,
         )
+        try:
+            output, _ = proc.communicate(
+                timeout=time_limit.seconds if time_limit is not None else None
+            )
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_tree(proc)
+            output, _ = proc.communicate()
+        except BaseException:  # interrupted (KeyboardInterrupt, a signal handler's exception)
+            _kill_tree(proc)
+            proc.wait()
+            raise
     finally:
         if stdin_path is not None:
             stdin.close()
-    logger.info("output of %s:\n%s", what, proc.stdout)
+    logger.info("output of %s:\n%s", what, output)
     if log_path is not None:
-        atomic_write_text(log_path, proc.stdout)
+        atomic_write_text(log_path, output)
+    if timed_out:
+        tail = "\n".join(output.strip().splitlines()[-5:])
+        expired = error(
+            f"{what} did not finish within its time limit of {time_limit.seconds:.0f} s "
+            f"({time_limit.basis}) and was stopped; {time_limit.remedy}"
+            + (f"\nlast lines of its output:\n{tail}" if tail else "")
+        )
+        expired.time_limit = time_limit  # tells callers it was the limit, not the program
+        raise expired
     if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
+        tail = "\n".join(output.strip().splitlines()[-15:])
         raise error(f"{what} failed (exit {proc.returncode}):\n{tail}")
-    return proc.stdout
+    return output
+
+
+def _descendants(pid: int) -> list[int]:
+    """Process ids of every descendant of ``pid`` (Linux ``/proc``; elsewhere none)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")"
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and every process it started (antechamber's sqm, the Packmol binary
+    behind its Python wrapper), which killing ``proc`` alone would leave running."""
+    descendants = _descendants(proc.pid)
+    for pid in [proc.pid, *descendants]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)

@@ -89,6 +89,11 @@ class SpeciesParameters:
         For ``xtb_seminario``: atom names and types and the per-term Seminario bonds and
         angles that :func:`~electrolyte_md.forcefield.system.build_system` writes into the
         OpenMM System.
+    gaff2_analogues
+        For the GAFF2 models: the parameters parmchk2 took by analogy, which the
+        configuration accepted (``accept_gaff2_analogues``), each as
+        :meth:`electrolyte_md.forcefield.analogues.Analogue.to_dict` (term, types, source,
+        penalty, reason, remark, atoms); empty if none. ``None`` for the other models.
     """
 
     name: str
@@ -101,6 +106,7 @@ class SpeciesParameters:
     trans_ligand_pairs: list[list[int]]
     octahedral_center: int | None
     cluster_terms: dict | None = None
+    gaff2_analogues: list[dict] | None = None
 
     def to_json(self, path: Path) -> None:
         write_json(path, asdict(self))

@@ -38,7 +38,8 @@ class SystemSummary:
     charge_scale
         Residue -> factor applied to its partial charges.
     species
-        Per species: residue, model, citation, count, scaled charge per molecule.
+        Per species: residue, model, citation, count, scaled charge per molecule, and the
+        GAFF2 parameters taken by analogy that its configuration accepted.
     removed_trans_angles
         Angle terms of octahedral ions set to zero force constant.
     cluster_terms_set
@@ -280,6 +281,7 @@ def build_system(
                 "citation": p.citation,
                 "count": int(counts.get(name, 0)),
                 "charge_per_molecule_e": p.net_charge_e * float(charge_scale.get(name, 1.0)),
+                "gaff2_analogues": p.gaff2_analogues or [],
             }
             for name, p in params.items()
         },

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from electrolyte_md.errors import ConfigError, StructureError
-from electrolyte_md.io import atomic_copy, run_program, write_json
+from electrolyte_md.io import TimeLimit, atomic_copy, run_program, write_json
 from electrolyte_md.units import ANGSTROM3_PER_CM3, ANGSTROM3_PER_LITRE, AVOGADRO_PER_MOL
 
 logger = logging.getLogger(__name__)
@@ -209,6 +209,88 @@ def compute_composition(
     )
 
 
+#: Packmol's time limit: PACKMOL_BASE_S + PACKMOL_PER_ATOM_S x atoms in the box. Measured
+#: with the default tolerance on 2 shared cores (docs/models.md): the default box (1,688
+#: atoms) 2.6 s, config/config.production.yaml's (16,856 atoms) 36 s, so the limit is
+#: 25-80x a normal packing; the time grows slightly faster than the atoms (x14 for x10),
+#: which the margin covers up to millions of atoms. A packing that cannot succeed (a
+#: tolerance the density does not allow) otherwise runs for hours.
+PACKMOL_BASE_S = 120.0
+PACKMOL_PER_ATOM_S = 0.05
+
+# Packmol's messages (Packmol 21.2.3, the pinned wheel), quoted from its output:
+# " Packmol was not able to find a solution to your"
+# " packing problem with the desired distance tolerance."
+# "  ENDED WITHOUT PERFECT PACKING: "                       (exit status 173)
+_NO_SOLUTION = ("ENDED WITHOUT PERFECT PACKING", "not able to find a solution")
+# "  ERROR: Packmol was unable to put the molecules"
+# "         in the desired regions even without"
+# "         considering distance tolerances. "               (exit status 173)
+_NO_ROOM = "unable to put the molecules"
+
+
+def packmol_time_limit(composition: Composition) -> TimeLimit:
+    """Time limit of Packmol for a box, by its number of atoms."""
+    n = composition.n_atoms
+    return TimeLimit(
+        seconds=PACKMOL_BASE_S + PACKMOL_PER_ATOM_S * n,
+        basis=f"{n} atoms in {sum(composition.counts.values())} molecules: "
+        f"{PACKMOL_BASE_S:g} s + {PACKMOL_PER_ATOM_S:g} s per atom",
+        remedy=(
+            "a box this size packs in a small fraction of that (docs/models.md), so the "
+            "molecules most likely cannot be placed that far apart at the estimated "
+            "density: lower packing.tolerance_angstrom (2.0 is usual), check the "
+            "densities (density_g_per_cm3) that size the box, or try another packing.seed"
+        ),
+    )
+
+
+def _extent_angstrom(pdb: Path) -> float:
+    """Largest distance between two atoms of a PDB file."""
+    xyz = [
+        (float(line[30:38]), float(line[38:46]), float(line[46:54]))
+        for line in Path(pdb).read_text().splitlines()
+        if line.startswith(("ATOM", "HETATM"))
+    ]
+    return max((math.dist(a, b) for a in xyz for b in xyz), default=0.0)
+
+
+def _packmol_failure(
+    composition: Composition,
+    output: str,
+    molecule_pdbs: dict[str, Path],
+    tolerance_angstrom: float,
+) -> str:
+    """Packmol's known failures in words, naming the system and the remedy."""
+    system, length = composition.system, composition.box_length_angstrom
+    size = f"{length:.2f} A box ({composition.n_atoms} atoms)"
+    if _NO_ROOM in output:
+        extents = {
+            s: _extent_angstrom(molecule_pdbs[s]) for s, n in composition.counts.items() if n
+        }
+        largest = max(extents, key=extents.get)
+        return (
+            f"Packmol could not place the molecules of system {system} inside its {size} "
+            f"even without the distance tolerance: the largest, {largest}, spans "
+            f"{extents[largest]:.1f} A. Use more molecules (systems.{system}."
+            "n_solvent_molecules) so that the box is larger, and check the densities "
+            "(density_g_per_cm3) that size it"
+        )
+    if any(marker in output for marker in _NO_SOLUTION):
+        return (
+            f"Packmol could not pack system {system} with every pair of atoms at least "
+            f"{tolerance_angstrom:g} A apart in its {size}: the molecules do not fit that "
+            "far apart at the estimated density. Lower packing.tolerance_angstrom (2.0 is "
+            "usual), try another packing.seed, or check the densities "
+            "(density_g_per_cm3) that size the box"
+        )
+    tail = "\n".join(output.strip().splitlines()[-10:])
+    return (
+        f"Packmol did not pack system {system} within tolerance {tolerance_angstrom} A in "
+        f"a {size}:\n{tail}"
+    )
+
+
 def pack_box(
     composition: Composition,
     molecule_pdbs: dict[str, Path],
@@ -216,17 +298,25 @@ def pack_box(
     *,
     tolerance_angstrom: float = 2.0,
     seed: int = 1234,
+    time_limit: TimeLimit | None = None,
 ) -> None:
     """Pack the molecules into a periodic cubic box with Packmol.
 
     Packmol's ``pbc`` keyword (Packmol >= 20.15) makes the tolerance hold across the
     periodic boundaries, so no vacuum margin is needed and the box keeps the estimated
-    density. The box edge is written as a CRYST1 record.
+    density. The box edge is written as a CRYST1 record. ``out_pdb`` appears whole, or
+    not at all if Packmol fails.
+
+    Parameters
+    ----------
+    time_limit
+        Packmol's wall-clock limit; by default :func:`packmol_time_limit`.
 
     Raises
     ------
     StructureError
-        If Packmol fails or does not reach a packing within tolerance.
+        If Packmol fails, runs past its time limit or does not reach a packing within
+        tolerance (the message says which, for the system, and what to change).
     """
     length = composition.box_length_angstrom
     lines = [
@@ -252,18 +342,27 @@ def pack_box(
                 "",
             ]
         (workdir / "pack.inp").write_text("\n".join(lines))
-        output = run_program(
-            ["packmol"],
-            cwd=workdir,
-            stdin_path=workdir / "pack.inp",
-            error=StructureError,
-            what=f"Packmol for system {composition.system}",
-        )
-        if "Success!" not in output or not (workdir / "packed.pdb").exists():
-            tail = "\n".join(output.strip().splitlines()[-10:])
+        log = workdir / "packmol.log"
+        try:
+            output = run_program(
+                ["packmol"],
+                cwd=workdir,
+                stdin_path=workdir / "pack.inp",
+                error=StructureError,
+                what=f"Packmol for system {composition.system}",
+                log_path=log,
+                time_limit=time_limit or packmol_time_limit(composition),
+            )
+        except StructureError as failure:
+            text = log.read_text() if log.exists() else ""
+            if getattr(failure, "time_limit", None) is not None or not text:
+                raise
             raise StructureError(
-                f"Packmol did not pack system {composition.system} within tolerance "
-                f"{tolerance_angstrom} A in a {length:.2f} A box:\n{tail}"
+                _packmol_failure(composition, text, molecule_pdbs, tolerance_angstrom)
+            ) from None
+        if "Success!" not in output or not (workdir / "packed.pdb").exists():
+            raise StructureError(
+                _packmol_failure(composition, output, molecule_pdbs, tolerance_angstrom)
             )
         packed = [
             line

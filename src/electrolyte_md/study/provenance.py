@@ -81,6 +81,20 @@ def _installed(name: str) -> str | None:
         return None
 
 
+def analogues_text(analogues: list[dict]) -> str:
+    """The GAFF2 parameters a species took by analogy, as one line for the report:
+    ``ACCEPTED GAFF2 analogues (accept_gaff2_analogues): mass Si from c3; ...``."""
+    terms = []
+    for a in analogues:
+        term = f"{a['term']} {'-'.join(a['types'])}"
+        if a.get("source"):
+            term += f" from {'-'.join(a['source'])}"
+        if a.get("penalty"):
+            term += f" (penalty {a['penalty']:g})"
+        terms.append(term)
+    return f"ACCEPTED GAFF2 analogues (accept_gaff2_analogues): {'; '.join(terms)}"
+
+
 def provenance_table(
     repo: Path,
     snakemake_version: str,
@@ -88,7 +102,8 @@ def provenance_table(
     md_summaries: list[Path],
 ) -> pd.DataFrame:
     """One row per item: the git commit, software versions (each with the work its authors
-    ask to be cited, column ``cite``), the force field of each species.
+    ask to be cited, column ``cite``), the force field of each species (with the GAFF2
+    parameters it took by analogy, where its configuration accepted any).
 
     Versions the runs recorded (OpenMM in every ``md_summary.json``, AmberTools and OpenMM
     in every ``forcefield.json``) are reported as recorded; the others are those of the
@@ -152,6 +167,8 @@ def provenance_table(
         system = path.parent.name
         for species, info in record["species"].items():
             text = f"{info['model']}: {info['citation']}"
+            if info.get("gaff2_analogues"):
+                text += "; " + analogues_text(info["gaff2_analogues"])
             by_species.setdefault(species, {}).setdefault(text, []).append(system)
     for species, texts in by_species.items():
         for text, systems in texts.items():
