@@ -22,6 +22,7 @@ from electrolyte_md.cluster.orientation import (
     periphery_exclusions,
     scan_geometry,
 )
+from electrolyte_md.errors import ParameterizationError
 from electrolyte_md.forcefield.cluster_model import heavy_atom_rmsd
 from electrolyte_md.forcefield.species import parameterize_species
 from electrolyte_md.forcefield.system import build_species_alone
@@ -180,6 +181,11 @@ def test_parameterised_cluster_holds_the_fitted_orientation(tmp_path, structure)
     params = parameterize_species(
         info, species / "structure.sdf", {"model": "xtb_seminario"}, species / "params"
     )
+    # its ligands are GAFF2 molecules checked like any other: none needs an analogue once
+    # parmchk2's random choice of the aromatic impropers is settled (electrolyte_md.frcmod)
+    assert params.gaff2_analogues == []
+    frcmod = (species / "params" / "ff.frcmod").read_text()
+    assert "ca-ca-ca-nv         1.1          180.0" in frcmod and "X -X -cc-X" not in frcmod
     orientation = params.cluster_terms["orientation_terms"]
     terms = orientation["terms"]
     assert len(terms) == 30
@@ -230,7 +236,6 @@ def test_heavy_atom_rmsd_of_the_check_is_the_kabsch_rmsd():
 def test_a_document_without_orientation_scans_is_refused_before_any_work(tmp_path):
     """An older cluster document (no orientation_scan) gets an error that names the fix,
     and no parameter file is written."""
-    from electrolyte_md.errors import ParameterizationError
 
     species = tmp_path / "Ti6HPAB"
     info = _committed_cluster(species)

@@ -214,3 +214,29 @@ def test_cutoff_longer_than_half_box_is_refused(small_box, tmp_path, built_speci
             tmp_path,
             cutoff_nm=1.2,
         )
+
+
+def test_parmchk2s_random_choice_of_aromatic_impropers_is_settled():
+    """parmchk2 (AmberTools 26) writes these impropers of 4-aminobenzoate either way from
+    run to run on the same input (3 of 8 runs the X -X -cc-X one): the default wins."""
+    from electrolyte_md.frcmod import settle_aromatic_impropers
+
+    stiff = (
+        "IMPROPER\n"
+        "ca-ca-ca-nv        10.5          180.0         2.0          Same as X -X -cc-X , "
+        "penalty score= 41.9 (use general term))\n"
+        "c -ca-ca-ca        10.5          180.0         2.0          Same as X -X -cc-X , "
+        "penalty score= 41.9 (use general term))\n"
+        "ca-ca-ca-ha         1.1          180.0         2.0          Using general improper "
+        "torsional angle  X- X-ca-ha, penalty score=  6.0)\n\nNONBON\n"
+    )
+    default = (
+        "IMPROPER\n"
+        "ca-ca-ca-nv         1.1          180.0         2.0          Using the default value\n"
+        "c -ca-ca-ca         1.1          180.0         2.0          Using the default value\n"
+        "ca-ca-ca-ha         1.1          180.0         2.0          Using general improper "
+        "torsional angle  X- X-ca-ha, penalty score=  6.0)\n\nNONBON\n"
+    )
+    settled, changed = settle_aromatic_impropers(stiff)
+    assert settled == default and changed == ["ca-ca-ca-nv", "c -ca-ca-ca"]
+    assert settle_aromatic_impropers(default) == (default, [])

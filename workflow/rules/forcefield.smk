@@ -18,7 +18,9 @@ rule parameterize_species:
         ENVS["forcefield"]
     resources:
         mem_mb=2000,
-        runtime=60,
+        # antechamber's and parmchk2's own time limits (forcefield/species.py) fit in it up
+        # to ~110 atoms, in the SLURM profile's second attempt (x 2) up to ~140 atoms
+        runtime=120,
     params:
         parameters=lambda wc: species_parameters(config, wc.species),
         cache_dir=config["forcefield"]["cache_dir"],

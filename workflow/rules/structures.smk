@@ -64,7 +64,9 @@ rule pack_box:
         ENVS["structures"]
     resources:
         mem_mb=2000,
-        runtime=30,
+        # Packmol's own time limit (structures/box.py: 120 s + 0.05 s per atom) fits in it
+        # up to 70,000 atoms, in the SLURM profile's second attempt up to 140,000
+        runtime=60,
     params:
         tolerance=config["packing"]["tolerance_angstrom"],
         seed=config["packing"]["seed"],

@@ -39,6 +39,7 @@ import logging
 import math
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,7 @@ from electrolyte_md.cluster.orientation import (
 )
 from electrolyte_md.cluster.seminario import angle_force_constant, bond_force_constant
 from electrolyte_md.errors import ParameterizationError
+from electrolyte_md.frcmod import settle_aromatic_impropers
 from electrolyte_md.io import atomic_write_text, run_program
 from electrolyte_md.units import EV_TO_KCAL_PER_MOL, EV_TO_KJ_PER_MOL
 
@@ -443,11 +445,15 @@ def write_cluster_parameters(
     residue: str,
     out_mol2: Path,
     out_frcmod: Path,
+    check_ligand: Callable[[str, Path, Path], None] | None = None,
 ) -> dict:
     """Write ff.mol2 and ff.frcmod of a cluster; return the per-term parameters.
 
     The returned dict (atom names and types, Seminario bonds and angles) is what
     :func:`apply_cluster_terms` needs; the caller stores it with the species record.
+    ``check_ligand(kind, mol2, frcmod)`` is called on each typed ligand fragment and its
+    parmchk2 frcmod before anything is written (the force-field stage checks there which
+    GAFF2 terms parmchk2 took by analogy; this lower stage cannot import it).
     """
     names = atom_names(structure.elements)
     with tempfile.TemporaryDirectory(prefix="cluster-ff-") as tmp:
@@ -455,7 +461,11 @@ def write_cluster_parameters(
         types = atom_types(structure, work)
         mol2_text = cluster_mol2(structure, names, types, charges, residue)
         (work / "cluster.mol2").write_text(mol2_text)
-        frcmod = _frcmod(structure, types, terms, _parmchk2_ligands(work))
+        ligand_frcmods = _parmchk2_ligands(work)
+        if check_ligand is not None:
+            for kind in ("carboxylate", "alkoxide"):
+                check_ligand(kind, work / f"{kind}.mol2", work / f"{kind}.frcmod")
+        frcmod = _frcmod(structure, types, terms, ligand_frcmods)
     site = set(metal_site_atoms(structure))
     shell = set(site)
     for i, j, _ in structure.bonds:
@@ -494,7 +504,12 @@ def _parmchk2_ligands(work: Path) -> list[str]:
             error=ParameterizationError,
             what=f"parmchk2 for the {kind}",
         )
-        content = out.read_text()
+        # parmchk2 gives the aminobenzoate's ring impropers 1.1 or 10.5 kcal/mol at
+        # random: settled to its default (electrolyte_md.frcmod)
+        content, changed = settle_aromatic_impropers(out.read_text())
+        if changed:
+            logger.info("%s: aromatic impropers %s set to parmchk2's default", kind, changed)
+            out.write_text(content)
         if "ATTN, need revision" in content:
             raise ParameterizationError(f"parmchk2 found no GAFF2 analogue for the {kind}")
         text.append(content)

@@ -27,9 +27,20 @@ The real lines each pattern reads are quoted beside it (AmberTools 26, GAFF2 2.2
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict, dataclass
 from itertools import permutations
+from pathlib import Path
+
+from electrolyte_md import mol2
+from electrolyte_md.errors import ParameterizationError
+
+logger = logging.getLogger(__name__)
+
+#: The key of a species' ``parameters`` that accepts parameters parmchk2 took by analogy;
+#: it does not enter the parameter cache's key.
+ACCEPT_ANALOGUES = "accept_gaff2_analogues"
 
 #: Atom types of GAFF2: the MASS section of AmberTools' ``gaff2.dat`` (version 2.2.30,
 #: AmberTools 26); a test checks it against the installed file.
@@ -305,3 +316,82 @@ def describe(analogues: list[Analogue], limit: int = 3) -> str:
             line += f" [atoms {shown}" + (f" and {more} more]" if more > 0 else "]")
         lines.append(f"  {line}")
     return "\n".join(lines)
+
+
+def mol2_bonds(path: Path) -> list[tuple[int, int]]:
+    """Bonded atom pairs of a MOL2 file (0-based positions in its ATOM section)."""
+    index = {atom.index: i for i, atom in enumerate(mol2.read_atoms(path))}
+    bonds, inside = [], False
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("@<TRIPOS>"):
+            inside = line.startswith("@<TRIPOS>BOND")
+            continue
+        fields = line.split()
+        if inside and len(fields) >= 3:
+            bonds.append((index[int(fields[1])], index[int(fields[2])]))
+    return bonds
+
+
+def checked_analogues(
+    name: str, parameters: dict, mol2_path: Path, frcmod_path: Path, part: str = ""
+) -> list[dict]:
+    """The parameters parmchk2 took by analogy for species ``name`` (or a ``part`` of it,
+    such as a cluster's ligand), if its ``parameters`` accept them.
+
+    Raises
+    ------
+    ParameterizationError
+        If there are any and ``parameters`` does not accept them, naming the atoms and
+        terms and the remedy; always for terms parmchk2 found nothing for.
+    """
+    atoms = mol2.read_atoms(mol2_path)
+    found = with_atoms(
+        frcmod_analogues(Path(frcmod_path).read_text()),
+        [(atom.name, atom.atom_type) for atom in atoms],
+        mol2_bonds(mol2_path),
+    )
+    if not found:
+        return []
+    key = f"species.{name}.parameters.{ACCEPT_ANALOGUES}"
+    where = f" ({part})" if part else ""
+    missing = [a for a in found if a.reason == "no parameter"]
+    if missing:
+        raise ParameterizationError(
+            f"species '{name}'{where}: parmchk2 found no GAFF2 parameter for "
+            f"{len(missing)} term(s), not even by analogy, and wrote them with a zero "
+            f"force constant:\n{describe(missing)}\nThat would leave these atoms unbound, "
+            f"so {key} does not cover it: the molecule needs parameters GAFF2 does not "
+            "have. Leave the species out, or choose a molecule GAFF2 covers"
+        )
+    if not parameters.get(ACCEPT_ANALOGUES, False):
+        raise ParameterizationError(_refusal(name, atoms, found, key, part))
+    logger.warning(
+        "%s: %d parameters taken by analogy, accepted by %s:\n%s",
+        name,
+        len(found),
+        key,
+        describe(found),
+    )
+    return [analogue.to_dict() | ({"part": part} if part else {}) for analogue in found]
+
+
+def _refusal(name: str, atoms: list, found: list[Analogue], key: str, part: str = "") -> str:
+    where = f" ({part})" if part else ""
+    untyped = [f"{a.name} ('{a.atom_type}')" for a in atoms if a.atom_type not in GAFF2_TYPES]
+    if untyped:
+        start = (
+            f"species '{name}'{where}: GAFF2 has no atom type for {', '.join(untyped)}, and "
+            f"parmchk2 filled {len(found)} of its parameters by analogy with other elements"
+        )
+    else:
+        start = (
+            f"species '{name}'{where}: GAFF2 has no parameters for {len(found)} of its "
+            "terms, and parmchk2 took each from other atom types (its penalty score says "
+            "how far the analogy goes)"
+        )
+    return (
+        f"{start}:\n{describe(found)}\nThese are not GAFF2 parameters of this molecule. "
+        f"To run with them anyway, set {key}: true in the configuration (they are then "
+        "listed in ff.json and the report); otherwise choose a molecule GAFF2 covers or a "
+        "model with parameters of its own"
+    )

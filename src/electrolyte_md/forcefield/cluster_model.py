@@ -30,6 +30,7 @@ from electrolyte_md.cluster.forcefield import (
 )
 from electrolyte_md.cluster.orientation import FIT_KT_KJ_PER_MOL, fit_orientation_terms
 from electrolyte_md.errors import ParameterizationError
+from electrolyte_md.forcefield.analogues import checked_analogues
 from electrolyte_md.forcefield.parameters import CITATIONS, SpeciesParameters
 from electrolyte_md.forcefield.system import build_species_alone
 from electrolyte_md.io import atomic_write_text
@@ -64,6 +65,15 @@ def parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) -> 
             "python -m electrolyte_md.cluster.document <document> --reuse"
         )
     charges = mol2.integral_charges(document["xtb_charges"]["charges"], info.formal_charge)
+    analogues: list[dict] = []
+
+    def check_ligand(kind: str, ligand_mol2: Path, ligand_frcmod: Path) -> None:
+        # the ligands are GAFF2 molecules: parameters taken by analogy need the same
+        # consent as in any other species (docs/models.md, force field)
+        analogues.extend(
+            checked_analogues(info.name, parameters, ligand_mol2, ligand_frcmod, f"{kind} ligand")
+        )
+
     terms = write_cluster_parameters(
         structure,
         charges,
@@ -71,6 +81,7 @@ def parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) -> 
         info.residue,
         out_dir / "ff.mol2",
         out_dir / "ff.frcmod",
+        check_ligand=check_ligand,
     )
     atomic_write_text(out_dir / "ff.pdb", mol2.pdb_from_mol2(out_dir / "ff.mol2", info.elements))
     result = SpeciesParameters(
@@ -84,6 +95,7 @@ def parameterize_cluster(info: SpeciesInfo, parameters: dict, out_dir: Path) -> 
         trans_ligand_pairs=[],
         octahedral_center=None,
         cluster_terms=terms,
+        gaff2_analogues=analogues,
     )
     result.to_json(out_dir / "ff.json")
     terms["orientation_terms"] = _fit_orientation_terms(structure, scan, info.name, out_dir)

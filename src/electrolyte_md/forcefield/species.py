@@ -27,13 +27,7 @@ from pathlib import Path
 
 from electrolyte_md import mol2
 from electrolyte_md.errors import ParameterizationError
-from electrolyte_md.forcefield.analogues import (
-    GAFF2_TYPES,
-    Analogue,
-    describe,
-    frcmod_analogues,
-    with_atoms,
-)
+from electrolyte_md.forcefield.analogues import ACCEPT_ANALOGUES, checked_analogues
 from electrolyte_md.forcefield.cluster_model import parameterize_cluster
 from electrolyte_md.forcefield.parameters import (
     CITATIONS,
@@ -42,15 +36,12 @@ from electrolyte_md.forcefield.parameters import (
     MODELS,
     SpeciesParameters,
 )
+from electrolyte_md.frcmod import settle_aromatic_impropers
 from electrolyte_md.io import TimeLimit, atomic_copy, atomic_write_text, run_program
 from electrolyte_md.structures.species import SpeciesInfo
 
 logger = logging.getLogger(__name__)
 
-
-#: The key of a species' ``parameters`` that accepts parameters parmchk2 took by analogy
-#: (:mod:`electrolyte_md.forcefield.analogues`); it does not enter the cache key.
-ACCEPT_ANALOGUES = "accept_gaff2_analogues"
 
 #: Time limit of antechamber (sqm's AM1 optimisation and AM1-BCC charges):
 #: ANTECHAMBER_BASE_S + ANTECHAMBER_PER_ATOM3_S x atoms^3. Measured on 2 shared cores
@@ -272,83 +263,12 @@ def _parmchk2(mol2_path: Path, workdir: Path, info: SpeciesInfo) -> Path:
             "either, so the molecule has no GAFF2 parameters. Choose a model with "
             "parameters of its own (a monatomic ion: ion_jc_tip3p) or leave the species out"
         ) from None
+    settled, changed = settle_aromatic_impropers(out.read_text())
+    if changed:
+        # parmchk2 picks between these two values at random (electrolyte_md.frcmod)
+        logger.info("%s: aromatic impropers %s set to parmchk2's default", info.name, changed)
+        atomic_write_text(out, settled)
     return out
-
-
-def _mol2_bonds(path: Path) -> list[tuple[int, int]]:
-    """Bonded atom pairs of a MOL2 file (0-based positions in its ATOM section)."""
-    index = {atom.index: i for i, atom in enumerate(mol2.read_atoms(path))}
-    bonds, inside = [], False
-    for line in Path(path).read_text().splitlines():
-        if line.startswith("@<TRIPOS>"):
-            inside = line.startswith("@<TRIPOS>BOND")
-            continue
-        fields = line.split()
-        if inside and len(fields) >= 3:
-            bonds.append((index[int(fields[1])], index[int(fields[2])]))
-    return bonds
-
-
-def _checked_analogues(
-    info: SpeciesInfo, parameters: dict, mol2_path: Path, frcmod_path: Path
-) -> list[dict]:
-    """The parameters parmchk2 took by analogy, if the configuration accepts them.
-
-    Raises
-    ------
-    ParameterizationError
-        If there are any and ``parameters`` does not accept them, naming the atoms and
-        terms and the remedy; always for terms parmchk2 found nothing for.
-    """
-    atoms = mol2.read_atoms(mol2_path)
-    found = with_atoms(
-        frcmod_analogues(Path(frcmod_path).read_text()),
-        [(atom.name, atom.atom_type) for atom in atoms],
-        _mol2_bonds(mol2_path),
-    )
-    if not found:
-        return []
-    key = f"species.{info.name}.parameters.{ACCEPT_ANALOGUES}"
-    missing = [a for a in found if a.reason == "no parameter"]
-    if missing:
-        raise ParameterizationError(
-            f"species '{info.name}': parmchk2 found no GAFF2 parameter for "
-            f"{len(missing)} term(s), not even by analogy, and wrote them with a zero "
-            f"force constant:\n{describe(missing)}\nThat would leave these atoms unbound, "
-            f"so {key} does not cover it: the molecule needs parameters GAFF2 does not "
-            "have. Leave the species out, or choose a molecule GAFF2 covers"
-        )
-    if not parameters.get(ACCEPT_ANALOGUES, False):
-        raise ParameterizationError(_refusal(info, atoms, found, key))
-    logger.warning(
-        "%s: %d parameters taken by analogy, accepted by %s:\n%s",
-        info.name,
-        len(found),
-        key,
-        describe(found),
-    )
-    return [analogue.to_dict() for analogue in found]
-
-
-def _refusal(info: SpeciesInfo, atoms: list, found: list[Analogue], key: str) -> str:
-    untyped = [f"{a.name} ('{a.atom_type}')" for a in atoms if a.atom_type not in GAFF2_TYPES]
-    if untyped:
-        start = (
-            f"species '{info.name}': GAFF2 has no atom type for {', '.join(untyped)}, and "
-            f"parmchk2 filled {len(found)} of its parameters by analogy with other elements"
-        )
-    else:
-        start = (
-            f"species '{info.name}': GAFF2 has no parameters for {len(found)} of its "
-            "terms, and parmchk2 took each from other atom types (its penalty score says "
-            "how far the analogy goes)"
-        )
-    return (
-        f"{start}:\n{describe(found)}\nThese are not GAFF2 parameters of this molecule. "
-        f"To run with them anyway, set {key}: true in the configuration (they are then "
-        "listed in ff.json and the report); otherwise choose a molecule GAFF2 covers or a "
-        "model with parameters of its own"
-    )
 
 
 def _fixed_charges(info: SpeciesInfo, charges: dict) -> list[float]:
@@ -483,7 +403,7 @@ def _publish(
     """Check the analogues, then write ``ff.{frcmod,mol2,pdb,json}`` (nothing if refused)."""
     model = parameters["model"]
     analogues = (
-        _checked_analogues(info, parameters, mol2_src, frcmod_src)
+        checked_analogues(info.name, parameters, mol2_src, frcmod_src)
         if model in ("gaff2_am1bcc", "gaff2_fixed_charges")
         else None
     )
