@@ -32,3 +32,26 @@ def test_no_error_when_every_step_works():
     ran = []
     run_steps({"a": lambda: ran.append(1), "b": lambda: ran.append(2)}, "Y", "tables")
     assert ran == [1, 2]
+
+
+def test_a_designed_error_is_logged_as_its_message_and_a_bug_with_its_traceback(tmp_path):
+    """A job's log: a refused input reads as its message (no traceback to bury it); an
+    unexpected exception keeps its traceback."""
+    import subprocess
+    import sys
+
+    for raised, traceback in (("AnalysisError('bad pair: fix it')", False),
+                              ("KeyError('oops')", True)):  # fmt: skip
+        log = tmp_path / "job.log"
+        script = (
+            "from electrolyte_md.logs import log_to_file\n"
+            "from electrolyte_md.errors import AnalysisError\n"
+            f"log_to_file({str(log)!r})\n"
+            f"raise {raised}\n"
+        )
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
+        text = log.read_text()
+        assert run.returncode != 0
+        assert ("Traceback" in text) is traceback
+        if not traceback:
+            assert text.strip() == "ERROR (AnalysisError): bad pair: fix it"

@@ -1,4 +1,10 @@
-"""Logging set-up for workflow scripts: everything, tracebacks included, into one file."""
+"""Logging set-up for workflow scripts: everything into one file.
+
+An error the package raises on purpose (:class:`~electrolyte_md.errors.ElectrolyteMDError`:
+a bad input, a refused molecule, a damaged file) is logged as its message alone, which
+names the problem, the file and the fix; a Python traceback there would only bury it.
+Any other exception is a bug, and its traceback is logged in full.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from electrolyte_md.errors import AnalysisError
+from electrolyte_md.errors import AnalysisError, ElectrolyteMDError
 
 
 def log_to_file(path: str | Path) -> None:
@@ -23,6 +29,15 @@ def log_to_file(path: str | Path) -> None:
     )
     logging.captureWarnings(True)
     sys.stderr = handle
+    sys.excepthook = _report_uncaught
+
+
+def _report_uncaught(kind, error, traceback) -> None:
+    """The process's last word: a designed error's message, or a bug's traceback."""
+    if isinstance(error, ElectrolyteMDError):
+        print(f"ERROR ({kind.__name__}): {error}", file=sys.stderr)
+    else:
+        sys.__excepthook__(kind, error, traceback)
 
 
 def run_steps(
@@ -67,7 +82,10 @@ def run_steps(
         logger.info("%s of %s: start", name, what)
         try:
             step()
-        except Exception as error:
+        except ElectrolyteMDError as error:  # designed: its message says it all
+            logger.error("%s of %s failed: %s: %s", name, what, type(error).__name__, error)
+            failed[name] = f"{type(error).__name__}: {error}"
+        except Exception as error:  # a bug: the traceback is what helps
             logger.exception("%s of %s failed", name, what)
             failed[name] = f"{type(error).__name__}: {error}"
         else:
