@@ -23,6 +23,8 @@ STUDY_RULES = {
     "md_summary_table",
     "comparison_table",
     "overview",
+    "experiment_checks",
+    "charge_sweep",
     "provenance",
 }
 
@@ -40,6 +42,10 @@ def _study(study: Workflow, n_systems: int, temperatures: list[float], replicas:
     }
     config["md"].update(temperatures_kelvin=temperatures, replicas=replicas)
     config["validation"]["paper_systems"] = []  # none of these is the tiny config's system
+    # nor do the measured values of the tiny config's system apply (a species' do)
+    config["validation"]["experiments"] = [
+        e for e in config["validation"]["experiments"] if "system" not in e
+    ]
     study.write_config(config)
     return config
 
