@@ -122,6 +122,7 @@ def test_init_files_hold_a_docstring_and_light_re_exports_only():
 #: configuration reference beside them); the console command calls every stage's tool.
 STAGE_RANK = {
     "errors": 0, "io": 0, "logs": 0, "plots": 0, "units": 0, "mol2": 0, "timeseries": 0,
+    "frcmod": 0,
     "structures": 1, "cluster": 2, "forcefield": 3, "dft": 3, "md": 4,
     "analysis": 5, "study": 6, "config": 7, "progress": 7, "configdoc": 7, "cli": 8,
 }  # fmt: skip

@@ -894,11 +894,16 @@ def _schema_problem(error) -> list[str]:
             value = f"{value[: _MAX_QUOTED // 2 - 3]}... ({len(str(error.instance))} characters)"
         if "propertyNames" in error.schema_path:
             value = f"the name {value}"
-        rule = (
-            f"must be of type {error.validator_value}"
-            if error.validator == "type"
-            else f"breaks {error.validator} {_short(repr(error.validator_value))}"
-        )
+        limit = error.validator_value
+        rule = {
+            "type": f"must be of type {limit}",
+            "minimum": f"is less than the minimum of {limit}",
+            "maximum": f"is more than the maximum of {limit}",
+            "exclusiveMinimum": f"must be more than {limit}",
+            "enum": f"is not one of {_short(repr(limit))}",
+            "pattern": f"does not match the pattern {limit!r}",
+            "maxLength": f"is longer than {limit} characters",
+        }[error.validator]
         return [f"{path or 'the configuration'}: {value} {rule}{what}"]
     return [f"{path or 'the configuration'}: {_short(error.message)}{what}"]
 

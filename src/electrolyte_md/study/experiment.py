@@ -31,6 +31,7 @@ import pandas as pd
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_write_text
 from electrolyte_md.study.report import html_table
+from electrolyte_md.study.summary import read_summaries
 
 __all__ = [
     "EXPERIMENT_COLUMNS",
@@ -181,8 +182,6 @@ def write_experiment_table(
     out_html: str,
 ) -> pd.DataFrame:
     """:func:`experiment_table` of the study's summaries, as CSV and as an HTML page."""
-    from electrolyte_md.study.summary import read_summaries
-
     summary = read_summaries(summary_paths)
     table = experiment_table(experiments, summary, systems)
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))

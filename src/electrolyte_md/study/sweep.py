@@ -28,6 +28,7 @@ import pandas as pd
 from electrolyte_md.errors import AnalysisError
 from electrolyte_md.io import atomic_write_text
 from electrolyte_md.plots import new_figure, save_figure
+from electrolyte_md.study.summary import read_summaries
 
 __all__ = ["closest_factors", "plot_sweep", "sweep_table", "write_sweep"]
 
@@ -173,8 +174,6 @@ def write_sweep(
     figures: Sequence[str],
 ) -> pd.DataFrame:
     """The sweep table, the closest factors and the figure of a study's sweeps."""
-    from electrolyte_md.study.summary import read_summaries
-
     table = sweep_table(read_summaries(summary_paths), sweeps, cn_pair)
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     closest = closest_factors(table, experiments)
