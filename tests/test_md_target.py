@@ -38,11 +38,11 @@ def water(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_water_box(tmp_path_factory.mktemp("water"))
 
 
-def test_loose_target_stops_at_the_first_check(water: tuple[Path, Path], tmp_path: Path) -> None:
-    # NPT: the density of 10 reports is known to far better than 0.05 g/cm3. One thread:
-    # the CPU platform sums forces in a fixed order, so the run (and whether its ten
-    # values pass the drift test, p > 0.05) is the same every time; on two threads it is
-    # not, and one run in twenty or so failed here by chance.
+def test_a_loose_target_stops_early(water: tuple[Path, Path], tmp_path: Path) -> None:
+    # NPT: the density of 10 reports is known to far better than 0.05 g/cm3, so the SE is
+    # met at the first check; whether its ten values also pass the drift test (p > 0.05)
+    # is chance, about 1 in 20 even on one thread (a clean-clone CI run stopped at the
+    # second check, 2.4 ps): the run stops at a check well before its 3.2 ps maximum.
     protocol = fast_protocol(
         production_ps=2.0,
         production_ensemble="NPT",
@@ -53,10 +53,13 @@ def test_loose_target_stops_at_the_first_check(water: tuple[Path, Path], tmp_pat
     summary = json.loads(outputs.summary_json.read_text(encoding="utf-8"))
     target = summary["production_target"]
     assert target["met"] is True and target["ended_by"] == "target met"
-    assert target["length_ps"] == pytest.approx(2.0) == summary["steps"]["production"] * 0.004
-    assert len(target["checks"]) == 1 and target["final"]["standard_error"] <= 0.05
+    checks = [c["production_ps"] for c in target["checks"]]
+    assert checks[:2] == pytest.approx([2.0, 2.4][: len(checks)]) and len(checks) <= 2
+    assert target["length_ps"] == pytest.approx(checks[-1])
+    assert target["length_ps"] == pytest.approx(summary["steps"]["production"] * 0.004)
+    assert target["final"]["standard_error"] <= 0.05
     assert target["final"]["used_fraction"] >= 0.5 and target["final"]["fluctuates"]
-    assert len(read_energies(outputs.prod_csv)) == 10
+    assert len(read_energies(outputs.prod_csv)) == round(checks[-1] / 0.2)
     table = pd.DataFrame([{"temperature_kelvin": 298.15, "flagged": False, "note": ""}])
     flag_unmet_targets(table, [{**summary, "temperature_kelvin": 298.15, "replica": 1}])
     assert not table["flagged"][0]
