@@ -1,8 +1,8 @@
 # Helpers shared by every stage: validation, wildcard values, path builders.
 
 import functools
-import sys
 import re
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
@@ -40,8 +40,9 @@ CONFIG_FILES = config_files_in_effect(
 
 
 def refuse_bad_configuration():
-    """Check files, schema and chemistry before any job; a user's mistake is reported
-    as a WorkflowError, which Snakemake prints without a Python traceback."""
+    """Check files, schema and chemistry before any job. A user's mistake is printed as
+    the message alone (key, file, fix) and the run ends with status 1: raised here, even
+    as a WorkflowError, Snakemake would print traceback lines under it."""
     source = ", ".join(map(str, CONFIG_FILES)) or "the configuration"
     try:
         check_config_files(CONFIG_FILES)
