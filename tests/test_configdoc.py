@@ -59,7 +59,7 @@ def test_console_command_runs_each_tool_by_name(tmp_path, capsys):
 def test_licence_and_citation_file():
     assert (REPO / "LICENSE").read_text().startswith("MIT License")
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert project["license"] == {"text": "MIT"}
+    assert project["license"] == "MIT"  # an SPDX expression (PEP 639)
     cff = yaml.safe_load((REPO / "CITATION.cff").read_text(encoding="utf-8"))
     for key in ("cff-version", "message", "title", "authors", "version", "license"):
         assert cff.get(key), key
