@@ -866,8 +866,8 @@ def _short(text: str) -> str:
 
 def _schema_problem(error) -> list[str]:
     """One line per problem of a jsonschema ``ValidationError``: key path, what is wrong,
-    what the key is for (its schema description) and, for an unknown key, the allowed
-    keys with the closest one first."""
+    what the key is for (its schema description) and, for an unknown key, the closest
+    allowed key and all the allowed ones."""
     path = ""
     for part in error.absolute_path:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
