@@ -89,9 +89,14 @@ def _verdict(simulated: float, sem: float, measured: float, tolerance: float) ->
             f"not resolved: the simulated value's error (±{100 * sem / abs(measured):.2g} %) "
             f"is larger than the {percent} tolerance; run longer"
         )
+    # one NVT run's density, say, has no error to weigh: the verdict says so
+    caveat = "" if math.isfinite(sem) else " (the simulated value has no error estimate)"
     if within:
-        return deviation, f"agrees within the {percent} tolerance"
-    return deviation, f"differs by {100 * deviation:+.3g} %, beyond the {percent} tolerance"
+        return deviation, f"agrees within the {percent} tolerance{caveat}"
+    return (
+        deviation,
+        f"differs by {100 * deviation:+.3g} %, beyond the {percent} tolerance{caveat}",
+    )
 
 
 def experiment_table(
