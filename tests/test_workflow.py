@@ -277,7 +277,11 @@ def test_system_summary_and_comparison(finished_run):
     assert cn_row["n"] == 1 and cn_row["error_from"] == "statistical inefficiency of 1 replica"
     for key in ("discarded_ps", "n_effective", "drift_p"):
         assert cn_row[key] == pytest.approx(li_p[key], abs=5e-5), key
-    assert cn_row["flagged"] == (li_p["drift_p"] <= 0.05)
+    # flagged for a drift, or for an equilibrated region under half the run (10 ps of
+    # 3 Li+ gives either now and then: a clean-clone CI run had p = 0.13 and a short region)
+    short = li_p["equilibrated_fraction"] < 0.5
+    assert cn_row["flagged"] == (li_p["drift_p"] <= 0.05 or short)
+    assert ("equilibrated region only" in cn_row["note"]) == short
     assert "4.20 Å" in cn_row["note"]
     # every shell and fraction row carries its equilibrated region too
     for quantity in ("shell PF6", "shell total", "fraction SSIP"):
