@@ -276,20 +276,16 @@ def main(argv: list[str] | None = None) -> None:
     import bench_convergence
 
     box = bench_convergence.build_box(args.threads)
-    if args.command == "shielded":
-        for replica in range(1, args.replicas + 1):
-            if not (RECORDS / f"shielded_rep{replica}.json").is_file():
-                print(f"{datetime.datetime.now():%H:%M:%S} shielded rep{replica}", flush=True)
-                run_shielded(replica, args.threads, box)
-                write_report()
-        print(write_report())
-        return
+    variants = ("shielded",) if args.command == "shielded" else tuple(VARIANTS)
     for replica in range(1, args.replicas + 1):
-        for variant in VARIANTS:
+        for variant in variants:
             if (RECORDS / f"{variant}_rep{replica}.json").is_file():
                 continue
             print(f"{datetime.datetime.now():%H:%M:%S} running {variant} rep{replica}", flush=True)
-            run_one(variant, replica, args.production_ps, args.threads, box)
+            if variant == "shielded":
+                run_shielded(replica, args.threads, box)
+            else:
+                run_one(variant, replica, args.production_ps, args.threads, box)
             write_report()
     print(write_report())
 

@@ -342,3 +342,23 @@ def test_packmol_cannot_place_a_molecule_longer_than_the_box(tmp_path):
     )
     assert "systems.long.n_solvent_molecules" in message
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_part_of_a_species_is_named_in_its_refusal(tmp_path):
+    """The cluster model checks each GAFF2-typed ligand with the same function: the
+    refusal and the accepted record name the ligand (here: TMS's real tool output)."""
+    from electrolyte_md.forcefield.analogues import checked_analogues
+
+    info, d = _species(tmp_path, "TMS", "C[Si](C)(C)C")
+    with pytest.raises(ParameterizationError):
+        parameterize_species(info, d / "structure.sdf", {}, d / "params", cache_dir=tmp_path / "c")
+    mol2_path, frcmod_path = (
+        next((tmp_path / "c").rglob("ff.mol2")),
+        next((tmp_path / "c").rglob("ff.frcmod")),
+    )
+    with pytest.raises(ParameterizationError, match=r"species 'Ti6' \(carboxylate ligand\): "
+                       r"GAFF2 has no atom type for Si1"):  # fmt: skip
+        checked_analogues("Ti6", {}, mol2_path, frcmod_path, "carboxylate ligand")
+    part = "carboxylate ligand"
+    accepted = checked_analogues("Ti6", {ACCEPT: True}, mol2_path, frcmod_path, part)
+    assert accepted and {a["part"] for a in accepted} == {"carboxylate ligand"}

@@ -1038,7 +1038,7 @@ def _configured_universe(
 
 def _only_modelled_words(selection: str) -> bool:
     """Whether a selection uses only ``resname`` and ``element`` (with and/or/not)."""
-    tokens = [t for t in selection.replace("(", " ( ").replace(")", " ) ").split()]
+    tokens = selection.replace("(", " ( ").replace(")", " ) ").split()
     expecting_value = False
     for token in tokens:
         if token in _MODELLED_WORDS and token not in ("resname", "element"):

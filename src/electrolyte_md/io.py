@@ -231,7 +231,11 @@ def _descendants(pid: int) -> list[int]:
 
 def _kill_tree(proc: subprocess.Popen) -> None:
     """Kill ``proc`` and every process it started (antechamber's sqm, the Packmol binary
-    behind its Python wrapper), which killing ``proc`` alone would leave running."""
+    behind its Python wrapper), which killing ``proc`` alone would leave running.
+
+    Not a process group of its own (``start_new_session`` and ``killpg``): the programs
+    must stay in the job's group, so that Snakemake or SLURM stopping the job stops them.
+    """
     descendants = _descendants(proc.pid)
     for pid in [proc.pid, *descendants]:
         with contextlib.suppress(ProcessLookupError, PermissionError):

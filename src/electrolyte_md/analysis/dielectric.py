@@ -93,9 +93,26 @@ def dielectric_record(
         For a system with ions (free charges), a topology without charges, or fewer
         frames than ``2 * n_blocks`` after ``skip_ps``.
     """
+    return _record(
+        MDAnalysis.Universe(str(topology), str(trajectory)),
+        topology,
+        trajectory,
+        temperature_kelvin,
+        skip_ps,
+        n_blocks,
+    )
+
+
+def _record(
+    universe: Any,
+    topology: str | Path,
+    trajectory: str | Path,
+    temperature_kelvin: float,
+    skip_ps: float,
+    n_blocks: int,
+) -> dict[str, Any]:
     if n_blocks < 2:
         raise AnalysisError(f"dielectric constant: n_blocks must be >= 2, got {n_blocks}")
-    universe = MDAnalysis.Universe(str(topology), str(trajectory))
     atoms = universe.atoms
     charged = _charged_molecules(universe, topology)
     if charged:
@@ -144,7 +161,8 @@ def write_dielectric(
 ) -> dict[str, Any]:
     """:func:`dielectric_record` written as JSON (atomically). A system with ions (a
     charged additive without salt) gets a record that says why it has no value."""
-    charged = _charged_molecules(MDAnalysis.Universe(str(topology)), topology)
+    universe = MDAnalysis.Universe(str(topology), str(trajectory))  # read once
+    charged = _charged_molecules(universe, topology)
     if charged:
         record: dict[str, Any] = {
             "dielectric_constant": None,
@@ -154,8 +172,6 @@ def write_dielectric(
             "fluctuation formula holds for neutral liquids only",
         }
     else:
-        record = dielectric_record(
-            topology, trajectory, temperature_kelvin, skip_ps=skip_ps, n_blocks=n_blocks
-        )
+        record = _record(universe, topology, trajectory, temperature_kelvin, skip_ps, n_blocks)
     write_json(out_json, record)
     return record

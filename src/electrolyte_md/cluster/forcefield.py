@@ -465,6 +465,11 @@ def write_cluster_parameters(
         if check_ligand is not None:
             for kind in ("carboxylate", "alkoxide"):
                 check_ligand(kind, work / f"{kind}.mol2", work / f"{kind}.frcmod")
+        for kind, content in zip(("carboxylate", "alkoxide"), ligand_frcmods, strict=True):
+            # the check above names the atoms of such terms; this one only guards callers
+            # that give none
+            if "ATTN, need revision" in content:
+                raise ParameterizationError(f"parmchk2 found no GAFF2 analogue for the {kind}")
         frcmod = _frcmod(structure, types, terms, ligand_frcmods)
     site = set(metal_site_atoms(structure))
     shell = set(site)
@@ -510,8 +515,6 @@ def _parmchk2_ligands(work: Path) -> list[str]:
         if changed:
             logger.info("%s: aromatic impropers %s set to parmchk2's default", kind, changed)
             out.write_text(content)
-        if "ATTN, need revision" in content:
-            raise ParameterizationError(f"parmchk2 found no GAFF2 analogue for the {kind}")
         text.append(content)
     return text
 

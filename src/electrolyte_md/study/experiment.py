@@ -74,8 +74,8 @@ def neat_systems(systems: Mapping[str, Mapping[str, Any]], species: str) -> list
         name
         for name, spec in systems.items()
         if list(spec.get("solvents", {})) == [species]
-        and not spec.get("salts")
-        and not spec.get("additives")
+        and not any(spec.get("salts", {}).values())
+        and not any(spec.get("additives", {}).values())
     ]
 
 
